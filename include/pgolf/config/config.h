@@ -1,0 +1,122 @@
+// Typed configuration. Defaults equal the primary record's Hyperparameters (PR #180,
+// reference-spec §10.1). Every field has one leaf name used everywhere: struct field `num_kv_heads`,
+// JSON `{"model": {"num_kv_heads": 4}}` (or flat `{"num_kv_heads": 4}`), env `NUM_KV_HEADS`, flag
+// `--num-kv-heads`. The single field table lives in fields.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pgolf::config {
+
+struct DataConfig {
+  std::string data_path = "./data/datasets/fineweb10B_sp1024";  // DATA_PATH: shard folder
+  std::string train_files = "fineweb_train_*.bin";  // TRAIN_FILES: glob, relative to data_path
+  std::string val_files = "fineweb_val_*.bin";      // VAL_FILES: glob, relative to data_path
+  std::string tokenizer_path = "./data/tokenizers/fineweb_1024_bpe.model";  // TOKENIZER_PATH
+};
+
+struct ModelConfig {
+  int64_t vocab_size = 1024;           // VOCAB_SIZE: must equal the tokenizer's vocab
+  int64_t num_layers = 10;             // NUM_LAYERS: transformer blocks
+  int64_t model_dim = 512;             // MODEL_DIM: width; divisible by num_heads
+  int64_t num_heads = 8;               // NUM_HEADS: query heads
+  int64_t num_kv_heads = 4;            // NUM_KV_HEADS: KV heads; divides num_heads
+  double mlp_mult = 3.0;               // MLP_MULT: hidden = int(mlp_mult * model_dim)
+  bool tie_embeddings = true;          // TIE_EMBEDDINGS: tied input/output embedding
+  double rope_base = 10000.0;          // ROPE_BASE
+  double logit_softcap = 30.0;         // LOGIT_SOFTCAP: c in c*tanh(z/c); > 0
+  double qk_gain_init = 1.5;           // QK_GAIN_INIT: per-head q_gain init
+  double tied_embed_init_std = 0.005;  // TIED_EMBED_INIT_STD
+  int64_t bigram_vocab_size = 10240;   // BIGRAM_VOCAB_SIZE: hash buckets; 0 disables BigramHash
+  int64_t bigram_dim = 128;            // BIGRAM_DIM: table width (no proj when == model_dim)
+  bool smear_gate = true;              // SMEAR_GATE: SmearGate after the embedding norm
+  bool smear_bos_mask = false;         // SMEAR_BOS_MASK: zero the smear at BOS (later records' fix)
+  bool unet_skips = true;              // UNET_SKIPS: encoder/decoder skip connections
+  std::string activation = "relu2";    // ACTIVATION: relu2 | leaky_relu2 (leaky_relu(0.5)^2)
+  std::string attention = "gqa";       // ATTENTION: gqa | mla
+  int64_t kv_rank = 128;               // KV_RANK: MLA latent width (ATTENTION=mla only)
+};
+
+struct OptimConfig {
+  double embed_lr = 0.6;                     // EMBED_LR: embedding lr when untied
+  double head_lr = 0.008;                    // HEAD_LR: head lr when untied
+  double tied_embed_lr = 0.03;               // TIED_EMBED_LR: tok_emb and bigram.embed lr
+  double matrix_lr = 0.02;                   // MATRIX_LR: Muon lr
+  double scalar_lr = 0.02;                   // SCALAR_LR: control tensors lr
+  double muon_momentum = 0.99;               // MUON_MOMENTUM: final Muon momentum
+  int64_t muon_backend_steps = 5;            // MUON_BACKEND_STEPS: Newton-Schulz iterations
+  double muon_momentum_warmup_start = 0.92;  // MUON_MOMENTUM_WARMUP_START
+  int64_t muon_momentum_warmup_steps = 1500; // MUON_MOMENTUM_WARMUP_STEPS
+  double muon_weight_decay = 0.04;           // MUON_WEIGHT_DECAY: hard-coded 0.04 in the reference
+  double beta1 = 0.9;                        // BETA1
+  double beta2 = 0.95;                       // BETA2
+  double adam_eps = 1e-8;                    // ADAM_EPS
+  double weight_decay = 0.04;                // WEIGHT_DECAY: AdamW decay (tok and scalar groups)
+  double grad_clip_norm = 0.3;               // GRAD_CLIP_NORM: 0 disables
+};
+
+struct TrainConfig {
+  int64_t seed = 42;                     // SEED
+  std::string run_id;                    // RUN_ID: run directory name (empty: generated)
+  std::string out_dir = "runs";          // OUT_DIR: parent folder of run directories
+  int64_t iterations = 20000;            // ITERATIONS: max steps
+  int64_t warmdown_iters = 3000;         // WARMDOWN_ITERS
+  int64_t warmup_steps = 20;             // WARMUP_STEPS: warm-up steps, undone afterwards
+  int64_t train_batch_tokens = 786432;   // TRAIN_BATCH_TOKENS: global tokens per step
+  int64_t train_seq_len = 2048;          // TRAIN_SEQ_LEN
+  double max_wallclock_seconds = 600.0;  // MAX_WALLCLOCK_SECONDS: <= 0 disables the cap
+  int64_t val_loss_every = 500;          // VAL_LOSS_EVERY: 0 = only at the end
+  int64_t train_log_every = 100;         // TRAIN_LOG_EVERY
+  int64_t val_batch_size = 524288;       // VAL_BATCH_SIZE: tokens per global eval batch
+  bool swa_enabled = true;               // SWA_ENABLED
+  double swa_start_frac = 0.4;           // SWA_START_FRAC: collect when lr multiplier < this
+  int64_t swa_every = 50;                // SWA_EVERY
+  double ema_decay = 0.0;                // EMA_DECAY: > 0 enables EMA (0.997 in the 11L records)
+  double late_qat_frac = 0.0;            // LATE_QAT_FRAC: wallclock fraction that starts QAT; 0 off
+  int64_t checkpoint_every = 0;          // CHECKPOINT_EVERY: steps; 0 = only on signal/end
+  std::string device = "auto";           // DEVICE: auto | cpu | cuda
+  std::string dtype = "auto";            // DTYPE: auto | fp32 | bf16 | reference
+  int64_t threads = 0;                   // THREADS: intra-op threads; 0 = all cores
+  bool cuda_graphs = false;              // CUDA_GRAPHS: capture the training step (CUDA only)
+  bool fused_kernels = false;            // FUSED_KERNELS: pgolf's CUDA kernels (CUDA only)
+  std::string dist_backend = "auto";     // DIST_BACKEND: auto | gloo | nccl
+};
+
+struct EvalConfig {
+  int64_t eval_stride = 64;              // EVAL_STRIDE: sliding stride; 0 or >= seq_len: standard
+  int64_t eval_batch_seqs = 32;          // EVAL_BATCH_SEQS: windows per forward
+  std::string sliding_mode = "reference";  // SLIDING_MODE: reference | exact
+  bool ttt_enabled = false;              // TTT_ENABLED: TTT-LoRA eval (PR #289)
+  int64_t ttt_lora_rank = 8;             // TTT_LORA_RANK
+  double ttt_lora_lr = 0.01;             // TTT_LORA_LR
+  int64_t ttt_chunk_size = 256;          // TTT_CHUNK_SIZE: targets per score-then-update chunk
+  int64_t ttt_eval_seq_len = 1024;       // TTT_EVAL_SEQ_LEN: context window
+  int64_t ttt_batch_size = 64;           // TTT_BATCH_SIZE: documents per batch
+};
+
+struct QuantConfig {
+  std::string quant_scheme = "mixed";    // QUANT_SCHEME: mixed | int8 | int6 | int6_clip31 | gptq_lite
+  std::string int_cats = "mlp,attn,bigram";  // INT_CATS: categories quantised to int5/int6
+  double prune_pct = 0.03;               // PRUNE_PCT: magnitude-pruning quantile; 0 disables
+  int64_t prune_min_numel = 65536;       // PRUNE_MIN_NUMEL: prune 2-D tensors with numel > this
+  int64_t passthrough_max_numel = 8192;  // PASSTHROUGH_MAX_NUMEL: fp16 passthrough at or below
+  std::string control_tensor_name_patterns =
+      "attn_scale,attn_scales,mlp_scale,mlp_scales,resid_mix,resid_mixes,q_gain,skip_weight,"
+      "skip_weights,smear,bigram.scale";  // CONTROL_TENSOR_NAME_PATTERNS
+  std::string fp16_keep_name_patterns = "tok_emb,blocks.8.attn.c_k";  // FP16_KEEP_NAME_PATTERNS
+  int64_t zstd_level = 22;               // ZSTD_LEVEL
+  std::string compressor = "zstd";       // COMPRESSOR: zstd | zlib
+  int64_t code_bytes = -1;               // CODE_BYTES: override code byte count; -1 = measure
+};
+
+struct Config {
+  DataConfig data;
+  ModelConfig model;
+  OptimConfig optim;
+  TrainConfig train;
+  EvalConfig eval;
+  QuantConfig quant;
+};
+
+}  // namespace pgolf::config

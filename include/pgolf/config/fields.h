@@ -1,0 +1,97 @@
+// The one field table: for_each_field(cfg, visitor) visits every configuration field with its
+// section, leaf name and help text. It drives env parsing, CLI flags, JSON read/write, the dump and
+// the uniqueness tests. Env name = upper-case leaf; flag = --leaf-with-dashes.
+#pragma once
+
+#include "pgolf/config/config.h"
+
+namespace pgolf::config {
+
+// visitor(const char* section, const char* name, T& field, const char* help), T in
+// {int64_t, double, bool, std::string}. Works for Config and const Config.
+template <class C, class V>
+void for_each_field(C& c, V&& v) {
+  v("data", "data_path", c.data.data_path, "shard folder");
+  v("data", "train_files", c.data.train_files, "glob, relative to data_path");
+  v("data", "val_files", c.data.val_files, "glob, relative to data_path");
+  v("data", "tokenizer_path", c.data.tokenizer_path, "");
+  v("model", "vocab_size", c.model.vocab_size, "must equal the tokenizer's vocab");
+  v("model", "num_layers", c.model.num_layers, "transformer blocks");
+  v("model", "model_dim", c.model.model_dim, "width; divisible by num_heads");
+  v("model", "num_heads", c.model.num_heads, "query heads");
+  v("model", "num_kv_heads", c.model.num_kv_heads, "KV heads; divides num_heads");
+  v("model", "mlp_mult", c.model.mlp_mult, "hidden = int(mlp_mult * model_dim)");
+  v("model", "tie_embeddings", c.model.tie_embeddings, "tied input/output embedding");
+  v("model", "rope_base", c.model.rope_base, "");
+  v("model", "logit_softcap", c.model.logit_softcap, "c in c*tanh(z/c); > 0");
+  v("model", "qk_gain_init", c.model.qk_gain_init, "per-head q_gain init");
+  v("model", "tied_embed_init_std", c.model.tied_embed_init_std, "");
+  v("model", "bigram_vocab_size", c.model.bigram_vocab_size, "hash buckets; 0 disables BigramHash");
+  v("model", "bigram_dim", c.model.bigram_dim, "table width (no proj when == model_dim)");
+  v("model", "smear_gate", c.model.smear_gate, "SmearGate after the embedding norm");
+  v("model", "smear_bos_mask", c.model.smear_bos_mask, "zero the smear at BOS (later records' fix)");
+  v("model", "unet_skips", c.model.unet_skips, "encoder/decoder skip connections");
+  v("model", "activation", c.model.activation, "relu2 | leaky_relu2 (leaky_relu(0.5)^2)");
+  v("model", "attention", c.model.attention, "gqa | mla");
+  v("model", "kv_rank", c.model.kv_rank, "MLA latent width (ATTENTION=mla only)");
+  v("optim", "embed_lr", c.optim.embed_lr, "embedding lr when untied");
+  v("optim", "head_lr", c.optim.head_lr, "head lr when untied");
+  v("optim", "tied_embed_lr", c.optim.tied_embed_lr, "tok_emb and bigram.embed lr");
+  v("optim", "matrix_lr", c.optim.matrix_lr, "Muon lr");
+  v("optim", "scalar_lr", c.optim.scalar_lr, "control tensors lr");
+  v("optim", "muon_momentum", c.optim.muon_momentum, "final Muon momentum");
+  v("optim", "muon_backend_steps", c.optim.muon_backend_steps, "Newton-Schulz iterations");
+  v("optim", "muon_momentum_warmup_start", c.optim.muon_momentum_warmup_start, "");
+  v("optim", "muon_momentum_warmup_steps", c.optim.muon_momentum_warmup_steps, "");
+  v("optim", "muon_weight_decay", c.optim.muon_weight_decay, "hard-coded 0.04 in the reference");
+  v("optim", "beta1", c.optim.beta1, "");
+  v("optim", "beta2", c.optim.beta2, "");
+  v("optim", "adam_eps", c.optim.adam_eps, "");
+  v("optim", "weight_decay", c.optim.weight_decay, "AdamW decay (tok and scalar groups)");
+  v("optim", "grad_clip_norm", c.optim.grad_clip_norm, "0 disables");
+  v("train", "seed", c.train.seed, "");
+  v("train", "run_id", c.train.run_id, "run directory name (empty: generated)");
+  v("train", "out_dir", c.train.out_dir, "parent folder of run directories");
+  v("train", "iterations", c.train.iterations, "max steps");
+  v("train", "warmdown_iters", c.train.warmdown_iters, "");
+  v("train", "warmup_steps", c.train.warmup_steps, "warm-up steps, undone afterwards");
+  v("train", "train_batch_tokens", c.train.train_batch_tokens, "global tokens per step");
+  v("train", "train_seq_len", c.train.train_seq_len, "");
+  v("train", "max_wallclock_seconds", c.train.max_wallclock_seconds, "<= 0 disables the cap");
+  v("train", "val_loss_every", c.train.val_loss_every, "0 = only at the end");
+  v("train", "train_log_every", c.train.train_log_every, "");
+  v("train", "val_batch_size", c.train.val_batch_size, "tokens per global eval batch");
+  v("train", "swa_enabled", c.train.swa_enabled, "");
+  v("train", "swa_start_frac", c.train.swa_start_frac, "collect when lr multiplier < this");
+  v("train", "swa_every", c.train.swa_every, "");
+  v("train", "ema_decay", c.train.ema_decay, "> 0 enables EMA (0.997 in the 11L records)");
+  v("train", "late_qat_frac", c.train.late_qat_frac, "wallclock fraction that starts QAT; 0 off");
+  v("train", "checkpoint_every", c.train.checkpoint_every, "steps; 0 = only on signal/end");
+  v("train", "device", c.train.device, "auto | cpu | cuda");
+  v("train", "dtype", c.train.dtype, "auto | fp32 | bf16 | reference");
+  v("train", "threads", c.train.threads, "intra-op threads; 0 = all cores");
+  v("train", "cuda_graphs", c.train.cuda_graphs, "capture the training step (CUDA only)");
+  v("train", "fused_kernels", c.train.fused_kernels, "pgolf's CUDA kernels (CUDA only)");
+  v("train", "dist_backend", c.train.dist_backend, "auto | gloo | nccl");
+  v("eval", "eval_stride", c.eval.eval_stride, "sliding stride; 0 or >= seq_len: standard");
+  v("eval", "eval_batch_seqs", c.eval.eval_batch_seqs, "windows per forward");
+  v("eval", "sliding_mode", c.eval.sliding_mode, "reference | exact");
+  v("eval", "ttt_enabled", c.eval.ttt_enabled, "TTT-LoRA eval (PR #289)");
+  v("eval", "ttt_lora_rank", c.eval.ttt_lora_rank, "");
+  v("eval", "ttt_lora_lr", c.eval.ttt_lora_lr, "");
+  v("eval", "ttt_chunk_size", c.eval.ttt_chunk_size, "targets per score-then-update chunk");
+  v("eval", "ttt_eval_seq_len", c.eval.ttt_eval_seq_len, "context window");
+  v("eval", "ttt_batch_size", c.eval.ttt_batch_size, "documents per batch");
+  v("quant", "quant_scheme", c.quant.quant_scheme, "mixed | int8 | int6 | int6_clip31 | gptq_lite");
+  v("quant", "int_cats", c.quant.int_cats, "categories quantised to int5/int6");
+  v("quant", "prune_pct", c.quant.prune_pct, "magnitude-pruning quantile; 0 disables");
+  v("quant", "prune_min_numel", c.quant.prune_min_numel, "prune 2-D tensors with numel > this");
+  v("quant", "passthrough_max_numel", c.quant.passthrough_max_numel, "fp16 passthrough at or below");
+  v("quant", "control_tensor_name_patterns", c.quant.control_tensor_name_patterns, "substrings marking control tensors (fp32, scalar lr)");
+  v("quant", "fp16_keep_name_patterns", c.quant.fp16_keep_name_patterns, "");
+  v("quant", "zstd_level", c.quant.zstd_level, "");
+  v("quant", "compressor", c.quant.compressor, "zstd | zlib");
+  v("quant", "code_bytes", c.quant.code_bytes, "override code byte count; -1 = measure");
+}
+
+}  // namespace pgolf::config

@@ -1,0 +1,35 @@
+// Subcommands whose implementation lands in later issues. They are registered (so --help lists
+// them) but say plainly that they are not implemented and exit 2. Each moves to its own
+// cmd_<name>.cpp when implemented.
+#include "pgolf/cli/commands.h"
+
+namespace pgolf::cli {
+namespace {
+
+Command stub(CLI::App& app, const char* name, const char* what, int issue) {
+  auto* sub = app.add_subcommand(name, what);
+  sub->allow_extras();
+  return {sub, [name, issue]() { return not_implemented(name, issue); }};
+}
+
+}  // namespace
+
+Command register_train(CLI::App& app) { return stub(app, "train", "train a model (issue #4)", 4); }
+Command register_eval(CLI::App& app) { return stub(app, "eval", "evaluate bpb (issue #6)", 6); }
+Command register_export(CLI::App& app) {
+  return stub(app, "export", "quantise and compress an artifact (issue #5)", 5);
+}
+Command register_info(CLI::App& app) {
+  return stub(app, "info", "parameter counts and artifact estimate (issue #3)", 3);
+}
+Command register_bench(CLI::App& app) {
+  return stub(app, "bench", "throughput benchmark (issue #3/#9)", 3);
+}
+Command register_launch(CLI::App& app) {
+  return stub(app, "launch", "start N local ranks (issue #7)", 7);
+}
+Command register_data(CLI::App& app) {
+  return stub(app, "data", "encode / inspect shards, train a tokenizer (issue #2)", 2);
+}
+
+}  // namespace pgolf::cli

@@ -1,0 +1,138 @@
+// Cross-field validation: every violation is listed, then reported at once (exit code 2).
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pgolf/config/resolve.h"
+#include "pgolf/core/error.h"
+
+namespace pgolf::config {
+namespace {
+
+void one_of(std::vector<std::string>& errs, const char* key, const std::string& value,
+            const std::set<std::string>& allowed) {
+  if (allowed.count(value)) return;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : " | ") + a;
+  errs.push_back(std::string(key) + ": expected one of " + list + ", found '" + value + "'");
+}
+
+#define PGOLF_REQUIRE(cond, text) \
+  do {                            \
+    if (!(cond)) errs.push_back(text); \
+  } while (0)
+
+void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
+  const auto s = [](auto v) { return std::to_string(v); };
+  PGOLF_REQUIRE(m.vocab_size > 0 && m.vocab_size <= 65536,
+                "vocab_size: expected 1..65536 (tokens are uint16), found " + s(m.vocab_size));
+  PGOLF_REQUIRE(m.num_layers >= 1, "num_layers: expected >= 1, found " + s(m.num_layers));
+  PGOLF_REQUIRE(m.num_heads >= 1, "num_heads: expected >= 1, found " + s(m.num_heads));
+  PGOLF_REQUIRE(m.num_kv_heads >= 1, "num_kv_heads: expected >= 1, found " + s(m.num_kv_heads));
+  if (m.num_heads >= 1) {
+    PGOLF_REQUIRE(m.model_dim % m.num_heads == 0,
+                  "model_dim " + s(m.model_dim) + " is not divisible by num_heads " + s(m.num_heads));
+    if (m.model_dim % m.num_heads == 0)
+      PGOLF_REQUIRE((m.model_dim / m.num_heads) % 2 == 0,
+                    "head_dim = model_dim/num_heads = " + s(m.model_dim / m.num_heads) +
+                        " must be even for RoPE");
+  }
+  if (m.num_kv_heads >= 1)
+    PGOLF_REQUIRE(m.num_heads % m.num_kv_heads == 0, "num_heads " + s(m.num_heads) +
+                                                         " is not divisible by num_kv_heads " +
+                                                         s(m.num_kv_heads));
+  PGOLF_REQUIRE(m.mlp_mult > 0, "mlp_mult: expected > 0, found " + s(m.mlp_mult));
+  PGOLF_REQUIRE(m.logit_softcap > 0, "logit_softcap: expected > 0, found " + s(m.logit_softcap));
+  PGOLF_REQUIRE(m.rope_base > 0, "rope_base: expected > 0, found " + s(m.rope_base));
+  PGOLF_REQUIRE(m.bigram_vocab_size == 0 || m.bigram_vocab_size >= 2,
+                "bigram_vocab_size: expected 0 (off) or >= 2, found " + s(m.bigram_vocab_size));
+  PGOLF_REQUIRE(m.bigram_dim >= 1, "bigram_dim: expected >= 1, found " + s(m.bigram_dim));
+  one_of(errs, "activation", m.activation, {"relu2", "leaky_relu2"});
+  one_of(errs, "attention", m.attention, {"gqa", "mla"});
+  if (m.attention == "mla")
+    PGOLF_REQUIRE(m.kv_rank >= 1, "kv_rank: expected >= 1 with attention=mla, found " +
+                                      s(m.kv_rank));
+}
+
+void check_train(const Config& c, int world, std::vector<std::string>& errs) {
+  const auto s = [](auto v) { return std::to_string(v); };
+  const TrainConfig& t = c.train;
+  const int accum = grad_accum_steps(world);
+  PGOLF_REQUIRE(accum > 0, "WORLD_SIZE " + s(world) + " must divide 8 (grad_accum_steps = 8/world)");
+  PGOLF_REQUIRE(t.train_seq_len >= 1, "train_seq_len: expected >= 1, found " + s(t.train_seq_len));
+  if (accum > 0 && t.train_seq_len >= 1) {
+    const int64_t unit = static_cast<int64_t>(world) * accum * t.train_seq_len;
+    PGOLF_REQUIRE(t.train_batch_tokens > 0 && t.train_batch_tokens % unit == 0,
+                  "train_batch_tokens " + s(t.train_batch_tokens) +
+                      " is not a positive multiple of world_size*grad_accum_steps*train_seq_len = " +
+                      s(world) + "*" + s(accum) + "*" + s(t.train_seq_len) + " = " + s(unit));
+    PGOLF_REQUIRE(t.val_batch_size / (static_cast<int64_t>(world) * accum) >= t.train_seq_len,
+                  "val_batch_size " + s(t.val_batch_size) +
+                      " gives less than one sequence per rank and micro-step (needs >= " +
+                      s(static_cast<int64_t>(world) * accum * t.train_seq_len) + ")");
+  }
+  PGOLF_REQUIRE(t.iterations >= 0, "iterations: expected >= 0, found " + s(t.iterations));
+  PGOLF_REQUIRE(t.warmup_steps >= 0, "warmup_steps: expected >= 0, found " + s(t.warmup_steps));
+  PGOLF_REQUIRE(t.swa_every >= 1, "swa_every: expected >= 1, found " + s(t.swa_every));
+  PGOLF_REQUIRE(t.train_log_every >= 1,
+                "train_log_every: expected >= 1, found " + s(t.train_log_every));
+  PGOLF_REQUIRE(t.val_loss_every >= 0, "val_loss_every: expected >= 0, found " + s(t.val_loss_every));
+  PGOLF_REQUIRE(t.ema_decay >= 0 && t.ema_decay < 1,
+                "ema_decay: expected 0 (off) or in (0,1), found " + s(t.ema_decay));
+  PGOLF_REQUIRE(t.late_qat_frac >= 0 && t.late_qat_frac <= 1,
+                "late_qat_frac: expected in [0,1], found " + s(t.late_qat_frac));
+  PGOLF_REQUIRE(!(t.swa_enabled && t.ema_decay > 0),
+                "swa_enabled and ema_decay > 0 are both set: choose one averaging method");
+  PGOLF_REQUIRE(t.checkpoint_every >= 0,
+                "checkpoint_every: expected >= 0, found " + s(t.checkpoint_every));
+  PGOLF_REQUIRE(t.threads >= 0, "threads: expected >= 0, found " + s(t.threads));
+  one_of(errs, "device", t.device, {"auto", "cpu", "cuda"});
+  one_of(errs, "dtype", t.dtype, {"auto", "fp32", "bf16", "reference"});
+  one_of(errs, "dist_backend", t.dist_backend, {"auto", "gloo", "nccl"});
+}
+
+void check_rest(const Config& c, std::vector<std::string>& errs) {
+  const auto s = [](auto v) { return std::to_string(v); };
+  PGOLF_REQUIRE(c.eval.eval_stride >= 0, "eval_stride: expected >= 0, found " + s(c.eval.eval_stride));
+  PGOLF_REQUIRE(c.eval.eval_batch_seqs >= 1,
+                "eval_batch_seqs: expected >= 1, found " + s(c.eval.eval_batch_seqs));
+  one_of(errs, "sliding_mode", c.eval.sliding_mode, {"reference", "exact"});
+  PGOLF_REQUIRE(c.eval.ttt_lora_rank >= 1, "ttt_lora_rank: expected >= 1");
+  PGOLF_REQUIRE(c.eval.ttt_chunk_size >= 1, "ttt_chunk_size: expected >= 1");
+  PGOLF_REQUIRE(c.eval.ttt_eval_seq_len >= c.eval.ttt_chunk_size,
+                "ttt_eval_seq_len " + s(c.eval.ttt_eval_seq_len) + " must be >= ttt_chunk_size " +
+                    s(c.eval.ttt_chunk_size));
+  PGOLF_REQUIRE(c.eval.ttt_batch_size >= 1, "ttt_batch_size: expected >= 1");
+  one_of(errs, "quant_scheme", c.quant.quant_scheme,
+         {"mixed", "int8", "int6", "int6_clip31", "gptq_lite"});
+  one_of(errs, "compressor", c.quant.compressor, {"zstd", "zlib"});
+  PGOLF_REQUIRE(c.quant.zstd_level >= 1 && c.quant.zstd_level <= 22,
+                "zstd_level: expected 1..22, found " + s(c.quant.zstd_level));
+  PGOLF_REQUIRE(c.quant.prune_pct >= 0 && c.quant.prune_pct < 1,
+                "prune_pct: expected in [0,1), found " + s(c.quant.prune_pct));
+  for (const auto& cat : split_list(c.quant.int_cats))
+    one_of(errs, "int_cats", cat, {"mlp", "attn", "bigram", "embed", "other"});
+  PGOLF_REQUIRE(c.optim.muon_backend_steps >= 1, "muon_backend_steps: expected >= 1");
+  PGOLF_REQUIRE(c.optim.grad_clip_norm >= 0, "grad_clip_norm: expected >= 0");
+  PGOLF_REQUIRE(c.optim.adam_eps > 0, "adam_eps: expected > 0");
+}
+
+}  // namespace
+
+std::vector<std::string> validate(const Config& cfg, int world_size) {
+  std::vector<std::string> errs;
+  check_model(cfg.model, errs);
+  check_train(cfg, world_size, errs);
+  check_rest(cfg, errs);
+  return errs;
+}
+
+void check_valid(const Config& cfg, int world_size) {
+  const auto errs = validate(cfg, world_size);
+  if (errs.empty()) return;
+  std::string msg = std::to_string(errs.size()) + " inconsistent setting(s):";
+  for (const auto& e : errs) msg += "\n  - " + e;
+  throw Error(ErrorKind::kInput, msg, "fix the values above; `pgolf config --dump` shows sources");
+}
+
+}  // namespace pgolf::config

@@ -1,0 +1,92 @@
+// File helpers (see files.h). Atomic writes follow the write-temp/fsync/rename pattern.
+#include "pgolf/core/files.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "pgolf/core/error.h"
+
+namespace pgolf::core {
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  PGOLF_CHECK_INPUT(in.good(), path << ": cannot open for reading (" << std::strerror(errno) << ")");
+  const std::streamsize size = in.tellg();
+  in.seekg(0);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  if (size > 0) in.read(reinterpret_cast<char*>(bytes.data()), size);
+  PGOLF_CHECK_INPUT(in.good() || size == 0,
+                    path << ": short read, expected " << size << " bytes, got " << in.gcount());
+  return bytes;
+}
+
+std::string read_text_file(const std::string& path) {
+  auto bytes = read_file(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void write_file_atomic(const std::string& path, const void* data, size_t size) {
+  std::random_device rd;
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  PGOLF_CHECK_INPUT(fd >= 0, path << ": cannot create temporary file " << tmp << " ("
+                                  << std::strerror(errno) << ")");
+  const auto* p = static_cast<const uint8_t*>(data);
+  size_t left = size;
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      PGOLF_FAIL(path << ": write failed after " << (size - left) << " of " << size << " bytes ("
+                      << std::strerror(err) << "); the previous file, if any, is untouched");
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    PGOLF_FAIL(path << ": fsync/close failed (" << std::strerror(err) << ")");
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    PGOLF_FAIL(path << ": rename from " << tmp << " failed (" << std::strerror(err) << ")");
+  }
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+uint64_t file_size(const std::string& path) {
+  struct stat st {};
+  PGOLF_CHECK_INPUT(::stat(path.c_str(), &st) == 0,
+                    path << ": cannot stat (" << std::strerror(errno) << ")");
+  return static_cast<uint64_t>(st.st_size);
+}
+
+std::vector<std::string> glob_sorted(const std::string& pattern) {
+  glob_t g{};
+  std::vector<std::string> out;
+  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  ::globfree(&g);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace pgolf::core
