@@ -1,0 +1,54 @@
+// LibTorch version shims for the model (design.md §4): RMSNorm with PyTorch's default eps and
+// causal scaled-dot-product attention with grouped-query heads. Newer LibTorch has both natively;
+// older versions get explicit fallbacks here and nowhere else.
+#pragma once
+
+#include <cfloat>
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#define PGOLF_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||        \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace pgolf::model::compat {
+
+// F.rms_norm(x, (x.size(-1),), eps=None): computed in fp32 (bf16/fp16 inputs are upcast), eps =
+// FLT_EPSILON = 1.1920929e-7, result in the input dtype (reference-spec §4.1, §15.5).
+inline torch::Tensor rms_norm(const torch::Tensor& x) {
+#if PGOLF_TORCH_AT_LEAST(2, 4)
+  return at::rms_norm(x, {x.size(-1)}, /*weight=*/std::nullopt, /*eps=*/std::nullopt);
+#else
+  const auto xf = x.to(torch::kFloat32);
+  return (xf * torch::rsqrt(xf.square().mean(-1, /*keepdim=*/true) + FLT_EPSILON)).to(x.scalar_type());
+#endif
+}
+
+// Causal attention with scale 1/sqrt(D). q (B,H,T,D); k, v (B,Hkv,T,D) with H % Hkv == 0; query
+// head h reads KV head h / (H/Hkv) (repeat-interleave semantics, as enable_gqa). Returns (B,H,T,D).
+inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                      const torch::Tensor& v) {
+  const bool gqa = q.size(1) != k.size(1);
+#if PGOLF_TORCH_AT_LEAST(2, 5)
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/std::nullopt, /*dropout_p=*/0.0,
+                                          /*is_causal=*/true, /*scale=*/std::nullopt,
+                                          /*enable_gqa=*/gqa);
+#else
+  const int64_t rep = q.size(1) / k.size(1);
+  const auto kk = gqa ? k.repeat_interleave(rep, /*dim=*/1) : k;  // (B,H,T,D)
+  const auto vv = gqa ? v.repeat_interleave(rep, /*dim=*/1) : v;
+#if PGOLF_TORCH_AT_LEAST(2, 0)
+  return at::scaled_dot_product_attention(q, kk, vv, /*attn_mask=*/c10::nullopt, /*dropout_p=*/0.0,
+                                          /*is_causal=*/true);
+#else
+  const int64_t T = q.size(2);
+  auto att = torch::matmul(q, kk.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  auto mask = torch::ones({T, T}, torch::dtype(torch::kBool).device(q.device())).triu(1);
+  att = att.masked_fill(mask, -std::numeric_limits<float>::infinity()).softmax(-1);  // (B,H,T,T)
+  return torch::matmul(att, vv);
+#endif
+#endif
+}
+
+}  // namespace pgolf::model::compat

@@ -1,0 +1,191 @@
+// Shard reader/writer (reference-spec §2.3). The reader checks what the reference's
+// load_data_shard checks (header size, magic, version, exact file size) and names the file and
+// the numbers in every error; tokens are used in place through mmap.
+#include "pgolf/data/shard.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "pgolf/core/error.h"
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "shards store little-endian uint16 tokens that are read in place");
+
+namespace pgolf::data {
+namespace {
+
+// Closes a POSIX file descriptor when it leaves scope.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+int32_t load_le32(const uint8_t* p) {
+  return static_cast<int32_t>(uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
+                              uint32_t{p[3]} << 24);
+}
+
+void store_le32(uint8_t* p, int32_t v) {
+  const auto u = static_cast<uint32_t>(v);
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(u >> (8 * i));
+}
+
+int open_for_read(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  PGOLF_CHECK_INPUT(fd >= 0, "shard " << path << ": cannot open (" << std::strerror(errno) << ")");
+  return fd;
+}
+
+// Validates the header and the size of an open shard.
+ShardInfo validate(const std::string& path, int fd) {
+  struct stat st {};
+  PGOLF_CHECK_INPUT(::fstat(fd, &st) == 0,
+                    "shard " << path << ": cannot stat (" << std::strerror(errno) << ")");
+  ShardInfo info;
+  info.path = path;
+  info.file_bytes = static_cast<uint64_t>(st.st_size);
+  PGOLF_CHECK_INPUT(info.file_bytes >= static_cast<uint64_t>(kShardHeaderBytes),
+                    "shard " << path << ": truncated header, expected at least "
+                             << kShardHeaderBytes << " bytes (256 int32), found "
+                             << info.file_bytes << " bytes");
+  uint8_t header[kShardHeaderBytes];
+  const ssize_t got = ::pread(fd, header, sizeof(header), 0);
+  PGOLF_CHECK_INPUT(got == kShardHeaderBytes, "shard " << path << ": short read of the header, "
+                                                       << "expected " << kShardHeaderBytes
+                                                       << " bytes, got " << got);
+  info.magic = load_le32(header);
+  info.version = load_le32(header + 4);
+  const int32_t count = load_le32(header + 8);
+  PGOLF_CHECK_INPUT(info.magic == kShardMagic, "shard " << path << ": bad magic, expected "
+                                                        << kShardMagic << ", found " << info.magic
+                                                        << " (not a token shard?)");
+  PGOLF_CHECK_INPUT(info.version == kShardVersion, "shard " << path << ": unsupported version, "
+                                                            << "expected " << kShardVersion
+                                                            << ", found " << info.version);
+  PGOLF_CHECK_INPUT(count >= 0, "shard " << path << ": negative token count " << count
+                                         << " in the header");
+  info.num_tokens = count;
+  const uint64_t expected = static_cast<uint64_t>(kShardHeaderBytes) + 2 * uint64_t(count);
+  PGOLF_CHECK_INPUT(info.file_bytes >= expected,
+                    "shard " << path << ": short file, header says " << count
+                             << " tokens so expected " << expected << " bytes (1024 + 2*"
+                             << count << "), found " << info.file_bytes << " ("
+                             << (expected - info.file_bytes) << " bytes missing)");
+  PGOLF_CHECK_INPUT(info.file_bytes == expected,
+                    "shard " << path << ": size mismatch, header says " << count
+                             << " tokens so expected " << expected << " bytes (1024 + 2*"
+                             << count << "), found " << info.file_bytes << " ("
+                             << (info.file_bytes - expected) << " extra bytes)");
+  return info;
+}
+
+void write_all(int fd, const void* data, size_t size, const std::string& path,
+               const std::string& tmp) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  size_t left = size;
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::unlink(tmp.c_str());
+      PGOLF_FAIL("shard " << path << ": write failed (" << std::strerror(err)
+                          << "); the previous file, if any, is untouched");
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+ShardInfo read_shard_info(const std::string& path) {
+  Fd fd{open_for_read(path)};
+  return validate(path, fd.fd);
+}
+
+ShardReader::ShardReader(const std::string& path) {
+  Fd fd{open_for_read(path)};
+  info_ = validate(path, fd.fd);
+  map_bytes_ = static_cast<size_t>(info_.file_bytes);
+  void* m = ::mmap(nullptr, map_bytes_, PROT_READ, MAP_PRIVATE, fd.fd, 0);
+  PGOLF_CHECK_INPUT(m != MAP_FAILED, "shard " << path << ": mmap of " << map_bytes_
+                                              << " bytes failed (" << std::strerror(errno) << ")");
+  map_ = m;
+  // The stream reads each shard front to back once per pass.
+  ::madvise(map_, map_bytes_, MADV_SEQUENTIAL);
+  tokens_ = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(map_) +
+                                              kShardHeaderBytes);
+}
+
+ShardReader::~ShardReader() { release(); }
+
+ShardReader::ShardReader(ShardReader&& other) noexcept { *this = std::move(other); }
+
+ShardReader& ShardReader::operator=(ShardReader&& other) noexcept {
+  if (this != &other) {
+    release();
+    info_ = std::move(other.info_);
+    map_ = other.map_;
+    map_bytes_ = other.map_bytes_;
+    tokens_ = other.tokens_;
+    other.map_ = nullptr;
+    other.map_bytes_ = 0;
+    other.tokens_ = nullptr;
+  }
+  return *this;
+}
+
+void ShardReader::release() {
+  if (map_ != nullptr) ::munmap(map_, map_bytes_);
+  map_ = nullptr;
+  map_bytes_ = 0;
+  tokens_ = nullptr;
+}
+
+void write_shard(const std::string& path, const uint16_t* tokens, int64_t count) {
+  PGOLF_CHECK_INPUT(count >= 0 && count <= kShardMaxTokens,
+                    "shard " << path << ": cannot store " << count << " tokens, the header "
+                             << "holds at most " << kShardMaxTokens);
+  uint8_t header[kShardHeaderBytes] = {};
+  store_le32(header, kShardMagic);
+  store_le32(header + 4, kShardVersion);
+  store_le32(header + 8, static_cast<int32_t>(count));
+
+  std::random_device rd;
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
+  Fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+  PGOLF_CHECK_INPUT(fd.fd >= 0, "shard " << path << ": cannot create temporary file " << tmp
+                                         << " (" << std::strerror(errno) << ")");
+  write_all(fd.fd, header, sizeof(header), path, tmp);
+  write_all(fd.fd, tokens, static_cast<size_t>(count) * 2, path, tmp);
+  const bool synced = ::fsync(fd.fd) == 0;
+  const bool closed = ::close(fd.fd) == 0;
+  fd.fd = -1;
+  if (!synced || !closed) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    PGOLF_FAIL("shard " << path << ": fsync/close failed (" << std::strerror(err) << ")");
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    PGOLF_FAIL("shard " << path << ": rename from " << tmp << " failed (" << std::strerror(err)
+                        << ")");
+  }
+}
+
+std::vector<uint16_t> read_shard(const std::string& path) {
+  ShardReader reader(path);
+  return std::vector<uint16_t>(reader.tokens(), reader.tokens() + reader.num_tokens());
+}
+
+}  // namespace pgolf::data

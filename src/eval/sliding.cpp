@@ -1,0 +1,127 @@
+// Sliding-window validation (reference-spec §8.2, eval_val_sliding of the PR #180 record) with the
+// record's window filter (`reference`) or the corrected one of the 2026-04-01 record (`exact`, §17).
+#include "pgolf/eval/sliding.h"
+
+#include <algorithm>
+
+#include "pgolf/core/error.h"
+
+namespace pgolf::eval {
+
+SlidingMode parse_sliding_mode(const std::string& name) {
+  if (name == "reference") return SlidingMode::kReference;
+  PGOLF_CHECK_INPUT(name == "exact", "SLIDING_MODE: expected reference | exact, found '" << name << "'");
+  return SlidingMode::kExact;
+}
+
+const char* to_string(SlidingMode mode) {
+  return mode == SlidingMode::kExact ? "exact" : "reference";
+}
+
+std::vector<int64_t> sliding_window_starts(int64_t total_targets, int64_t seq_len, int64_t stride,
+                                           SlidingMode mode) {
+  PGOLF_CHECK_INPUT(stride > 0 && stride < seq_len,
+                    "EVAL_STRIDE: sliding eval needs 0 < stride < TRAIN_SEQ_LEN=" << seq_len << ", found "
+                                                                                  << stride);
+  std::vector<int64_t> starts;
+  for (int64_t ws = 0; ws < total_targets; ws += stride) {
+    const bool keep = mode == SlidingMode::kReference
+                          ? std::min(ws + seq_len, total_targets) - ws >= stride
+                          // Corrected filter: a window must reach targets no earlier window scored.
+                          : ws + seq_len - stride < total_targets;
+    if (keep || ws == 0) starts.push_back(ws);
+  }
+  return starts;
+}
+
+int64_t sliding_scored_begin(int64_t ws, int64_t wlen, int64_t seq_len, int64_t stride, SlidingMode mode) {
+  if (ws == 0) return 0;
+  // Reference: always the last `stride` positions, even when a short tail window has already been
+  // covered by the previous full window (the double counting). Exact: only positions past the
+  // previous window's end, i.e. from seq_len - stride on.
+  return mode == SlidingMode::kReference ? std::max<int64_t>(wlen - stride, 0) : seq_len - stride;
+}
+
+namespace {
+
+struct WindowBatch {
+  torch::Tensor x;       // (B,L) int64 inputs, zero-padded on the right
+  torch::Tensor y;       // (B,L) int64 targets, zero-padded on the right
+  torch::Tensor scored;  // (B,L) bool: positions this window scores
+};
+
+WindowBatch build_batch(const torch::Tensor& tokens, const int64_t* starts, int64_t count,
+                        const SlidingEvalOptions& opts) {
+  const int64_t total = tokens.numel() - 1;
+  const int64_t L = opts.seq_len;
+  WindowBatch b{torch::zeros({count, L}, torch::kInt64), torch::zeros({count, L}, torch::kInt64),
+                torch::zeros({count, L}, torch::kBool)};
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t ws = starts[i];
+    const int64_t wlen = std::min(ws + L, total) - ws;
+    b.x[i].slice(0, 0, wlen).copy_(tokens.slice(0, ws, ws + wlen));
+    b.y[i].slice(0, 0, wlen).copy_(tokens.slice(0, ws + 1, ws + wlen + 1));
+    const int64_t begin = sliding_scored_begin(ws, wlen, L, opts.stride, opts.mode);
+    if (begin < wlen) b.scored[i].slice(0, begin, wlen).fill_(true);
+  }
+  return b;
+}
+
+}  // namespace
+
+EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_tokens, const ByteLuts& luts,
+                        const SlidingEvalOptions& opts, const DistContext& dist) {
+  PGOLF_CHECK(static_cast<bool>(logits_fn), "eval_sliding: no logits function");
+  PGOLF_CHECK(dist.world > 0 && dist.rank >= 0 && dist.rank < dist.world,
+              "eval_sliding: rank " << dist.rank << " outside world " << dist.world);
+  PGOLF_CHECK_INPUT(opts.batch_seqs > 0, "EVAL_BATCH_SEQS must be positive, found " << opts.batch_seqs);
+  validate_luts(luts, "eval_sliding");
+  const torch::Tensor tokens = as_token_stream(val_tokens, "validation tokens");
+  PGOLF_CHECK_INPUT(tokens.numel() >= 2, "validation tokens: need at least 2 tokens, found " << tokens.numel());
+  check_ids_in_luts(tokens, luts, "validation tokens");
+  const std::vector<int64_t> starts =
+      sliding_window_starts(tokens.numel() - 1, opts.seq_len, opts.stride, opts.mode);
+  const int64_t n = static_cast<int64_t>(starts.size());
+  const int64_t my_begin = n * dist.rank / dist.world;
+  const int64_t my_end = n * (dist.rank + 1) / dist.world;
+
+  ProgressReporter progress(opts.progress, "sliding", "windows", my_end - my_begin);
+  torch::NoGradGuard no_grad;
+  torch::Tensor nll_sum = torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(opts.device));
+  BpbSums local;
+  int64_t batch_index = 0;
+  for (int64_t bi = my_begin; bi < my_end; bi += opts.batch_seqs, ++batch_index) {
+    const int64_t count = std::min(opts.batch_seqs, my_end - bi);
+    const WindowBatch b = build_batch(tokens, starts.data() + bi, count, opts);
+    const torch::Tensor logits = logits_fn(b.x.to(opts.device));
+    PGOLF_CHECK(logits.dim() == 3 && logits.size(0) == count && logits.size(1) == opts.seq_len,
+                "eval_sliding: logits function returned " << logits.sizes() << " for ids " << b.x.sizes());
+    const torch::Tensor scored = b.scored.to(logits.device());
+    // masked_fill rather than a multiply: padded positions never contribute, even if non-finite.
+    nll_sum += per_token_nll(logits, b.y).to(torch::kFloat64).masked_fill(scored.logical_not(), 0.0).sum();
+    local.tokens += static_cast<double>(b.scored.sum().item<int64_t>());
+    // Byte rule with prev = the input token at the scored position.
+    local.bytes += static_cast<double>(
+        token_bytes(b.x, b.y, luts).masked_fill(b.scored.logical_not(), 0).sum().item<int64_t>());
+    if (progress.due(batch_index, bi + count == my_end)) {
+      local.nll = nll_sum.item<double>();
+      progress.report(bi + count - my_begin, local);
+    }
+  }
+  local.nll = nll_sum.item<double>();
+
+  EvalResult r;
+  r.method = "sliding";
+  r.mode = to_string(opts.mode);
+  r.units = n;
+  r.local_units = my_end - my_begin;
+  r.local_batches = batch_index;
+  finish_result(r, local, dist, progress);
+  r.settings = {{"seq_len", opts.seq_len},
+                {"stride", opts.stride},
+                {"batch_seqs", opts.batch_seqs},
+                {"world_size", dist.world}};
+  return r;
+}
+
+}  // namespace pgolf::eval

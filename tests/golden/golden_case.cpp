@@ -1,0 +1,220 @@
+// Golden case loader and comparison helpers (see golden_case.h).
+#include "golden_case.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace pgolf::golden {
+namespace {
+
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+bool exists(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+std::vector<std::string> roots() {
+  std::vector<std::string> out;
+  const char* root = std::getenv("PGOLF_GOLDEN_ROOT");
+  out.push_back(root ? root : "../shared/golden");
+  if (const char* extra = std::getenv("PGOLF_GOLDEN_DIRS")) {
+    std::stringstream ss(extra);
+    std::string item;
+    while (std::getline(ss, item, ':'))
+      if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// Case folders under `dir` (or `dir` itself when it holds a manifest).
+void collect(const std::string& dir, std::vector<std::string>& out) {
+  if (exists(dir + "/manifest.json")) {
+    out.push_back(dir);
+    return;
+  }
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string sub = dir + "/" + name;
+    if (is_dir(sub) && exists(sub + "/manifest.json")) out.push_back(sub);
+  }
+  ::closedir(d);
+}
+
+torch::ScalarType dtype_of(const std::string& s) {
+  if (s == "float32") return torch::kFloat32;
+  if (s == "float64") return torch::kFloat64;
+  if (s == "float16") return torch::kFloat16;
+  if (s == "bfloat16") return torch::kBFloat16;
+  if (s == "int64") return torch::kInt64;
+  if (s == "int32") return torch::kInt32;
+  if (s == "int16") return torch::kInt16;
+  if (s == "int8") return torch::kInt8;
+  if (s == "uint8") return torch::kUInt8;
+  if (s == "bool") return torch::kBool;
+  throw std::runtime_error("golden: unknown dtype " + s);
+}
+
+std::string index_str(int64_t flat, torch::IntArrayRef shape) {
+  std::vector<int64_t> idx(shape.size());
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    idx[d] = shape[d] ? flat % shape[d] : 0;
+    flat = shape[d] ? flat / shape[d] : 0;
+  }
+  std::string s = "[";
+  for (size_t i = 0; i < idx.size(); ++i) s += (i ? "," : "") + std::to_string(idx[i]);
+  return s + "]";
+}
+
+::testing::AssertionResult shape_check(const std::string& name, const torch::Tensor& a,
+                                       const torch::Tensor& b) {
+  if (a.sizes() != b.sizes()) {
+    std::ostringstream os;
+    os << name << ": shape " << a.sizes() << " != expected " << b.sizes();
+    return ::testing::AssertionFailure() << os.str();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace
+
+GoldenCase::GoldenCase(std::string dir) : dir_(std::move(dir)) {
+  std::ifstream in(dir_ + "/manifest.json");
+  if (!in.good()) throw std::runtime_error(dir_ + "/manifest.json: cannot open");
+  manifest_ = nlohmann::json::parse(in);
+}
+
+std::string GoldenCase::root() const {
+  const size_t slash = dir_.find_last_of('/');
+  return slash == std::string::npos ? "." : dir_.substr(0, slash);
+}
+
+bool GoldenCase::has(const std::string& name) const {
+  return manifest_.contains("tensors") && manifest_["tensors"].contains(name);
+}
+
+std::vector<std::string> GoldenCase::tensor_names() const {
+  std::vector<std::pair<int64_t, std::string>> v;
+  for (auto it = manifest_["tensors"].begin(); it != manifest_["tensors"].end(); ++it)
+    v.emplace_back(it->at("offset").get<int64_t>(), it.key());
+  std::sort(v.begin(), v.end());
+  std::vector<std::string> out;
+  for (auto& p : v) out.push_back(p.second);
+  return out;
+}
+
+torch::Tensor GoldenCase::tensor(const std::string& name) const {
+  if (!has(name)) throw std::runtime_error(dir_ + ": no tensor '" + name + "' in manifest");
+  if (!blob_) {
+    std::ifstream in(dir_ + "/tensors.bin", std::ios::binary);
+    blob_ = std::make_shared<std::vector<uint8_t>>((std::istreambuf_iterator<char>(in)),
+                                                   std::istreambuf_iterator<char>());
+  }
+  const auto& t = manifest_["tensors"][name];
+  const auto offset = t.at("offset").get<int64_t>();
+  const auto nbytes = t.at("nbytes").get<int64_t>();
+  std::vector<int64_t> shape = t.at("shape").get<std::vector<int64_t>>();
+  if (offset + nbytes > static_cast<int64_t>(blob_->size()))
+    throw std::runtime_error(dir_ + ": tensor " + name + " beyond tensors.bin");
+  auto dtype = dtype_of(t.at("dtype").get<std::string>());
+  auto out = torch::empty(shape, torch::TensorOptions().dtype(dtype));
+  if (out.nbytes() != static_cast<size_t>(nbytes))
+    throw std::runtime_error(dir_ + ": tensor " + name + " nbytes mismatch");
+  std::memcpy(out.data_ptr(), blob_->data() + offset, static_cast<size_t>(nbytes));
+  if (t.value("logical_dtype", "") == "float32") out = out.to(torch::kFloat32);
+  return out;
+}
+
+double GoldenCase::scalar(const std::string& name) const {
+  if (!has_scalar(name)) throw std::runtime_error(dir_ + ": no scalar '" + name + "'");
+  return manifest_["scalars"][name].get<double>();
+}
+
+bool GoldenCase::has_scalar(const std::string& name) const {
+  return manifest_.contains("scalars") && manifest_["scalars"].contains(name);
+}
+
+std::vector<GoldenCase> discover(const std::string& kind) {
+  std::vector<std::string> dirs;
+  for (const auto& r : roots()) collect(r, dirs);
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  std::vector<GoldenCase> out;
+  for (const auto& d : dirs) {
+    GoldenCase c(d);
+    if (kind.empty() || c.kind() == kind) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+GoldenCase find_case(const std::string& name, const std::string& near_dir) {
+  const size_t slash = near_dir.find_last_of('/');
+  const std::string sibling = (slash == std::string::npos ? "." : near_dir.substr(0, slash)) + "/" + name;
+  if (exists(sibling + "/manifest.json")) return GoldenCase(sibling);
+  for (auto& c : discover())
+    if (c.name() == name) return c;
+  throw std::runtime_error("golden: case '" + name + "' not found near " + near_dir);
+}
+
+::testing::AssertionResult all_close_abs(const std::string& name, const torch::Tensor& actual,
+                                         const torch::Tensor& expected, double atol) {
+  auto s = shape_check(name, actual, expected);
+  if (!s) return s;
+  auto a = actual.to(torch::kFloat64).flatten(), b = expected.to(torch::kFloat64).flatten();
+  auto diff = (a - b).abs();
+  if (diff.numel() == 0) return ::testing::AssertionSuccess();
+  const double max_abs = diff.max().item<double>();
+  if (max_abs <= atol) return ::testing::AssertionSuccess();
+  const double max_rel = (diff / b.abs().clamp_min(1e-30)).max().item<double>();
+  const int64_t first = (diff > atol).nonzero()[0][0].item<int64_t>();
+  std::ostringstream os;
+  os << name << ": max abs err " << max_abs << " > " << atol << " (max rel " << max_rel
+     << "); first offending index " << index_str(first, actual.sizes()) << " got "
+     << a[first].item<double>() << " expected " << b[first].item<double>();
+  return ::testing::AssertionFailure() << os.str();
+}
+
+::testing::AssertionResult rel_frobenius(const std::string& name, const torch::Tensor& actual,
+                                         const torch::Tensor& expected, double rtol) {
+  auto s = shape_check(name, actual, expected);
+  if (!s) return s;
+  auto a = actual.to(torch::kFloat64), b = expected.to(torch::kFloat64);
+  const double num = (a - b).norm().item<double>(), den = b.norm().item<double>();
+  const double rel = den > 0 ? num / den : num;
+  if (rel <= rtol) return ::testing::AssertionSuccess();
+  const int64_t first = (a - b).abs().flatten().argmax().item<int64_t>();
+  std::ostringstream os;
+  os << name << ": relative Frobenius error " << rel << " > " << rtol << "; max abs err "
+     << (a - b).abs().max().item<double>() << " at " << index_str(first, actual.sizes());
+  return ::testing::AssertionFailure() << os.str();
+}
+
+::testing::AssertionResult exactly_equal(const std::string& name, const torch::Tensor& actual,
+                                         const torch::Tensor& expected) {
+  auto s = shape_check(name, actual, expected);
+  if (!s) return s;
+  if (actual.scalar_type() != expected.scalar_type())
+    return ::testing::AssertionFailure() << name << ": dtype " << actual.scalar_type()
+                                         << " != expected " << expected.scalar_type();
+  auto ne = actual.ne(expected).flatten();
+  if (!ne.any().item<bool>()) return ::testing::AssertionSuccess();
+  const int64_t first = ne.nonzero()[0][0].item<int64_t>();
+  std::ostringstream os;
+  os << name << ": " << ne.sum().item<int64_t>() << " of " << ne.numel()
+     << " elements differ; first at " << index_str(first, actual.sizes()) << " got "
+     << actual.flatten()[first].to(torch::kFloat64).item<double>() << " expected "
+     << expected.flatten()[first].to(torch::kFloat64).item<double>();
+  return ::testing::AssertionFailure() << os.str();
+}
+
+}  // namespace pgolf::golden
