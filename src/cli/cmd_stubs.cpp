@@ -28,8 +28,5 @@ Command register_bench(CLI::App& app) {
 Command register_launch(CLI::App& app) {
   return stub(app, "launch", "start N local ranks (issue #7)", 7);
 }
-Command register_data(CLI::App& app) {
-  return stub(app, "data", "encode / inspect shards, train a tokenizer (issue #2)", 2);
-}
 
 }  // namespace pgolf::cli

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -144,6 +145,12 @@ ShardReader& ShardReader::operator=(ShardReader&& other) noexcept {
   return *this;
 }
 
+int32_t ShardReader::header_word(int64_t i) const {
+  PGOLF_CHECK(map_ != nullptr && i >= 0 && i < kShardHeaderInts,
+              "shard " << info_.path << ": header word " << i << " outside [0, 256) or not open");
+  return load_le32(static_cast<const uint8_t*>(map_) + 4 * i);
+}
+
 void ShardReader::release() {
   if (map_ != nullptr) ::munmap(map_, map_bytes_);
   map_ = nullptr;
@@ -186,6 +193,20 @@ void write_shard(const std::string& path, const uint16_t* tokens, int64_t count)
 std::vector<uint16_t> read_shard(const std::string& path) {
   ShardReader reader(path);
   return std::vector<uint16_t>(reader.tokens(), reader.tokens() + reader.num_tokens());
+}
+
+ShardStats shard_stats(const ShardReader& shard, int bos_id) {
+  ShardStats st;
+  const uint16_t* t = shard.tokens();
+  const int64_t n = shard.num_tokens();
+  if (n > 0) st.min_id = st.max_id = t[0];
+  for (int64_t i = 0; i < n; ++i) {
+    st.min_id = std::min<int64_t>(st.min_id, t[i]);
+    st.max_id = std::max<int64_t>(st.max_id, t[i]);
+    st.bos_count += t[i] == bos_id;
+  }
+  for (int64_t w = 3; w < kShardHeaderInts; ++w) st.nonzero_header_words += shard.header_word(w) != 0;
+  return st;
 }
 
 }  // namespace pgolf::data

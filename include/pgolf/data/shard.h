@@ -42,6 +42,7 @@ class ShardReader {
   // Pointer to the num_tokens tokens (valid while this reader lives).
   const uint16_t* tokens() const { return tokens_; }
   uint16_t operator[](int64_t i) const { return tokens_[i]; }
+  int32_t header_word(int64_t i) const;  // i in [0, 256)
 
  private:
   void release();
@@ -60,5 +61,13 @@ inline void write_shard(const std::string& path, const std::vector<uint16_t>& to
 
 // Whole shard copied into memory (tests, inspection).
 std::vector<uint16_t> read_shard(const std::string& path);
+
+// Token statistics of a shard for `pgolf data inspect`.
+struct ShardStats {
+  int64_t min_id = 0, max_id = 0;  // 0/0 for an empty shard
+  int64_t bos_count = 0;           // tokens equal to bos_id, i.e. documents starting here
+  int64_t nonzero_header_words = 0;  // header words 3..255 are zero when written by us
+};
+ShardStats shard_stats(const ShardReader& shard, int bos_id);
 
 }  // namespace pgolf::data

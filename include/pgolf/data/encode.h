@@ -1,0 +1,84 @@
+// Text/JSONL documents -> train/val shards, the way the reference export does it
+// (reference-spec §2.2): [BOS] + ids per document, no EOS, the first num_val_docs documents to val,
+// shards flushed every shard_size tokens and when the split changes, fineweb_{split}_NNNNNN.bin.
+// The tokenizer is passed in as a function so this stays independent of SentencePiece.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <istream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pgolf::data {
+
+// kText: documents separated by one or more blank (empty or whitespace-only) lines; a document's
+// lines are joined with '\n'. kJsonl: one JSON object per line with a string field "text".
+// kAuto: kJsonl for *.jsonl / *.json, else kText.
+enum class DocFormat { kAuto, kText, kJsonl };
+DocFormat parse_doc_format(const std::string& name);  // "auto" | "text" | "jsonl"
+
+// Streams documents from a file ("-" = standard input).
+class DocumentReader {
+ public:
+  DocumentReader(const std::string& path, DocFormat format);
+  // Stores the next document in `doc`; false at the end. Input errors name the file and line.
+  bool next(std::string& doc);
+  int64_t bytes_read() const { return bytes_; }
+  int64_t docs_read() const { return docs_; }
+  DocFormat format() const { return format_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  bool next_text(std::string& doc);
+  bool next_jsonl(std::string& doc);
+  bool read_line(std::string& line);
+
+  std::string path_;
+  DocFormat format_;
+  std::unique_ptr<std::ifstream> file_;
+  std::istream* in_ = nullptr;
+  int64_t line_no_ = 0;
+  int64_t bytes_ = 0;
+  int64_t docs_ = 0;
+};
+
+// Up to max_docs documents (<= 0: all), in file order (tokenizer training input).
+std::vector<std::string> read_documents(DocumentReader& docs, int64_t max_docs);
+
+// Encodes a batch of documents to token ids (one vector per document, no BOS).
+using BatchEncoder =
+    std::function<std::vector<std::vector<int>>(const std::vector<std::string>& docs)>;
+
+struct EncodeOptions {
+  std::string output_dir;
+  int64_t num_val_docs = 50000;      // the first N documents form the val split
+  int64_t shard_size = 100000000;    // tokens per shard (the last shard of a split may be shorter)
+  int64_t vocab_size = 0;            // every id must be in [0, vocab_size); vocab_size <= 65536
+  int bos_id = 1;                    // prepended to every document
+  int64_t batch_docs = 1024;         // documents handed to the encoder at once
+  bool overwrite = false;            // replace existing fineweb_*.bin in output_dir
+};
+
+struct EncodeStats {
+  int64_t docs_total = 0, docs_val = 0, docs_train = 0;
+  int64_t tokens_val = 0, tokens_train = 0;
+  int64_t files_val = 0, files_train = 0;
+  int64_t bytes_in = 0;  // input bytes consumed so far
+  double seconds = 0;    // wall time so far
+  std::vector<std::string> files;  // shards written, in order
+  int64_t tokens_total() const { return tokens_val + tokens_train; }
+};
+
+// Called after every batch (the caller throttles what it prints).
+using EncodeProgress = std::function<void(const EncodeStats&)>;
+
+EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
+                             const EncodeOptions& opts, const EncodeProgress& progress = {});
+
+// Shard name for a split ("train" | "val") and index: fineweb_train_000003.bin.
+std::string shard_file_name(const std::string& split, int64_t index);
+
+}  // namespace pgolf::data

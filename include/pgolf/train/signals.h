@@ -1,0 +1,12 @@
+// SIGINT/SIGTERM handling: the first signal asks the loop to checkpoint and stop at the next step
+// boundary (all ranks agree through an all-reduce); a second one exits immediately.
+#pragma once
+
+namespace pgolf::train {
+
+void install_stop_signal_handlers();
+bool stop_requested();
+int stop_signal();       // the signal number received, 0 if none
+void reset_stop_request();  // for tests
+
+}  // namespace pgolf::train

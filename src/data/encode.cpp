@@ -1,0 +1,236 @@
+// Document reading and the shard export loop (reference-spec §2.2, data/download_hf_docs_and_
+// tokenize.py export_shards): BOS + ids per document, val first, flush on size and split change.
+#include "pgolf/data/encode.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "pgolf/core/error.h"
+#include "pgolf/core/files.h"
+#include "pgolf/data/shard.h"
+
+namespace pgolf::data {
+namespace {
+
+bool is_blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c) != 0; });
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Accumulates one split's tokens and writes a shard every shard_size tokens or on split change.
+class ShardSink {
+ public:
+  ShardSink(std::string dir, int64_t shard_size, EncodeStats& stats)
+      : dir_(std::move(dir)), shard_size_(shard_size), stats_(stats) {
+    buf_.reserve(static_cast<size_t>(std::min<int64_t>(shard_size_, int64_t{1} << 24)));
+  }
+  void set_split(const std::string& split) {
+    if (split == split_) return;
+    flush();
+    split_ = split;
+  }
+  void append(const std::vector<uint16_t>& toks) {
+    size_t pos = 0;
+    while (pos < toks.size()) {
+      const size_t room = static_cast<size_t>(shard_size_) - buf_.size();
+      const size_t take = std::min(room, toks.size() - pos);
+      buf_.insert(buf_.end(), toks.begin() + pos, toks.begin() + pos + take);
+      pos += take;
+      if (buf_.size() == static_cast<size_t>(shard_size_)) flush();  // documents may straddle
+    }
+  }
+  void flush() {
+    if (buf_.empty()) return;
+    const bool val = split_ == "val";
+    int64_t& index = val ? stats_.files_val : stats_.files_train;
+    const std::string path = dir_ + "/" + shard_file_name(split_, index);
+    write_shard(path, buf_);
+    stats_.files.push_back(path);
+    ++index;
+    buf_.clear();
+  }
+
+ private:
+  std::string dir_;
+  int64_t shard_size_;
+  EncodeStats& stats_;
+  std::string split_ = "val";
+  std::vector<uint16_t> buf_;
+};
+
+void check_options(const EncodeOptions& o) {
+  PGOLF_CHECK_INPUT(!o.output_dir.empty(), "encode: output directory is empty");
+  PGOLF_CHECK_INPUT(o.shard_size >= 1 && o.shard_size <= kShardMaxTokens,
+                    "encode: shard size must be in [1, " << kShardMaxTokens << "], found "
+                                                         << o.shard_size);
+  PGOLF_CHECK_INPUT(o.vocab_size >= 1 && o.vocab_size <= 65536,
+                    "encode: vocab size must be in [1, 65536] to fit uint16 shards, found "
+                        << o.vocab_size);
+  PGOLF_CHECK_INPUT(o.bos_id >= 0 && o.bos_id < o.vocab_size,
+                    "encode: BOS id " << o.bos_id << " outside [0, " << o.vocab_size << ")");
+  PGOLF_CHECK_INPUT(o.num_val_docs >= 0, "encode: num_val_docs must be >= 0, found "
+                                             << o.num_val_docs);
+  PGOLF_CHECK_INPUT(o.batch_docs >= 1, "encode: batch_docs must be >= 1");
+}
+
+// Creates the output folder; existing shards are replaced only when asked (the reference always
+// deletes them, which is too easy to regret by accident).
+void prepare_output_dir(const EncodeOptions& o) {
+  std::error_code ec;
+  std::filesystem::create_directories(o.output_dir, ec);
+  PGOLF_CHECK_INPUT(!ec, "encode: cannot create output directory " << o.output_dir << " ("
+                                                                   << ec.message() << ")");
+  std::vector<std::string> stale = core::glob_sorted(o.output_dir + "/fineweb_train_*.bin");
+  for (auto& f : core::glob_sorted(o.output_dir + "/fineweb_val_*.bin")) stale.push_back(f);
+  if (stale.empty()) return;
+  PGOLF_CHECK_INPUT(o.overwrite, "encode: " << o.output_dir << " already holds " << stale.size()
+                                            << " shard(s) (e.g. " << stale[0]
+                                            << "); pass --overwrite to replace them");
+  for (const auto& f : stale) std::filesystem::remove(f);
+}
+
+}  // namespace
+
+DocFormat parse_doc_format(const std::string& name) {
+  if (name == "auto") return DocFormat::kAuto;
+  if (name == "text") return DocFormat::kText;
+  if (name == "jsonl") return DocFormat::kJsonl;
+  PGOLF_FAIL_INPUT("document format: expected auto, text or jsonl, found \"" << name << "\"");
+}
+
+std::string shard_file_name(const std::string& split, int64_t index) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "_%06lld.bin", static_cast<long long>(index));
+  return "fineweb_" + split + buf;
+}
+
+DocumentReader::DocumentReader(const std::string& path, DocFormat format)
+    : path_(path), format_(format) {
+  if (path == "-") {
+    in_ = &std::cin;
+    path_ = "<stdin>";
+  } else {
+    file_ = std::make_unique<std::ifstream>(path, std::ios::binary);
+    PGOLF_CHECK_INPUT(file_->good(), path << ": cannot open for reading");
+    in_ = file_.get();
+  }
+  if (format_ == DocFormat::kAuto) {
+    format_ = ends_with(path, ".jsonl") || ends_with(path, ".json") ? DocFormat::kJsonl
+                                                                    : DocFormat::kText;
+  }
+}
+
+bool DocumentReader::read_line(std::string& line) {
+  if (!std::getline(*in_, line)) return false;
+  ++line_no_;
+  bytes_ += static_cast<int64_t>(line.size()) + 1;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return true;
+}
+
+bool DocumentReader::next(std::string& doc) {
+  const bool ok = format_ == DocFormat::kJsonl ? next_jsonl(doc) : next_text(doc);
+  if (ok) ++docs_;
+  return ok;
+}
+
+bool DocumentReader::next_text(std::string& doc) {
+  std::string line;
+  doc.clear();
+  bool started = false;
+  while (read_line(line)) {
+    if (is_blank(line)) {
+      if (started) return true;  // a blank line ends the document
+      continue;                  // blank lines between documents
+    }
+    if (started) doc += '\n';
+    doc += line;
+    started = true;
+  }
+  return started;
+}
+
+bool DocumentReader::next_jsonl(std::string& doc) {
+  std::string line;
+  while (read_line(line)) {
+    if (is_blank(line)) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      PGOLF_FAIL_INPUT(path_ << ":" << line_no_ << ": invalid JSON (" << e.what() << ")");
+    }
+    PGOLF_CHECK_INPUT(j.is_object() && j.contains("text") && j["text"].is_string(),
+                      path_ << ":" << line_no_ << ": expected an object with a string field "
+                            << "\"text\", found " << j.dump().substr(0, 80));
+    doc = j["text"].get<std::string>();
+    return true;
+  }
+  return false;
+}
+
+std::vector<std::string> read_documents(DocumentReader& docs, int64_t max_docs) {
+  std::vector<std::string> out;
+  std::string doc;
+  while ((max_docs <= 0 || static_cast<int64_t>(out.size()) < max_docs) && docs.next(doc)) {
+    out.push_back(std::move(doc));
+  }
+  return out;
+}
+
+EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
+                             const EncodeOptions& opts, const EncodeProgress& progress) {
+  check_options(opts);
+  prepare_output_dir(opts);
+  const auto t0 = std::chrono::steady_clock::now();
+  EncodeStats stats;
+  ShardSink sink(opts.output_dir, opts.shard_size, stats);
+  std::vector<std::string> batch;
+  std::vector<uint16_t> toks;
+  for (;;) {
+    batch.clear();
+    std::string doc;
+    while (static_cast<int64_t>(batch.size()) < opts.batch_docs && docs.next(doc)) {
+      batch.push_back(std::move(doc));
+    }
+    if (batch.empty()) break;
+    const auto ids = encode(batch);
+    PGOLF_CHECK(ids.size() == batch.size(), "encode: encoder returned " << ids.size()
+                                                                        << " results for "
+                                                                        << batch.size()
+                                                                        << " documents");
+    for (const auto& doc_ids : ids) {
+      const bool val = stats.docs_total < opts.num_val_docs;
+      sink.set_split(val ? "val" : "train");
+      toks.assign(1, static_cast<uint16_t>(opts.bos_id));
+      for (int id : doc_ids) {
+        PGOLF_CHECK_INPUT(id >= 0 && id < opts.vocab_size,
+                          docs.path() << ": document " << stats.docs_total << " encodes to id "
+                                      << id << ", outside [0, " << opts.vocab_size << ")");
+        toks.push_back(static_cast<uint16_t>(id));
+      }
+      ++stats.docs_total;
+      ++(val ? stats.docs_val : stats.docs_train);
+      (val ? stats.tokens_val : stats.tokens_train) += static_cast<int64_t>(toks.size());
+      sink.append(toks);
+    }
+    stats.bytes_in = docs.bytes_read();
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (progress) progress(stats);
+  }
+  sink.flush();
+  PGOLF_CHECK_INPUT(stats.docs_total > 0, docs.path() << ": no documents found");
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return stats;
+}
+
+}  // namespace pgolf::data

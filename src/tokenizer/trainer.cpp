@@ -1,0 +1,132 @@
+// SentencePiece trainer driver with the reference's sp1024 settings (reference-spec §3.1,
+// data/download_hf_docs_and_tokenize.py build_sentencepiece_tokenizer).
+#include "pgolf/tokenizer/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+#include <unordered_map>
+
+#include <sentencepiece_trainer.h>
+
+#include "pgolf/core/error.h"
+#include "pgolf/core/files.h"
+
+namespace pgolf::tokenizer {
+namespace {
+
+// Code points Python's str.strip() removes (str.isspace): ASCII whitespace, the four ASCII
+// separators 0x1C-0x1F and Unicode spaces.
+bool is_python_space(uint32_t cp) {
+  if ((cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20)) return true;
+  if (cp == 0x85 || cp == 0xA0 || cp == 0x1680 || cp == 0x2028 || cp == 0x2029) return true;
+  if ((cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F || cp == 0x3000) return true;
+  return false;
+}
+
+// Decodes the UTF-8 code point starting at s[i]; invalid bytes decode to a non-space value.
+uint32_t decode_at(const std::string& s, size_t i, size_t* len) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) {
+    *len = 1;
+    return 0xFFFFFFFF;
+  }
+  uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  *len = n;
+  return cp;
+}
+
+// Feeds the prepared documents to the trainer, one "sentence" per document (as the reference's
+// sentence_iterator does).
+class DocIterator : public sentencepiece::SentenceIterator {
+ public:
+  explicit DocIterator(const std::vector<std::string>& docs) : docs_(docs) {}
+  bool done() const override { return i_ >= docs_.size(); }
+  void Next() override { ++i_; }
+  const std::string& value() const override { return docs_[i_]; }
+  sentencepiece::util::Status status() const override { return {}; }
+
+ private:
+  const std::vector<std::string>& docs_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+std::string prepare_training_text(std::string text) {
+  for (auto& c : text) {
+    if (c == '\0') c = ' ';
+  }
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t len = 0;
+    if (!is_python_space(decode_at(text, begin, &len))) break;
+    begin += len;
+  }
+  size_t end = text.size();
+  while (end > begin) {
+    size_t start = end - 1;  // back up to the first byte of the last code point
+    while (start > begin && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    size_t len = 0;
+    const uint32_t cp = decode_at(text, start, &len);
+    if (start + len != end || !is_python_space(cp)) break;
+    end = start;
+  }
+  return text.substr(begin, end - begin);
+}
+
+std::map<std::string, std::string> trainer_arguments(const TrainTokenizerOptions& opts) {
+  int threads = opts.threads > 0 ? opts.threads
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return {{"model_prefix", opts.model_prefix},
+          {"model_type", "bpe"},
+          {"vocab_size", std::to_string(opts.vocab_size)},
+          {"character_coverage", "0.999"},
+          {"byte_fallback", "true"},
+          {"split_digits", "true"},
+          {"normalization_rule_name", "nmt_nfkc"},
+          {"add_dummy_prefix", "false"},
+          {"pad_id", "0"},
+          {"bos_id", "1"},
+          {"eos_id", "2"},
+          {"unk_id", "3"},
+          {"hard_vocab_limit", "false"},
+          {"num_threads", std::to_string(std::min(threads, 128))},
+          {"minloglevel", opts.verbose ? "0" : "1"}};
+}
+
+std::string train_tokenizer(const std::vector<std::string>& docs,
+                            const TrainTokenizerOptions& opts) {
+  PGOLF_CHECK_INPUT(!opts.model_prefix.empty(), "train-tokenizer: output prefix is empty");
+  PGOLF_CHECK_INPUT(opts.vocab_size >= 260 && opts.vocab_size <= 65536,
+                    "train-tokenizer: vocab size must be in [260, 65536] (4 specials + 256 byte "
+                    "pieces; uint16 shards), found "
+                        << opts.vocab_size);
+  PGOLF_CHECK_INPUT(!docs.empty(), "train-tokenizer: no non-empty documents to train on");
+  // Train under a temporary prefix, then rename, so a crash never leaves half a model behind.
+  const std::string tmp_prefix = opts.model_prefix + ".tmp." + std::to_string(::getpid());
+  auto tmp_opts = opts;
+  tmp_opts.model_prefix = tmp_prefix;
+  const auto args = trainer_arguments(tmp_opts);
+  std::unordered_map<std::string, std::string> kwargs(args.begin(), args.end());
+  DocIterator it(docs);
+  const auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, &it);
+  if (!status.ok()) {
+    std::remove((tmp_prefix + ".model").c_str());
+    std::remove((tmp_prefix + ".vocab").c_str());
+    PGOLF_FAIL_INPUT("train-tokenizer: SentencePiece training failed for "
+                     << opts.model_prefix << " (" << status.ToString() << ")");
+  }
+  for (const char* ext : {".vocab", ".model"}) {
+    const std::string from = tmp_prefix + ext, to = opts.model_prefix + ext;
+    PGOLF_CHECK(std::rename(from.c_str(), to.c_str()) == 0,
+                "train-tokenizer: cannot rename " << from << " to " << to);
+  }
+  return opts.model_prefix + ".model";
+}
+
+}  // namespace pgolf::tokenizer

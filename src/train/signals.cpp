@@ -1,0 +1,32 @@
+// Signal flags (see signals.h). Only async-signal-safe work happens in the handler.
+#include "pgolf/train/signals.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace pgolf::train {
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+
+void on_signal(int sig) {
+  if (g_signal != 0) _exit(128 + sig);  // second signal: the user insists
+  g_signal = sig;
+}
+
+}  // namespace
+
+void install_stop_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool stop_requested() { return g_signal != 0; }
+int stop_signal() { return static_cast<int>(g_signal); }
+void reset_stop_request() { g_signal = 0; }
+
+}  // namespace pgolf::train
