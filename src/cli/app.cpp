@@ -12,12 +12,19 @@
 
 namespace pgolf::cli {
 
+namespace {
+std::vector<std::string> g_argv;
+}  // namespace
+
+const std::vector<std::string>& raw_argv() { return g_argv; }
+
 int not_implemented(const std::string& name, int issue) {
   std::cerr << "pgolf " << name << ": not implemented yet (tracked in issue #" << issue << ")\n";
   return kExitBadInput;
 }
 
 int run(int argc, char** argv) {
+  g_argv.assign(argv, argv + argc);
   CLI::App app{"pgolf: train, export and evaluate Parameter Golf language models (LibTorch)"};
   app.require_subcommand(0, 1);
   bool show_version = false;

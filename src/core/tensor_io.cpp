@@ -2,8 +2,6 @@
 // torch.save (archive/data.pkl + archive/data/<n>), and torch::pickle_load reads either.
 #include "pgolf/core/tensor_io.h"
 
-#include <set>
-
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 

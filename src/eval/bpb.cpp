@@ -1,4 +1,4 @@
-// Byte rule, per-token NLL and float64 sums shared by all evaluators (reference-spec §3.3).
+// LUT/token checks, per-token NLL and float64 sums shared by all evaluators (reference-spec §3.3).
 #include "pgolf/eval/bpb.h"
 
 #include <cmath>
@@ -18,19 +18,21 @@ torch::Tensor as_token_stream(const torch::Tensor& tokens, const char* what) {
 }
 
 void validate_luts(const ByteLuts& luts, const char* what) {
-  PGOLF_CHECK_INPUT(luts.base_bytes.defined() && luts.has_leading_space.defined() &&
-                        luts.is_boundary.defined(),
-                    what << ": byte LUTs missing (expected base_bytes, has_leading_space, is_boundary)");
+  PGOLF_CHECK_INPUT(
+      luts.base_bytes.defined() && luts.has_leading_space.defined() && luts.is_boundary.defined(),
+      what << ": byte LUTs missing (expected base_bytes, has_leading_space, is_boundary)");
   PGOLF_CHECK_INPUT(luts.base_bytes.dim() == 1 && luts.base_bytes.numel() > 0,
                     what << ": base_bytes: expected a non-empty 1-D tensor, found shape "
                          << luts.base_bytes.sizes());
-  PGOLF_CHECK_INPUT(luts.base_bytes.scalar_type() == torch::kInt16,
-                    what << ": base_bytes: expected int16, found " << luts.base_bytes.scalar_type());
+  PGOLF_CHECK_INPUT(
+      luts.base_bytes.scalar_type() == torch::kInt16,
+      what << ": base_bytes: expected int16, found " << luts.base_bytes.scalar_type());
   const torch::Tensor* flags[] = {&luts.has_leading_space, &luts.is_boundary};
   const char* names[] = {"has_leading_space", "is_boundary"};
   for (int i = 0; i < 2; ++i) {
-    PGOLF_CHECK_INPUT(flags[i]->scalar_type() == torch::kBool,
-                      what << ": " << names[i] << ": expected bool, found " << flags[i]->scalar_type());
+    PGOLF_CHECK_INPUT(flags[i]->scalar_type() == torch::kBool, what << ": " << names[i]
+                                                                    << ": expected bool, found "
+                                                                    << flags[i]->scalar_type());
     PGOLF_CHECK_INPUT(flags[i]->sizes() == luts.base_bytes.sizes(),
                       what << ": " << names[i] << ": expected shape " << luts.base_bytes.sizes()
                            << " (as base_bytes), found " << flags[i]->sizes());
@@ -46,21 +48,18 @@ void check_ids_in_luts(const torch::Tensor& tokens, const ByteLuts& luts, const 
                          << ") (the byte LUT size), found range [" << lo << ", " << hi << "]");
 }
 
-torch::Tensor token_bytes(const torch::Tensor& prev, const torch::Tensor& tgt, const ByteLuts& luts) {
-  PGOLF_CHECK(prev.sizes() == tgt.sizes(),
-              "token_bytes: prev " << prev.sizes() << " and tgt " << tgt.sizes() << " differ");
-  const torch::Tensor base = luts.base_bytes.index_select(0, tgt.reshape(-1)).to(torch::kInt64);
-  const torch::Tensor space = luts.has_leading_space.index_select(0, tgt.reshape(-1));
-  const torch::Tensor boundary = luts.is_boundary.index_select(0, prev.reshape(-1));
-  // The "▁" of a word-initial piece is one byte (the space) unless it follows a boundary token.
-  return (base + space.logical_and(boundary.logical_not()).to(torch::kInt64)).view(tgt.sizes());
+double sum_bytes(const ByteLuts& luts, const torch::Tensor& prev, const torch::Tensor& tgt,
+                 const torch::Tensor& scored) {
+  torch::Tensor bytes = tokenizer::count_bytes(luts, prev, tgt).to(torch::kInt64);
+  if (scored.defined()) bytes = bytes.masked_fill(scored.logical_not(), 0);
+  return static_cast<double>(bytes.sum().item<int64_t>());
 }
 
 torch::Tensor per_token_nll(const torch::Tensor& logits, const torch::Tensor& targets) {
   PGOLF_CHECK(logits.dim() == 3 && targets.dim() == 2 && logits.size(0) == targets.size(0) &&
                   logits.size(1) == targets.size(1),
-              "per_token_nll: expected logits (B,T,V) and targets (B,T), found " << logits.sizes()
-                                                                                 << " and " << targets.sizes());
+              "per_token_nll: expected logits (B,T,V) and targets (B,T), found "
+                  << logits.sizes() << " and " << targets.sizes());
   const int64_t vocab = logits.size(2);
   const torch::Tensor flat = logits.reshape({-1, vocab}).to(torch::kFloat32);
   const torch::Tensor nll = torch::nn::functional::cross_entropy(
@@ -73,7 +72,8 @@ void BpbSums::all_reduce(const DistContext& dist) {
   if (!dist.all_reduce_sum || dist.world <= 1) return;
   torch::Tensor packed = torch::tensor({nll, tokens, bytes}, torch::kFloat64);
   dist.all_reduce_sum(packed);
-  PGOLF_CHECK(packed.numel() == 3, "eval all-reduce returned " << packed.numel() << " values, expected 3");
+  PGOLF_CHECK(packed.numel() == 3,
+              "eval all-reduce returned " << packed.numel() << " values, expected 3");
   const torch::Tensor cpu = packed.to(torch::kCPU);
   nll = cpu[0].item<double>();
   tokens = cpu[1].item<double>();

@@ -1,9 +1,10 @@
-// Per-document LoRA adapters for TTT (see lora.h; BatchedLinearLoRA of the 2026-03-17_LoRA_TTT record).
+// Per-document LoRA adapters for TTT (see lora.h; BatchedLinearLoRA of the 2026-03-17_LoRA_TTT
+// record).
 #include "pgolf/eval/lora.h"
 
-#include <cmath>
-
 #include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
 
 #include "pgolf/core/error.h"
 
@@ -50,18 +51,21 @@ LoraState make_lora(const LoraShapes& shapes, int64_t rank, const std::vector<ui
                     torch::Device device) {
   PGOLF_CHECK_INPUT(rank > 0, "TTT_LORA_RANK must be positive, found " << rank);
   PGOLF_CHECK(!row_seeds.empty(), "make_lora: no rows");
-  PGOLF_CHECK(shapes.model_dim > 0 && shapes.vocab_size > 0 && shapes.q_out.size() == shapes.v_out.size(),
-              "make_lora: bad shapes (model_dim " << shapes.model_dim << ", vocab " << shapes.vocab_size
-                                                  << ", " << shapes.q_out.size() << " q / "
-                                                  << shapes.v_out.size() << " v blocks)");
+  PGOLF_CHECK(
+      shapes.model_dim > 0 && shapes.vocab_size > 0 && shapes.q_out.size() == shapes.v_out.size(),
+      "make_lora: bad shapes (model_dim " << shapes.model_dim << ", vocab " << shapes.vocab_size
+                                          << ", " << shapes.q_out.size() << " q / "
+                                          << shapes.v_out.size() << " v blocks)");
   torch::NoGradGuard no_grad;
   std::vector<at::Generator> gens;
   gens.reserve(row_seeds.size());
   for (uint64_t s : row_seeds) gens.push_back(at::make_generator<at::CPUGeneratorImpl>(s));
   LoraState st;
   st.head = make_one(shapes.model_dim, shapes.vocab_size, rank, gens, device);
-  for (int64_t out : shapes.q_out) st.q.push_back(make_one(shapes.model_dim, out, rank, gens, device));
-  for (int64_t out : shapes.v_out) st.v.push_back(make_one(shapes.model_dim, out, rank, gens, device));
+  for (int64_t out : shapes.q_out)
+    st.q.push_back(make_one(shapes.model_dim, out, rank, gens, device));
+  for (int64_t out : shapes.v_out)
+    st.v.push_back(make_one(shapes.model_dim, out, rank, gens, device));
   return st;
 }
 

@@ -26,7 +26,10 @@ void finish_result(EvalResult& r, const BpbSums& local, const DistContext& dist,
 
 ProgressReporter::ProgressReporter(ProgressOptions opts, std::string method, const char* unit,
                                    int64_t total_units)
-    : opts_(std::move(opts)), method_(std::move(method)), unit_(unit), total_(total_units),
+    : opts_(std::move(opts)),
+      method_(std::move(method)),
+      unit_(unit),
+      total_(total_units),
       start_(std::chrono::steady_clock::now()) {}
 
 bool ProgressReporter::due(int64_t batch_index, bool last) const {
@@ -52,10 +55,11 @@ double ProgressReporter::seconds() const {
 }
 
 std::string progress_line(const EvalProgress& p) {
-  const double pct = p.total > 0 ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0;
-  return core::format("  %s_eval [%5.1f%%] %lld/%lld %s running_bpb=%.6f tokens/s=%.0f", p.method.c_str(),
-                      pct, static_cast<long long>(p.done), static_cast<long long>(p.total), p.unit,
-                      p.running_bpb, p.tokens_per_second);
+  const double pct =
+      p.total > 0 ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0;
+  return core::format("  %s_eval [%5.1f%%] %lld/%lld %s running_bpb=%.6f tokens/s=%.0f",
+                      p.method.c_str(), pct, static_cast<long long>(p.done),
+                      static_cast<long long>(p.total), p.unit, p.running_bpb, p.tokens_per_second);
 }
 
 ProgressFn console_progress(core::Logger& logger) {
@@ -66,9 +70,10 @@ std::string result_line(const EvalResult& r) {
   std::string head = "eval_" + r.method;
   if (!r.mode.empty()) head += " mode:" + r.mode;
   if (r.settings.contains("stride")) head += " stride:" + r.settings["stride"].dump();
-  return head + core::format(" val_loss:%.8f val_bpb:%.8f tokens:%.0f bytes:%.0f %s:%lld eval_time:%.0fms",
-                             r.val_loss, r.val_bpb, r.sums.tokens, r.sums.bytes, r.unit_name(),
-                             static_cast<long long>(r.units), 1000.0 * r.seconds);
+  return head +
+         core::format(" val_loss:%.8f val_bpb:%.8f tokens:%.0f bytes:%.0f %s:%lld eval_time:%.0fms",
+                      r.val_loss, r.val_bpb, r.sums.tokens, r.sums.bytes, r.unit_name(),
+                      static_cast<long long>(r.units), 1000.0 * r.seconds);
 }
 
 nlohmann::json to_json(const EvalResult& r) {
@@ -92,7 +97,8 @@ nlohmann::json to_json(const EvalResult& r) {
 
 void write_eval_json(const std::string& path, const std::vector<EvalResult>& results,
                      const nlohmann::json& extra) {
-  PGOLF_CHECK(extra.is_object(), "write_eval_json: extra must be a JSON object, found " << extra.type_name());
+  PGOLF_CHECK(extra.is_object(),
+              "write_eval_json: extra must be a JSON object, found " << extra.type_name());
   nlohmann::json doc = extra;
   doc["results"] = nlohmann::json::array();
   for (const EvalResult& r : results) doc["results"].push_back(to_json(r));

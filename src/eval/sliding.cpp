@@ -1,5 +1,6 @@
 // Sliding-window validation (reference-spec §8.2, eval_val_sliding of the PR #180 record) with the
-// record's window filter (`reference`) or the corrected one of the 2026-04-01 record (`exact`, §17).
+// record's window filter (`reference`) or the corrected one of the 2026-04-01 record (`exact`,
+// §17).
 #include "pgolf/eval/sliding.h"
 
 #include <algorithm>
@@ -10,7 +11,8 @@ namespace pgolf::eval {
 
 SlidingMode parse_sliding_mode(const std::string& name) {
   if (name == "reference") return SlidingMode::kReference;
-  PGOLF_CHECK_INPUT(name == "exact", "SLIDING_MODE: expected reference | exact, found '" << name << "'");
+  PGOLF_CHECK_INPUT(name == "exact",
+                    "SLIDING_MODE: expected reference | exact, found '" << name << "'");
   return SlidingMode::kExact;
 }
 
@@ -21,8 +23,8 @@ const char* to_string(SlidingMode mode) {
 std::vector<int64_t> sliding_window_starts(int64_t total_targets, int64_t seq_len, int64_t stride,
                                            SlidingMode mode) {
   PGOLF_CHECK_INPUT(stride > 0 && stride < seq_len,
-                    "EVAL_STRIDE: sliding eval needs 0 < stride < TRAIN_SEQ_LEN=" << seq_len << ", found "
-                                                                                  << stride);
+                    "EVAL_STRIDE: sliding eval needs 0 < stride < TRAIN_SEQ_LEN="
+                        << seq_len << ", found " << stride);
   std::vector<int64_t> starts;
   for (int64_t ws = 0; ws < total_targets; ws += stride) {
     const bool keep = mode == SlidingMode::kReference
@@ -34,12 +36,26 @@ std::vector<int64_t> sliding_window_starts(int64_t total_targets, int64_t seq_le
   return starts;
 }
 
-int64_t sliding_scored_begin(int64_t ws, int64_t wlen, int64_t seq_len, int64_t stride, SlidingMode mode) {
+int64_t sliding_scored_begin(int64_t ws, int64_t wlen, int64_t seq_len, int64_t stride,
+                             SlidingMode mode) {
   if (ws == 0) return 0;
   // Reference: always the last `stride` positions, even when a short tail window has already been
   // covered by the previous full window (the double counting). Exact: only positions past the
   // previous window's end, i.e. from seq_len - stride on.
   return mode == SlidingMode::kReference ? std::max<int64_t>(wlen - stride, 0) : seq_len - stride;
+}
+
+bool sliding_enabled(const config::EvalConfig& eval, int64_t seq_len) {
+  return eval.eval_stride > 0 && eval.eval_stride < seq_len;
+}
+
+SlidingEvalOptions sliding_options(const config::EvalConfig& eval, int64_t seq_len) {
+  SlidingEvalOptions o;
+  o.seq_len = seq_len;
+  o.stride = eval.eval_stride;
+  o.batch_seqs = eval.eval_batch_seqs;
+  o.mode = parse_sliding_mode(eval.sliding_mode);
+  return o;
 }
 
 namespace {
@@ -69,15 +85,19 @@ WindowBatch build_batch(const torch::Tensor& tokens, const int64_t* starts, int6
 
 }  // namespace
 
-EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_tokens, const ByteLuts& luts,
-                        const SlidingEvalOptions& opts, const DistContext& dist) {
+EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_tokens,
+                        const ByteLuts& luts, const SlidingEvalOptions& opts,
+                        const DistContext& dist) {
   PGOLF_CHECK(static_cast<bool>(logits_fn), "eval_sliding: no logits function");
   PGOLF_CHECK(dist.world > 0 && dist.rank >= 0 && dist.rank < dist.world,
               "eval_sliding: rank " << dist.rank << " outside world " << dist.world);
-  PGOLF_CHECK_INPUT(opts.batch_seqs > 0, "EVAL_BATCH_SEQS must be positive, found " << opts.batch_seqs);
+  PGOLF_CHECK_INPUT(opts.batch_seqs > 0,
+                    "EVAL_BATCH_SEQS must be positive, found " << opts.batch_seqs);
   validate_luts(luts, "eval_sliding");
+  const ByteLuts cpu_luts = luts.to(torch::kCPU);
   const torch::Tensor tokens = as_token_stream(val_tokens, "validation tokens");
-  PGOLF_CHECK_INPUT(tokens.numel() >= 2, "validation tokens: need at least 2 tokens, found " << tokens.numel());
+  PGOLF_CHECK_INPUT(tokens.numel() >= 2,
+                    "validation tokens: need at least 2 tokens, found " << tokens.numel());
   check_ids_in_luts(tokens, luts, "validation tokens");
   const std::vector<int64_t> starts =
       sliding_window_starts(tokens.numel() - 1, opts.seq_len, opts.stride, opts.mode);
@@ -87,22 +107,24 @@ EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_toke
 
   ProgressReporter progress(opts.progress, "sliding", "windows", my_end - my_begin);
   torch::NoGradGuard no_grad;
-  torch::Tensor nll_sum = torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(opts.device));
+  torch::Tensor nll_sum =
+      torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(opts.device));
   BpbSums local;
   int64_t batch_index = 0;
   for (int64_t bi = my_begin; bi < my_end; bi += opts.batch_seqs, ++batch_index) {
     const int64_t count = std::min(opts.batch_seqs, my_end - bi);
     const WindowBatch b = build_batch(tokens, starts.data() + bi, count, opts);
     const torch::Tensor logits = logits_fn(b.x.to(opts.device));
-    PGOLF_CHECK(logits.dim() == 3 && logits.size(0) == count && logits.size(1) == opts.seq_len,
-                "eval_sliding: logits function returned " << logits.sizes() << " for ids " << b.x.sizes());
+    PGOLF_CHECK(
+        logits.dim() == 3 && logits.size(0) == count && logits.size(1) == opts.seq_len,
+        "eval_sliding: logits function returned " << logits.sizes() << " for ids " << b.x.sizes());
     const torch::Tensor scored = b.scored.to(logits.device());
     // masked_fill rather than a multiply: padded positions never contribute, even if non-finite.
-    nll_sum += per_token_nll(logits, b.y).to(torch::kFloat64).masked_fill(scored.logical_not(), 0.0).sum();
+    nll_sum +=
+        per_token_nll(logits, b.y).to(torch::kFloat64).masked_fill(scored.logical_not(), 0.0).sum();
     local.tokens += static_cast<double>(b.scored.sum().item<int64_t>());
     // Byte rule with prev = the input token at the scored position.
-    local.bytes += static_cast<double>(
-        token_bytes(b.x, b.y, luts).masked_fill(b.scored.logical_not(), 0).sum().item<int64_t>());
+    local.bytes += sum_bytes(cpu_luts, b.x, b.y, b.scored);
     if (progress.due(batch_index, bi + count == my_end)) {
       local.nll = nll_sum.item<double>();
       progress.report(bi + count - my_begin, local);

@@ -1,5 +1,6 @@
 // Standard validation (reference-spec §8.1, eval_val of the PR #180 record): contiguous rank slices
-// of non-overlapping sequences; per batch the fp32 mean CE times the token count is added in float64.
+// of non-overlapping sequences; per batch the fp32 mean CE times the token count is added in
+// float64.
 #include "pgolf/eval/standard.h"
 
 #include <algorithm>
@@ -17,14 +18,23 @@ int64_t standard_local_batch_seqs(int64_t val_batch_size, int64_t world, int64_t
   const int64_t local_tokens = val_batch_size / (world * grad_accum_steps);
   PGOLF_CHECK_INPUT(local_tokens >= seq_len,
                     "VAL_BATCH_SIZE must provide at least one sequence per rank: VAL_BATCH_SIZE="
-                        << val_batch_size << " / (WORLD_SIZE=" << world << " * GRAD_ACCUM_STEPS="
-                        << grad_accum_steps << ") = " << local_tokens << " tokens < TRAIN_SEQ_LEN="
-                        << seq_len);
+                        << val_batch_size << " / (WORLD_SIZE=" << world
+                        << " * GRAD_ACCUM_STEPS=" << grad_accum_steps << ") = " << local_tokens
+                        << " tokens < TRAIN_SEQ_LEN=" << seq_len);
   return local_tokens / seq_len;
 }
 
-EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tokens, const ByteLuts& luts,
-                         const StandardEvalOptions& opts, const DistContext& dist) {
+StandardEvalOptions standard_options(const config::TrainConfig& train, int64_t grad_accum_steps) {
+  StandardEvalOptions o;
+  o.seq_len = train.train_seq_len;
+  o.val_batch_size = train.val_batch_size;
+  o.grad_accum_steps = grad_accum_steps;
+  return o;
+}
+
+EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tokens,
+                         const ByteLuts& luts, const StandardEvalOptions& opts,
+                         const DistContext& dist) {
   PGOLF_CHECK(static_cast<bool>(logits_fn), "eval_standard: no logits function");
   PGOLF_CHECK(dist.world > 0 && dist.rank >= 0 && dist.rank < dist.world,
               "eval_standard: rank " << dist.rank << " outside world " << dist.world);
@@ -32,11 +42,13 @@ EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tok
   const int64_t batch_seqs =
       standard_local_batch_seqs(opts.val_batch_size, dist.world, opts.grad_accum_steps, seq_len);
   validate_luts(luts, "eval_standard");
+  const ByteLuts cpu_luts = luts.to(torch::kCPU);
   const torch::Tensor tokens = as_token_stream(val_tokens, "validation tokens");
   const int64_t total_seqs = (tokens.numel() - 1) / seq_len;
-  PGOLF_CHECK_INPUT(total_seqs >= 1, "validation tokens: " << tokens.numel()
-                                         << " tokens cannot fill one sequence of TRAIN_SEQ_LEN=" << seq_len
-                                         << " plus its final target");
+  PGOLF_CHECK_INPUT(total_seqs >= 1,
+                    "validation tokens: " << tokens.numel()
+                                          << " tokens cannot fill one sequence of TRAIN_SEQ_LEN="
+                                          << seq_len << " plus its final target");
   check_ids_in_luts(tokens, luts, "validation tokens");
 
   const int64_t seq_begin = total_seqs * dist.rank / dist.world;
@@ -44,7 +56,8 @@ EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tok
   ProgressReporter progress(opts.progress, "standard", "sequences", seq_end - seq_begin);
   torch::NoGradGuard no_grad;
   // The NLL sum stays on the logits' device so a batch never waits for the host.
-  torch::Tensor nll_sum = torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(opts.device));
+  torch::Tensor nll_sum =
+      torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(opts.device));
   BpbSums local;
   int64_t batch_index = 0;
   for (int64_t s = seq_begin; s < seq_end; s += batch_seqs, ++batch_index) {
@@ -53,13 +66,14 @@ EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tok
     const torch::Tensor x = chunk.slice(0, 0, -1).view({-1, seq_len});  // (B,L) inputs
     const torch::Tensor y = chunk.slice(0, 1).view({-1, seq_len});      // (B,L) targets
     const torch::Tensor logits = logits_fn(x.to(opts.device));
-    PGOLF_CHECK(logits.dim() == 3 && logits.size(0) == x.size(0) && logits.size(1) == seq_len,
-                "eval_standard: logits function returned " << logits.sizes() << " for ids " << x.sizes());
+    PGOLF_CHECK(
+        logits.dim() == 3 && logits.size(0) == x.size(0) && logits.size(1) == seq_len,
+        "eval_standard: logits function returned " << logits.sizes() << " for ids " << x.sizes());
     const double count = static_cast<double>(y.numel());
     // The reference's forward returns the fp32 batch mean; the sum is mean * count in float64.
     nll_sum += per_token_nll(logits, y).mean().to(torch::kFloat64) * count;
     local.tokens += count;
-    local.bytes += static_cast<double>(token_bytes(x, y, luts).sum().item<int64_t>());
+    local.bytes += sum_bytes(cpu_luts, x, y);
     if (progress.due(batch_index, e == seq_end)) {
       local.nll = nll_sum.item<double>();
       progress.report(e - seq_begin, local);

@@ -10,10 +10,12 @@
 
 namespace pgolf::eval {
 
-std::vector<Document> find_documents(const torch::Tensor& tokens, int64_t bos_id, bool include_next_bos) {
+std::vector<Document> find_documents(const torch::Tensor& tokens, int64_t bos_id,
+                                     bool include_next_bos) {
   const torch::Tensor t = as_token_stream(tokens, "validation tokens");
   const torch::Tensor bos = t.eq(bos_id).nonzero().view(-1);
-  PGOLF_CHECK_INPUT(bos.numel() > 0, "validation tokens: no BOS (id " << bos_id
+  PGOLF_CHECK_INPUT(bos.numel() > 0, "validation tokens: no BOS (id "
+                                         << bos_id
                                          << ") found; TTT-LoRA needs documents delimited by BOS");
   const int64_t n = bos.numel();
   const int64_t* pos = bos.data_ptr<int64_t>();
@@ -23,15 +25,16 @@ std::vector<Document> find_documents(const torch::Tensor& tokens, int64_t bos_id
     const int64_t start = pos[i];
     int64_t end = i + 1 < n ? pos[i + 1] : t.numel();
     if (include_next_bos && i + 1 < n) ++end;
-    PGOLF_CHECK_INPUT(end - start >= 2, "validation tokens: document " << i << " at offset " << start << " has "
-                                                                       << end - start
-                                                                       << " token(s); expected at least 2");
+    PGOLF_CHECK_INPUT(end - start >= 2, "validation tokens: document "
+                                            << i << " at offset " << start << " has " << end - start
+                                            << " token(s); expected at least 2");
     docs.push_back({start, end - start, i});
   }
   return docs;
 }
 
-ChunkWindow ttt_chunk_window(int64_t ci, int64_t pred_len, int64_t chunk_size, int64_t eval_seq_len) {
+ChunkWindow ttt_chunk_window(int64_t ci, int64_t pred_len, int64_t chunk_size,
+                             int64_t eval_seq_len) {
   const int64_t num_chunks = ttt_num_chunks(pred_len, chunk_size);
   const int64_t chunk_start = ci * chunk_size;
   const int64_t chunk_end = ci == num_chunks - 1 ? pred_len : (ci + 1) * chunk_size;
@@ -41,6 +44,18 @@ ChunkWindow ttt_chunk_window(int64_t ci, int64_t pred_len, int64_t chunk_size, i
   w.chunk_offset = chunk_start - w.win_start;
   w.chunk_len = chunk_end - chunk_start;
   return w;
+}
+
+TttOptions ttt_options(const config::EvalConfig& eval, const config::OptimConfig& optim) {
+  TttOptions o;
+  o.lora_rank = eval.ttt_lora_rank;
+  o.lora_lr = eval.ttt_lora_lr;
+  o.chunk_size = eval.ttt_chunk_size;
+  o.eval_seq_len = eval.ttt_eval_seq_len;
+  o.batch_size = eval.ttt_batch_size;
+  o.beta1 = optim.beta1;
+  o.beta2 = optim.beta2;
+  return o;
 }
 
 namespace {
@@ -64,7 +79,8 @@ struct ChunkBatch {
 ChunkBatch build_chunk(const torch::Tensor& tokens, const std::vector<Document>& docs, int64_t ci,
                        int64_t context, const TttOptions& opts) {
   const int64_t bsz = static_cast<int64_t>(docs.size());
-  ChunkBatch c{torch::zeros({bsz, context}, torch::kInt64), torch::zeros({bsz, context}, torch::kInt64),
+  ChunkBatch c{torch::zeros({bsz, context}, torch::kInt64),
+               torch::zeros({bsz, context}, torch::kInt64),
                torch::zeros({bsz, context}, torch::kBool), std::vector<int64_t>(docs.size(), -1)};
   for (int64_t b = 0; b < bsz; ++b) {
     const Document& d = docs[static_cast<size_t>(b)];
@@ -92,7 +108,8 @@ void record_targets(const ChunkBatch& c, const torch::Tensor& nll, torch::Tensor
 
 // One document batch: fresh adapters and optimiser, then chunk by chunk score, then update.
 void run_doc_batch(LoraModel& model, const torch::Tensor& tokens, const std::vector<Document>& docs,
-                   const ByteLuts& luts, const TttOptions& opts, torch::Tensor& nll_sum, BpbSums& local) {
+                   const ByteLuts& luts, const TttOptions& opts, torch::Tensor& nll_sum,
+                   BpbSums& local) {
   std::vector<uint64_t> seeds;
   std::vector<int64_t> num_chunks;
   for (const Document& d : docs) {
@@ -108,9 +125,11 @@ void run_doc_batch(LoraModel& model, const torch::Tensor& tokens, const std::vec
   const int64_t max_chunks = *std::max_element(num_chunks.begin(), num_chunks.end());
   for (int64_t ci = 0; ci < max_chunks; ++ci) {
     // Full chunks share one window layout; a shorter last chunk is placed inside its own window.
-    const ChunkWindow full = ttt_chunk_window(ci, (ci + 1) * opts.chunk_size, opts.chunk_size, opts.eval_seq_len);
+    const ChunkWindow full =
+        ttt_chunk_window(ci, (ci + 1) * opts.chunk_size, opts.chunk_size, opts.eval_seq_len);
     torch::Tensor train_mask = torch::zeros({static_cast<int64_t>(docs.size())}, torch::kFloat32);
-    for (size_t b = 0; b < docs.size(); ++b) train_mask[static_cast<int64_t>(b)] = ci < num_chunks[b] - 1 ? 1.0 : 0.0;
+    for (size_t b = 0; b < docs.size(); ++b)
+      train_mask[static_cast<int64_t>(b)] = ci < num_chunks[b] - 1 ? 1.0 : 0.0;
     const bool needs_train = train_mask.sum().item<double>() > 0;
     const ChunkBatch c = build_chunk(tokens, docs, ci, full.win_len, opts);
 
@@ -123,26 +142,29 @@ void run_doc_batch(LoraModel& model, const torch::Tensor& tokens, const std::vec
     const torch::Tensor scored = c.scored.to(nll.device());
     nll_sum += nll.detach().to(torch::kFloat64).masked_fill(scored.logical_not(), 0.0).sum();
     local.tokens += static_cast<double>(c.scored.sum().item<int64_t>());
-    local.bytes += static_cast<double>(
-        token_bytes(c.x, c.y, luts).masked_fill(c.scored.logical_not(), 0).sum().item<int64_t>());
+    local.bytes += sum_bytes(luts, c.x, c.y, c.scored);
     if (opts.per_target_nll != nullptr) record_targets(c, nll, *opts.per_target_nll);
     if (!needs_train) continue;
     // Then one Adam step on the mean loss of each document's (full, non-final) chunk.
-    const torch::Tensor per_doc = nll.slice(1, full.chunk_offset, full.chunk_offset + opts.chunk_size).mean(1);
+    const torch::Tensor per_doc =
+        nll.slice(1, full.chunk_offset, full.chunk_offset + opts.chunk_size).mean(1);
     const torch::Tensor loss = (per_doc * train_mask.to(per_doc.device())).sum();
-    const auto grads = torch::autograd::grad({loss}, params, /*grad_outputs=*/{}, /*retain_graph=*/false,
-                                             /*create_graph=*/false, /*allow_unused=*/true);
+    const auto grads =
+        torch::autograd::grad({loss}, params, /*grad_outputs=*/{}, /*retain_graph=*/false,
+                              /*create_graph=*/false, /*allow_unused=*/true);
     for (size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = grads[i];
     adam.step();
   }
 }
 
 void check_options(const TttOptions& opts) {
-  PGOLF_CHECK_INPUT(opts.chunk_size > 0, "TTT_CHUNK_SIZE must be positive, found " << opts.chunk_size);
-  PGOLF_CHECK_INPUT(opts.eval_seq_len >= opts.chunk_size, "TTT_EVAL_SEQ_LEN (" << opts.eval_seq_len
-                                                              << ") must be >= TTT_CHUNK_SIZE ("
-                                                              << opts.chunk_size << ")");
-  PGOLF_CHECK_INPUT(opts.batch_size > 0, "TTT_BATCH_SIZE must be positive, found " << opts.batch_size);
+  PGOLF_CHECK_INPUT(opts.chunk_size > 0,
+                    "TTT_CHUNK_SIZE must be positive, found " << opts.chunk_size);
+  PGOLF_CHECK_INPUT(opts.eval_seq_len >= opts.chunk_size,
+                    "TTT_EVAL_SEQ_LEN (" << opts.eval_seq_len << ") must be >= TTT_CHUNK_SIZE ("
+                                         << opts.chunk_size << ")");
+  PGOLF_CHECK_INPUT(opts.batch_size > 0,
+                    "TTT_BATCH_SIZE must be positive, found " << opts.batch_size);
   PGOLF_CHECK_INPUT(opts.lora_lr >= 0, "TTT_LORA_LR must be >= 0, found " << opts.lora_lr);
 }
 
@@ -154,6 +176,7 @@ EvalResult eval_ttt_lora(LoraModel& model, const torch::Tensor& val_tokens, cons
               "eval_ttt_lora: rank " << dist.rank << " outside world " << dist.world);
   check_options(opts);
   validate_luts(luts, "eval_ttt_lora");
+  const ByteLuts cpu_luts = luts.to(torch::kCPU);
   const torch::Tensor tokens = as_token_stream(val_tokens, "validation tokens");
   check_ids_in_luts(tokens, luts, "validation tokens");
   const std::vector<Document> docs = find_documents(tokens, opts.bos_id);
@@ -165,19 +188,20 @@ EvalResult eval_ttt_lora(LoraModel& model, const torch::Tensor& val_tokens, cons
     return (a.length - 2) / opts.chunk_size < (b.length - 2) / opts.chunk_size;
   });
   if (opts.per_target_nll != nullptr) {
-    *opts.per_target_nll = torch::full({tokens.numel() - 1}, std::numeric_limits<double>::quiet_NaN(),
-                                       torch::kFloat64);
+    *opts.per_target_nll = torch::full({tokens.numel() - 1},
+                                       std::numeric_limits<double>::quiet_NaN(), torch::kFloat64);
   }
 
   const int64_t local_docs = static_cast<int64_t>(mine.size());
   ProgressReporter progress(opts.progress, "ttt_lora", "documents", local_docs);
-  torch::Tensor nll_sum = torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(opts.device));
+  torch::Tensor nll_sum =
+      torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(opts.device));
   BpbSums local;
   int64_t batch_index = 0;
   for (int64_t bi = 0; bi < local_docs; bi += opts.batch_size, ++batch_index) {
     const int64_t end = std::min(bi + opts.batch_size, local_docs);
     const std::vector<Document> batch(mine.begin() + bi, mine.begin() + end);
-    run_doc_batch(model, tokens, batch, luts, opts, nll_sum, local);
+    run_doc_batch(model, tokens, batch, cpu_luts, opts, nll_sum, local);
     if (progress.due(batch_index, end == local_docs)) {
       local.nll = nll_sum.item<double>();
       progress.report(end, local);
@@ -191,10 +215,10 @@ EvalResult eval_ttt_lora(LoraModel& model, const torch::Tensor& val_tokens, cons
   r.local_units = local_docs;
   r.local_batches = batch_index;
   finish_result(r, local, dist, progress);
-  r.settings = {{"lora_rank", opts.lora_rank},       {"lora_lr", opts.lora_lr},
-                {"chunk_size", opts.chunk_size},     {"eval_seq_len", opts.eval_seq_len},
-                {"batch_size", opts.batch_size},     {"beta1", opts.beta1},
-                {"beta2", opts.beta2},               {"adam_eps", opts.adam_eps},
+  r.settings = {{"lora_rank", opts.lora_rank},   {"lora_lr", opts.lora_lr},
+                {"chunk_size", opts.chunk_size}, {"eval_seq_len", opts.eval_seq_len},
+                {"batch_size", opts.batch_size}, {"beta1", opts.beta1},
+                {"beta2", opts.beta2},           {"adam_eps", opts.adam_eps},
                 {"world_size", dist.world}};
   return r;
 }

@@ -70,15 +70,14 @@ RunDir open_run_dir(const std::string& path) {
 
 void write_run_metadata(const RunDir& dir, const nlohmann::json& resolved_dump,
                         const std::vector<std::string>& argv) {
-  nlohmann::json j;
-  j["config"] = resolved_dump;
-  j["config"].erase("_sources");
-  j["sources"] = resolved_dump.value("_sources", nlohmann::json::object());
-  j["versions"] = core::version_string();
+  // Same shape as `pgolf config --dump`, so the file is a valid --config for --resume.
+  nlohmann::json j = resolved_dump;
+  j["_versions"] = core::version_string();
   core::write_file_atomic(dir.config_json(), j.dump(2) + "\n");
 
   std::string cmd = "#!/usr/bin/env bash\n# Reproduces this run (environment values that set config keys, then argv).\n";
-  for (auto it = j["sources"].begin(); it != j["sources"].end(); ++it) {
+  const nlohmann::json sources = j.value("_sources", nlohmann::json::object());
+  for (auto it = sources.begin(); it != sources.end(); ++it) {
     const std::string src = it->get<std::string>();
     if (src.rfind("env ", 0) != 0) continue;
     const std::string name = src.substr(4);

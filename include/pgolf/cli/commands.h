@@ -42,6 +42,9 @@ Command register_info(CLI::App& app);
 Command register_bench(CLI::App& app);
 Command register_launch(CLI::App& app);
 
+// The command line as given (for command.sh in run directories).
+const std::vector<std::string>& raw_argv();
+
 // Prints "pgolf <name>: not implemented yet (issue #N)" and returns kExitBadInput.
 int not_implemented(const std::string& name, int issue);
 

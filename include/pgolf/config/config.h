@@ -36,6 +36,7 @@ struct ModelConfig {
   std::string activation = "relu2";    // ACTIVATION: relu2 | leaky_relu2 (leaky_relu(0.5)^2)
   std::string attention = "gqa";       // ATTENTION: gqa | mla
   int64_t kv_rank = 128;               // KV_RANK: MLA latent width (ATTENTION=mla only)
+  bool ortho_init = true;              // ORTHO_INIT: orthogonal init of big linears; 0: baseline
 };
 
 struct OptimConfig {

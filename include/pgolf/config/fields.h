@@ -34,6 +34,7 @@ void for_each_field(C& c, V&& v) {
   v("model", "activation", c.model.activation, "relu2 | leaky_relu2 (leaky_relu(0.5)^2)");
   v("model", "attention", c.model.attention, "gqa | mla");
   v("model", "kv_rank", c.model.kv_rank, "MLA latent width (ATTENTION=mla only)");
+  v("model", "ortho_init", c.model.ortho_init, "orthogonal init of big linears; 0: baseline");
   v("optim", "embed_lr", c.optim.embed_lr, "embedding lr when untied");
   v("optim", "head_lr", c.optim.head_lr, "head lr when untied");
   v("optim", "tied_embed_lr", c.optim.tied_embed_lr, "tok_emb and bigram.embed lr");

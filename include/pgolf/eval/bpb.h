@@ -1,12 +1,14 @@
-// Shared pieces of every evaluator: the logits/all-reduce seams, the byte rule of a scored
-// position (reference-spec §3.3), per-token cross-entropy in fp32 and the float64 sums that become
-// val_loss and val_bpb.
+// Shared pieces of every evaluator: the logits/all-reduce seams, LUT and token checks, per-token
+// cross-entropy in fp32 and the float64 sums that become val_loss and val_bpb (reference-spec
+// §3.3).
 #pragma once
+
+#include <torch/torch.h>
 
 #include <cstdint>
 #include <functional>
 
-#include <torch/torch.h>
+#include "pgolf/tokenizer/byte_luts.h"
 
 namespace pgolf::eval {
 
@@ -23,13 +25,8 @@ struct DistContext {
   AllReduceFn all_reduce_sum;  // empty: single process
 };
 
-// Per-token byte tables of a SentencePiece vocabulary (reference-spec §3.2), CPU tensors of one length.
-struct ByteLuts {
-  torch::Tensor base_bytes;         // int16: UTF-8 bytes of the piece without its leading "▁"
-  torch::Tensor has_leading_space;  // bool: piece starts with "▁"
-  torch::Tensor is_boundary;        // bool: control/unknown/unused token
-  int64_t size() const { return base_bytes.defined() ? base_bytes.numel() : 0; }
-};
+// Per-token byte tables (reference-spec §3.2), kept on the CPU by the evaluators.
+using ByteLuts = tokenizer::ByteLuts;
 
 // A 1-D integer token stream as contiguous int64 on the CPU; `what` names the stream in errors.
 torch::Tensor as_token_stream(const torch::Tensor& tokens, const char* what);
@@ -39,9 +36,10 @@ void validate_luts(const ByteLuts& luts, const char* what);
 // Checks that every id in `tokens` indexes the LUTs (0 <= id < size); `what` names the stream.
 void check_ids_in_luts(const torch::Tensor& tokens, const ByteLuts& luts, const char* what);
 
-// bytes(t) = base_bytes[tgt] + (has_leading_space[tgt] AND NOT is_boundary[prev]), elementwise over
-// int64 tensors of equal shape on the CPU; returns int64 of that shape.
-torch::Tensor token_bytes(const torch::Tensor& prev, const torch::Tensor& tgt, const ByteLuts& luts);
+// Sum of bytes(t) (tokenizer::count_bytes, §3.3) over the positions where `scored` is true (bool,
+// same shape; undefined = every position). prev = inputs x_t, tgt = targets y_t; CPU tensors.
+double sum_bytes(const ByteLuts& luts, const torch::Tensor& prev, const torch::Tensor& tgt,
+                 const torch::Tensor& scored = {});
 
 // Natural-log cross-entropy per position, computed in fp32: logits (B,T,V), targets (B,T) -> (B,T).
 torch::Tensor per_token_nll(const torch::Tensor& logits, const torch::Tensor& targets);

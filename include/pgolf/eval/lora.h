@@ -1,12 +1,12 @@
 // Per-document LoRA adapters for test-time training (PR #289, record 2026-03-17_LoRA_TTT) and the
-// model interface the TTT driver needs. Each batch row (one document) has its own rank-r adapters on
-// the output head and on c_q / c_v of every block; the model wires them into its forward.
+// model interface the TTT driver needs. Each batch row (one document) has its own rank-r adapters
+// on the output head and on c_q / c_v of every block; the model wires them into its forward.
 #pragma once
+
+#include <torch/torch.h>
 
 #include <cstdint>
 #include <vector>
-
-#include <torch/torch.h>
 
 namespace pgolf::eval {
 
@@ -49,11 +49,12 @@ class LoraModel {
  public:
   virtual ~LoraModel() = default;
   virtual LoraShapes lora_shapes() const = 0;
-  // Softcapped logits (B,T,V) for ids (B,T) with the adapters applied as in the reference: in block i,
-  // with n the attention-norm output, q = c_q(n) + lora.q[i].forward(n) and v = c_v(n) + lora.v[i].forward(n);
-  // with h the final-norm output, logits = softcap(head(h) + lora.head.forward(h)). Row b uses row b of
-  // every adapter. Must be differentiable with respect to the adapter tensors (base weights may be
-  // frozen) and causal: position t may depend only on ids[:, :t+1].
+  // Softcapped logits (B,T,V) for ids (B,T) with the adapters applied as in the reference: in block
+  // i, with n the attention-norm output, q = c_q(n) + lora.q[i].forward(n) and v = c_v(n) +
+  // lora.v[i].forward(n); with h the final-norm output, logits = softcap(head(h) +
+  // lora.head.forward(h)). Row b uses row b of every adapter. Must be differentiable with respect
+  // to the adapter tensors (base weights may be frozen) and causal: position t may depend only on
+  // ids[:, :t+1].
   virtual torch::Tensor logits(const torch::Tensor& ids, const LoraState& lora) = 0;
 };
 

@@ -6,10 +6,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "pgolf/core/log.h"
 #include "pgolf/eval/bpb.h"
@@ -22,7 +21,7 @@ struct EvalResult {
   BpbSums sums;        // all-reduced over ranks
   double val_loss = 0.0;
   double val_bpb = 0.0;
-  int64_t units = 0;          // global count of sequences (standard), windows (sliding), documents (ttt)
+  int64_t units = 0;  // global count of sequences (standard), windows (sliding), documents (ttt)
   int64_t local_units = 0;    // the same, on this rank
   int64_t local_batches = 0;  // forward passes on this rank
   double local_tokens = 0.0;  // positions scored on this rank
@@ -45,10 +44,11 @@ struct EvalProgress {
 };
 using ProgressFn = std::function<void(const EvalProgress&)>;
 
-// Reports every `every` batches (batch index % every == 0, as the reference) and after the last one.
+// Reports every `every` batches (batch index % every == 0, as the reference) and after the last
+// one.
 struct ProgressOptions {
-  ProgressFn fn;        // empty: silent
-  int64_t every = 50;   // batches between reports; <= 0 disables
+  ProgressFn fn;       // empty: silent
+  int64_t every = 50;  // batches between reports; <= 0 disables
 };
 
 // Times an evaluation on this rank and emits progress reports when due.

@@ -27,7 +27,7 @@ std::string new_run_id();
 RunDir create_run_dir(const std::string& out_dir, const std::string& run_id);
 // Opens an existing run directory for --resume; checks that it holds a checkpoint.
 RunDir open_run_dir(const std::string& path);
-// Writes config.json ({"config": ..., "sources": ..., "versions": ...}) and command.sh (argv,
+// Writes config.json (the `pgolf config --dump` JSON plus "_versions") and command.sh (argv,
 // shell-quoted, with the environment variables that set config values).
 void write_run_metadata(const RunDir& dir, const nlohmann::json& resolved_dump,
                         const std::vector<std::string>& argv);

@@ -1,0 +1,45 @@
+// Causal self-attention (reference-spec §4.1 CausalSelfAttention) with two key/value paths:
+//  gqa (the records): k = x W_k^T, v = x W_v^T, Hkv heads of head_dim D.
+//  mla (seed PR #354, ATTENTION=mla): a shared low-rank latent
+//      c   = RMSNorm(x W_down^T)           kv_down: dim -> kv_rank, norm without weight
+//      k   = c W_kup^T, v = c W_vup^T       k_up, v_up: kv_rank -> Hkv*D
+//    after which both paths are identical: q = x W_q^T (+ LoRA), q/k RMSNorm over D, RoPE on q and k
+//    (full D), q *= q_gain[h], causal SDPA with GQA, output proj (zero-init).
+// State-dict names: gqa attn.{q_gain, c_q, c_k, c_v, proj}; mla attn.{q_gain, c_q, kv_down, k_up,
+// v_up, proj}.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "pgolf/model/layers.h"
+
+namespace pgolf::model {
+
+struct AttentionOptions {
+  int64_t dim = 512;
+  int64_t num_heads = 8;
+  int64_t num_kv_heads = 4;
+  double qk_gain_init = 1.5;
+  bool mla = false;
+  int64_t kv_rank = 128;  // mla only
+};
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const AttentionOptions& opts);
+  // x (B,T,dim); cos/sin (1,1,T,D/2); optional per-sequence LoRA on the q and v outputs.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const LoraAdapter* q_lora = nullptr, const LoraAdapter* v_lora = nullptr);
+
+  torch::Tensor q_gain;                                           // (H)
+  CastedLinear c_q{nullptr}, c_k{nullptr}, c_v{nullptr};          // gqa: c_k/c_v set
+  CastedLinear kv_down{nullptr}, k_up{nullptr}, v_up{nullptr};    // mla: these set
+  CastedLinear proj{nullptr};
+
+ private:
+  AttentionOptions opts_;
+  int64_t head_dim_;
+};
+TORCH_MODULE(Attention);
+
+}  // namespace pgolf::model

@@ -1,0 +1,92 @@
+// The GPT of the primary record (reference-spec §4): tok_emb (+ BigramHash) -> RMSNorm ->
+// SmearGate -> U-Net stack of blocks -> final RMSNorm -> tied/untied head -> 30*tanh(z/30).
+// Module registration reproduces the reference's state-dict keys and order (skip_weights,
+// tok_emb.weight, bigram.scale, bigram.embed.weight, bigram.proj.weight, smear.gate, blocks.N...,
+// lm_head.weight when untied).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "pgolf/config/config.h"
+#include "pgolf/core/tensor_io.h"
+#include "pgolf/model/block.h"
+#include "pgolf/model/dtype.h"
+#include "pgolf/model/layers.h"
+
+namespace pgolf::model {
+
+// LoRA adapters for one batch of Bd sequences (TTT-LoRA eval): per block on c_q and c_v outputs,
+// and on the head logits (before the softcap). Empty vectors / undefined adapters = no delta.
+struct LoraSet {
+  std::vector<LoraAdapter> q;  // [num_layers], A (Bd,r,dim), B (Bd,H*D,r)
+  std::vector<LoraAdapter> v;  // [num_layers], A (Bd,r,dim), B (Bd,Hkv*D,r)
+  LoraAdapter head;            // A (Bd,r,dim), B (Bd,vocab,r)
+};
+
+// Fake quantisation of CastedLinear weights while training (late QAT). Clips per category, as
+// the export classifies names: ".mlp." -> mlp, "bigram" -> bigram, ".attn." -> attn; 0 = off.
+// The head (lm_head) is never fake-quantised (the export keeps embeddings in fp16).
+struct QatSettings {
+  int64_t mlp_clip = 0;     // 15 = int5 (primary export)
+  int64_t attn_clip = 0;    // 31 = int6
+  int64_t bigram_clip = 0;  // 31 = int6
+  double min_scale = kFp16Tiny;
+};
+
+class GPTImpl : public torch::nn::Module {
+ public:
+  // Builds and initialises (reference-spec §4.5) from the global torch generator: call
+  // torch::manual_seed(seed) first for a reproducible model.
+  explicit GPTImpl(const config::ModelConfig& cfg);
+
+  // Mean cross-entropy over all B*T positions (fp32). ids, targets (B,T) int64.
+  torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& targets);
+  // Soft-capped logits (B,T,V) in the compute dtype.
+  torch::Tensor forward_logits(const torch::Tensor& ids, const LoraSet* lora = nullptr);
+  // Per-position cross-entropy (B,T) fp32 (eval, TTT-LoRA).
+  torch::Tensor per_token_loss(const torch::Tensor& ids, const torch::Tensor& targets,
+                               const LoraSet* lora = nullptr);
+  // BigramHash bucket ids (B,T) int64; requires bigram_vocab_size > 0.
+  torch::Tensor bigram_hash(const torch::Tensor& ids) const;
+
+  void set_dtype_policy(DtypePolicy policy) { policy_ = policy; }
+  DtypePolicy dtype_policy() const { return policy_; }
+  void set_qat(const QatSettings& qat);
+
+  // named_parameters() in the reference's order.
+  core::NamedTensors state_dict() const;
+  // Copies values into the parameters (converting dtype). strict: every key present, no extra
+  // keys. Shapes must always match. Throws an input error listing every offending key.
+  void load_state_dict(const core::NamedTensors& tensors, bool strict = true);
+
+  const config::ModelConfig& config() const { return cfg_; }
+  int64_t num_encoder_layers() const { return num_encoder_; }
+  int64_t num_decoder_layers() const { return num_decoder_; }
+
+  torch::Tensor skip_weights;  // (min(E,D), dim); absent when unet_skips is off
+  torch::nn::Embedding tok_emb{nullptr};
+  BigramHash bigram{nullptr};
+  SmearGate smear{nullptr};
+  torch::nn::ModuleList blocks{nullptr};
+  CastedLinear lm_head{nullptr};  // untied only
+
+ private:
+  torch::Tensor hidden(const torch::Tensor& ids, const LoraSet* lora);  // final-normed (B,T,dim)
+  torch::Tensor embed(const torch::Tensor& ids);
+  torch::Tensor run_blocks(torch::Tensor x, const torch::Tensor& x0, const LoraSet* lora);
+
+  config::ModelConfig cfg_;
+  int64_t num_encoder_ = 0, num_decoder_ = 0;
+  std::vector<Block> block_list_;
+  Rotary rotary_;
+  DtypePolicy policy_ = DtypePolicy::kFp32;
+};
+TORCH_MODULE(GPT);
+
+// Whole model `hidden = int(mlp_mult * dim)` as Python's int() (truncation).
+int64_t mlp_hidden(const config::ModelConfig& cfg);
+
+}  // namespace pgolf::model

@@ -1,0 +1,45 @@
+// The artifact file: torch.save({"w": {name: tensor}, "m": {name: str | {"type": str}}}) bytes
+// (written with torch::pickle_save, readable by Python torch.load and vice versa), compressed as one
+// zstd frame (level ZSTD_LEVEL, content size in the header) or zlib, as in PR #180's
+// final_model.int8.ptz. Reading validates every layer and turns any failure into an input error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pgolf/quant/quantize.h"
+
+namespace pgolf::quant {
+
+enum class Codec { kZstd, kZlib };
+Codec parse_codec(const std::string& name);  // "zstd" | "zlib"; input error otherwise
+
+struct CompressOptions {
+  Codec codec = Codec::kZstd;
+  int level = 22;        // zstd 1..22 (>= 20 is "ultra"); zlib uses min(level, 9)
+  int threads = 0;       // zstd workers (0: single-threaded); output stays one frame either way
+  bool checksum = true;  // zstd frame checksum (4 bytes) so corruption is caught before unpickling
+};
+
+std::vector<char> compress(const std::vector<char>& raw, const CompressOptions& opts);
+// Detects zstd (magic 28 B5 2F FD) or zlib (RFC 1950 header) and decompresses. Requires exactly one
+// zstd frame with its content size in the header and no trailing bytes; `max_bytes` bounds the
+// declared/decoded size. `what` names the source in errors.
+std::vector<char> decompress(const std::vector<char>& blob, const std::string& what,
+                             uint64_t max_bytes = uint64_t{1} << 34);
+
+// torch.save-format bytes of {"w": quant.w, "m": quant.meta} (order preserved).
+std::vector<char> serialize_quant(const QuantResult& quant);
+// Parses such bytes (ours or Python's torch.save); structural problems are input errors.
+QuantResult deserialize_quant(const std::vector<char>& bytes, const std::string& what);
+
+// compress(serialize_quant(quant)) / deserialize_quant(decompress(bytes)).
+std::vector<char> encode_artifact(const QuantResult& quant, const CompressOptions& opts);
+QuantResult decode_artifact(const std::vector<char>& blob, const std::string& what);
+
+// Whole-file helpers: atomic write; read with a clear error for missing/empty files.
+void write_artifact(const std::string& path, const std::vector<char>& blob);
+QuantResult read_artifact(const std::string& path);
+
+}  // namespace pgolf::quant

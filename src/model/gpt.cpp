@@ -1,0 +1,207 @@
+// GPT forward, loss and state dict (see gpt.h; reference-spec §4.1-§4.3).
+#include "pgolf/model/gpt.h"
+
+#include <sstream>
+
+#include "pgolf/core/error.h"
+#include "pgolf/model/compat.h"
+#include "pgolf/model/init.h"
+
+namespace pgolf::model {
+
+int64_t mlp_hidden(const config::ModelConfig& cfg) {
+  return static_cast<int64_t>(cfg.mlp_mult * static_cast<double>(cfg.model_dim));
+}
+
+GPTImpl::GPTImpl(const config::ModelConfig& cfg)
+    : cfg_(cfg), rotary_(cfg.model_dim / std::max<int64_t>(cfg.num_heads, 1), cfg.rope_base) {
+  PGOLF_CHECK_INPUT(cfg.logit_softcap > 0, "logit_softcap must be > 0, found " << cfg.logit_softcap);
+  PGOLF_CHECK_INPUT(cfg.num_layers >= 1, "num_layers must be >= 1, found " << cfg.num_layers);
+  num_encoder_ = cfg.num_layers / 2;
+  num_decoder_ = cfg.num_layers - num_encoder_;
+  // Construction order = the reference's: tok_emb, bigram, (skip_weights, smear: no RNG), blocks,
+  // lm_head, so the generator is consumed in the same order.
+  tok_emb = register_module("tok_emb", torch::nn::Embedding(cfg.vocab_size, cfg.model_dim));
+  if (cfg.bigram_vocab_size > 0)
+    bigram = register_module("bigram",
+                             BigramHash(cfg.bigram_vocab_size, cfg.bigram_dim, cfg.model_dim));
+  if (cfg.unet_skips)
+    skip_weights = register_parameter(
+        "skip_weights", torch::ones({std::min(num_encoder_, num_decoder_), cfg.model_dim}));
+  if (cfg.smear_gate) smear = register_module("smear", SmearGate(cfg.model_dim, cfg.smear_bos_mask));
+  AttentionOptions attn;
+  attn.dim = cfg.model_dim;
+  attn.num_heads = cfg.num_heads;
+  attn.num_kv_heads = cfg.num_kv_heads;
+  attn.qk_gain_init = cfg.qk_gain_init;
+  attn.mla = cfg.attention == "mla";
+  attn.kv_rank = cfg.kv_rank;
+  PGOLF_CHECK_INPUT(cfg.attention == "gqa" || attn.mla,
+                    "attention: expected gqa | mla, found '" << cfg.attention << "'");
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < cfg.num_layers; ++i) {
+    block_list_.push_back(Block(attn, mlp_hidden(cfg), cfg.activation));
+    blocks->push_back(block_list_.back());
+  }
+  if (!cfg.tie_embeddings)
+    lm_head = register_module("lm_head", CastedLinear(cfg.model_dim, cfg.vocab_size,
+                                                      /*zero_init=*/true));
+  init_weights(*this);
+}
+
+torch::Tensor GPTImpl::embed(const torch::Tensor& ids) {
+  // kReference looks the tables up in bf16 (the record keeps them as bf16 parameters), which
+  // makes the whole residual stream bf16 (reference-spec §4.6).
+  const bool ref = policy_ == DtypePolicy::kReference;
+  const auto tok_w = ref ? tok_emb->weight.to(torch::kBFloat16) : tok_emb->weight;
+  auto x = torch::embedding(tok_w, ids);  // (B,T,dim)
+  if (bigram) {
+    const auto dt = ref ? torch::kBFloat16 : bigram->embed->weight.scalar_type();
+    x = x + bigram(ids, dt);
+  }
+  return x;
+}
+
+torch::Tensor GPTImpl::run_blocks(torch::Tensor x, const torch::Tensor& x0, const LoraSet* lora) {
+  const bool faithful = policy_ == DtypePolicy::kReference;
+  auto [cos, sin] = rotary_.tables(x.size(1), x.device(), torch::kFloat32, faithful);
+  if (faithful) {
+    cos = cos.to(torch::kBFloat16);
+    sin = sin.to(torch::kBFloat16);
+  }
+  const auto adapter = [&](const std::vector<LoraAdapter>* v, size_t i) -> const LoraAdapter* {
+    return (v && i < v->size()) ? &(*v)[i] : nullptr;
+  };
+  const auto* qs = lora ? &lora->q : nullptr;
+  const auto* vs = lora ? &lora->v : nullptr;
+  const auto run = [&](size_t i, const torch::Tensor& in) {
+    return block_list_[i](in, x0, cos, sin, adapter(qs, i), adapter(vs, i));
+  };
+  if (!cfg_.unet_skips) {
+    for (size_t i = 0; i < block_list_.size(); ++i) x = run(i, x);
+    return x;
+  }
+  // U-Net: the first E blocks push their outputs; decoder block i first adds skip_weights[i] *
+  // the most recent unused encoder output (while any remain).
+  std::vector<torch::Tensor> skips;
+  for (int64_t i = 0; i < num_encoder_; ++i) {
+    x = run(static_cast<size_t>(i), x);
+    skips.push_back(x);
+  }
+  for (int64_t i = 0; i < num_decoder_; ++i) {
+    if (!skips.empty()) {
+      x = x + skip_weights[i].to(x.scalar_type()).view({1, 1, -1}) * skips.back();
+      skips.pop_back();
+    }
+    x = run(static_cast<size_t>(num_encoder_ + i), x);
+  }
+  return x;
+}
+
+torch::Tensor GPTImpl::hidden(const torch::Tensor& ids, const LoraSet* lora) {
+  PGOLF_CHECK(ids.dim() == 2 && ids.size(1) >= 1 && ids.scalar_type() == torch::kInt64,
+              "GPT: expected int64 ids of shape (B,T), found " << ids.scalar_type() << " "
+                                                                << ids.sizes());
+  auto x = compat::rms_norm(embed(ids));
+  if (smear) x = smear(x, ids);
+  const auto x0 = x;
+  x = run_blocks(x, x0, lora);
+  return compat::rms_norm(x);  // final_norm
+}
+
+torch::Tensor GPTImpl::forward_logits(const torch::Tensor& ids, const LoraSet* lora) {
+  const auto x = hidden(ids, lora);  // (B,T,dim)
+  torch::Tensor z;                   // (B,T,V)
+  if (lm_head) {
+    z = lm_head(x);
+  } else {
+    z = torch::nn::functional::linear(x, tok_emb->weight.to(x.scalar_type()));
+  }
+  if (lora && lora->head.defined()) z = z + lora_delta(x, lora->head, "head");
+  const double cap = cfg_.logit_softcap;
+  return cap * torch::tanh(z / cap);
+}
+
+torch::Tensor GPTImpl::per_token_loss(const torch::Tensor& ids, const torch::Tensor& targets,
+                                      const LoraSet* lora) {
+  PGOLF_CHECK(targets.sizes() == ids.sizes(), "GPT: targets " << targets.sizes()
+                                                              << " do not match ids " << ids.sizes());
+  const auto logits = forward_logits(ids, lora);
+  const int64_t V = logits.size(-1);
+  namespace F = torch::nn::functional;
+  return F::cross_entropy(logits.to(torch::kFloat32).reshape({-1, V}), targets.reshape({-1}),
+                          F::CrossEntropyFuncOptions().reduction(torch::kNone))
+      .reshape(ids.sizes());
+}
+
+torch::Tensor GPTImpl::forward(const torch::Tensor& ids, const torch::Tensor& targets) {
+  PGOLF_CHECK(targets.sizes() == ids.sizes(), "GPT: targets " << targets.sizes()
+                                                              << " do not match ids " << ids.sizes());
+  const auto logits = forward_logits(ids);
+  const int64_t V = logits.size(-1);
+  return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32).reshape({-1, V}),
+                                              targets.reshape({-1}));
+}
+
+torch::Tensor GPTImpl::bigram_hash(const torch::Tensor& ids) const {
+  PGOLF_CHECK(bigram, "bigram_hash: this model has no BigramHash (bigram_vocab_size = 0)");
+  return bigram->hash(ids);
+}
+
+void GPTImpl::set_qat(const QatSettings& qat) {
+  for (const auto& item : named_modules()) {
+    auto lin = std::dynamic_pointer_cast<CastedLinearImpl>(item.value());
+    if (!lin) continue;
+    const std::string& name = item.key();
+    int64_t clip = 0;
+    if (name.find(".mlp.") != std::string::npos) clip = qat.mlp_clip;
+    else if (name.find("bigram") != std::string::npos) clip = qat.bigram_clip;
+    else if (name.find(".attn.") != std::string::npos) clip = qat.attn_clip;
+    lin->set_qat(clip, qat.min_scale);
+  }
+}
+
+core::NamedTensors GPTImpl::state_dict() const {
+  core::NamedTensors out;
+  for (const auto& p : named_parameters(/*recurse=*/true)) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+void GPTImpl::load_state_dict(const core::NamedTensors& tensors, bool strict) {
+  auto params = named_parameters(/*recurse=*/true);
+  std::vector<std::string> errors;
+  std::map<std::string, const torch::Tensor*> given;
+  for (const auto& [name, t] : tensors) {
+    if (given.count(name)) errors.push_back("duplicate key '" + name + "'");
+    given[name] = &t;
+    if (!params.contains(name) && strict) errors.push_back("unexpected key '" + name + "'");
+  }
+  for (const auto& p : params) {
+    auto it = given.find(p.key());
+    if (it == given.end()) {
+      if (strict) errors.push_back("missing key '" + p.key() + "'");
+      continue;
+    }
+    const auto& src = *it->second;
+    if (!src.defined() || src.sizes() != p.value().sizes() || !src.is_floating_point()) {
+      std::ostringstream os;
+      os << "key '" << p.key() << "': expected float tensor of shape " << p.value().sizes()
+         << ", found " << (src.defined() ? std::string(c10::toString(src.scalar_type())) : "undefined")
+         << " " << (src.defined() ? src.sizes() : torch::IntArrayRef{});
+      errors.push_back(os.str());
+    }
+  }
+  if (!errors.empty()) {
+    std::string msg = "state dict does not fit the model (" + std::to_string(errors.size()) +
+                      " problem(s)):";
+    for (const auto& e : errors) msg += "\n  " + e;
+    PGOLF_FAIL_INPUT(msg);
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& p : params) {
+    auto it = given.find(p.key());
+    if (it != given.end()) p.value().copy_(*it->second);  // copy_ converts dtype and device
+  }
+}
+
+}  // namespace pgolf::model

@@ -1,0 +1,276 @@
+// Artifact container (see container.h): torch.save-format pickle of {"w", "m"} inside one zstd
+// frame (or zlib). Every decoding step validates sizes and turns library failures (zstd errors,
+// zip CRC mismatches, unpickling errors) into input errors that name the file.
+#include "pgolf/quant/container.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <unordered_set>
+
+#include <c10/util/Exception.h>
+
+#include "pgolf/core/error.h"
+#include "pgolf/core/files.h"
+
+namespace pgolf::quant {
+namespace {
+
+struct CCtxFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+
+std::string hex_head(const std::vector<char>& b) {
+  std::string s;
+  for (size_t i = 0; i < std::min<size_t>(b.size(), 4); ++i) {
+    char buf[4];
+    std::snprintf(buf, sizeof(buf), "%02x ", static_cast<unsigned char>(b[i]));
+    s += buf;
+  }
+  return s.empty() ? "(empty)" : s.substr(0, s.size() - 1);
+}
+
+bool is_zstd(const std::vector<char>& b) {
+  static const unsigned char kMagic[4] = {0x28, 0xB5, 0x2F, 0xFD};
+  return b.size() >= 4 && std::memcmp(b.data(), kMagic, 4) == 0;
+}
+
+bool is_zlib(const std::vector<char>& b) {  // RFC 1950: deflate, window <= 32K, FCHECK
+  if (b.size() < 2) return false;
+  const auto cmf = static_cast<unsigned char>(b[0]), flg = static_cast<unsigned char>(b[1]);
+  return (cmf & 0x0F) == 8 && (cmf >> 4) <= 7 && ((cmf << 8) | flg) % 31 == 0;
+}
+
+std::vector<char> zstd_decompress(const std::vector<char>& blob, const std::string& what,
+                                  uint64_t max_bytes) {
+  const unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
+  PGOLF_CHECK_INPUT(size != ZSTD_CONTENTSIZE_ERROR,
+                    what << ": corrupt zstd frame header (" << blob.size() << " bytes)");
+  PGOLF_CHECK_INPUT(size != ZSTD_CONTENTSIZE_UNKNOWN,
+                    what << ": zstd frame without content size (truncated header or a streamed "
+                            "frame); artifacts carry their size in the header");
+  PGOLF_CHECK_INPUT(size <= max_bytes, what << ": zstd frame declares " << size
+                                            << " bytes, more than the limit " << max_bytes);
+  const size_t frame = ZSTD_findFrameCompressedSize(blob.data(), blob.size());
+  PGOLF_CHECK_INPUT(!ZSTD_isError(frame), what << ": truncated or corrupt zstd frame ("
+                                               << ZSTD_getErrorName(frame) << "; file has "
+                                               << blob.size() << " bytes)");
+  PGOLF_CHECK_INPUT(frame == blob.size(), what << ": " << (blob.size() - frame)
+                                               << " trailing bytes after the zstd frame of "
+                                               << frame << " bytes; expected exactly one frame");
+  std::vector<char> out(static_cast<size_t>(size));
+  const size_t got = ZSTD_decompress(out.data(), out.size(), blob.data(), blob.size());
+  PGOLF_CHECK_INPUT(!ZSTD_isError(got),
+                    what << ": zstd decompression failed (" << ZSTD_getErrorName(got) << ")");
+  PGOLF_CHECK_INPUT(got == size, what << ": zstd frame decoded to " << got
+                                      << " bytes, its header declares " << size);
+  return out;
+}
+
+std::vector<char> zlib_decompress(const std::vector<char>& blob, const std::string& what,
+                                  uint64_t max_bytes) {
+  z_stream zs{};
+  PGOLF_CHECK(inflateInit(&zs) == Z_OK, "zlib inflateInit failed");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
+  std::vector<char> out(std::max<size_t>(blob.size() * 4, 1 << 16));
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(blob.data()));
+  zs.avail_in = static_cast<uInt>(blob.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (zs.total_out == out.size()) {
+      PGOLF_CHECK_INPUT(out.size() < max_bytes, what << ": zlib stream exceeds " << max_bytes
+                                                     << " bytes");
+      out.resize(std::min<uint64_t>(out.size() * 2, max_bytes));
+    }
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + zs.total_out);
+    zs.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - zs.total_out, 1u << 30));
+    rc = inflate(&zs, Z_NO_FLUSH);
+  }
+  PGOLF_CHECK_INPUT(rc == Z_STREAM_END, what << ": zlib decompression failed ("
+                                             << (zs.msg ? zs.msg : "truncated stream") << ")");
+  PGOLF_CHECK_INPUT(zs.avail_in == 0, what << ": " << zs.avail_in
+                                           << " trailing bytes after the zlib stream");
+  out.resize(zs.total_out);
+  return out;
+}
+
+}  // namespace
+
+Codec parse_codec(const std::string& name) {
+  if (name == "zstd") return Codec::kZstd;
+  if (name == "zlib") return Codec::kZlib;
+  PGOLF_FAIL_INPUT("compressor: expected zstd | zlib, found '" << name << "'");
+}
+
+std::vector<char> compress(const std::vector<char>& raw, const CompressOptions& opts) {
+  if (opts.codec == Codec::kZlib) {
+    uLongf n = compressBound(static_cast<uLong>(raw.size()));
+    std::vector<char> out(n);
+    const int rc = compress2(reinterpret_cast<Bytef*>(out.data()), &n,
+                             reinterpret_cast<const Bytef*>(raw.data()),
+                             static_cast<uLong>(raw.size()), std::min(opts.level, 9));
+    PGOLF_CHECK(rc == Z_OK, "zlib compress2 failed with code " << rc);
+    out.resize(n);
+    return out;
+  }
+  std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
+  PGOLF_CHECK(cctx, "ZSTD_createCCtx failed");
+  auto set = [&](ZSTD_cParameter p, int v, const char* what) {
+    const size_t rc = ZSTD_CCtx_setParameter(cctx.get(), p, v);
+    PGOLF_CHECK(!ZSTD_isError(rc), "zstd " << what << "=" << v << ": " << ZSTD_getErrorName(rc));
+  };
+  set(ZSTD_c_compressionLevel, opts.level, "level");
+  set(ZSTD_c_checksumFlag, opts.checksum ? 1 : 0, "checksum");
+  set(ZSTD_c_contentSizeFlag, 1, "content size");
+  // Workers split the work inside one frame; a libzstd built without threads rejects the
+  // parameter, and single-threaded output is then the (equally valid) fallback.
+  if (opts.threads > 0) ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, opts.threads);
+  std::vector<char> out(ZSTD_compressBound(raw.size()));
+  const size_t n = ZSTD_compress2(cctx.get(), out.data(), out.size(), raw.data(), raw.size());
+  PGOLF_CHECK(!ZSTD_isError(n), "zstd compression failed: " << ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+std::vector<char> decompress(const std::vector<char>& blob, const std::string& what,
+                             uint64_t max_bytes) {
+  if (is_zstd(blob)) return zstd_decompress(blob, what, max_bytes);
+  if (is_zlib(blob)) return zlib_decompress(blob, what, max_bytes);
+  const bool zip = blob.size() >= 2 && blob[0] == 'P' && blob[1] == 'K';
+  PGOLF_FAIL_INPUT(what << ": not a zstd or zlib artifact (first bytes " << hex_head(blob)
+                        << ", expected zstd magic 28 b5 2f fd or a zlib header)"
+                        << (zip ? "; this looks like an uncompressed torch.save file" : ""));
+}
+
+namespace {
+
+// A tensor that owns exactly its bytes, so the pickle never writes a larger shared storage.
+torch::Tensor owned(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU).contiguous();
+  const bool whole = c.storage_offset() == 0 && c.storage().nbytes() == c.nbytes();
+  return whole ? c : c.clone();
+}
+
+const std::unordered_set<std::string>& known_kinds() {
+  static const std::unordered_set<std::string> k = {"passthrough", "passthrough_ctrl",
+                                                    "passthrough_fp16", "int5", "int6", "int8"};
+  return k;
+}
+
+MetaEntry parse_meta(const std::string& name, const c10::IValue& v, const std::string& what) {
+  MetaEntry e;
+  if (v.isString()) {
+    e.kind = v.toStringRef();
+  } else if (v.isGenericDict()) {
+    const auto d = v.toGenericDict();
+    const auto it = d.find(c10::IValue(std::string("type")));
+    PGOLF_CHECK_INPUT(it != d.end() && it->value().isString(),
+                      what << ": meta of '" << name << "' is a dict without a string \"type\"");
+    e.kind = it->value().toStringRef();
+    PGOLF_CHECK_INPUT(e.quantized(), what << ": meta of '" << name << "' has type '" << e.kind
+                                          << "', expected int5 | int6 | int8");
+  } else {
+    PGOLF_FAIL_INPUT(what << ": meta of '" << name << "' is a " << v.tagKind()
+                          << ", expected a string or {\"type\": ...}");
+  }
+  PGOLF_CHECK_INPUT(known_kinds().count(e.kind), what << ": meta of '" << name << "' is '" << e.kind
+                                                      << "', expected passthrough | "
+                                                         "passthrough_ctrl | passthrough_fp16 | "
+                                                         "int5 | int6 | int8");
+  return e;
+}
+
+c10::impl::GenericDict dict_field(const c10::impl::GenericDict& top, const char* key,
+                                  const std::string& what) {
+  const auto it = top.find(c10::IValue(std::string(key)));
+  PGOLF_CHECK_INPUT(it != top.end(), what << ": archive has no \"" << key
+                                          << "\" entry; expected {\"w\": tensors, \"m\": meta}");
+  PGOLF_CHECK_INPUT(it->value().isGenericDict(), what << ": \"" << key << "\" is a "
+                                                      << it->value().tagKind() << ", expected a dict");
+  return it->value().toGenericDict();
+}
+
+}  // namespace
+
+std::vector<char> serialize_quant(const QuantResult& quant) {
+  c10::Dict<std::string, at::Tensor> w;
+  for (const auto& [name, t] : quant.w) {
+    PGOLF_CHECK(t.defined() && !w.contains(name), "artifact tensor '" << name
+                                                  << "' is undefined or appears twice");
+    w.insert(name, owned(t));
+  }
+  c10::impl::GenericDict m(c10::StringType::get(), c10::AnyType::get());
+  for (const auto& [name, e] : quant.meta) {
+    PGOLF_CHECK(!m.contains(name), "meta name '" << name << "' appears twice");
+    if (e.quantized()) {
+      c10::Dict<std::string, std::string> d;
+      d.insert("type", e.kind);
+      m.insert(name, d);
+    } else {
+      m.insert(name, e.kind);
+    }
+  }
+  c10::impl::GenericDict top(c10::StringType::get(), c10::AnyType::get());
+  top.insert(std::string("w"), w);
+  top.insert(std::string("m"), m);
+  return torch::pickle_save(top);
+}
+
+QuantResult deserialize_quant(const std::vector<char>& bytes, const std::string& what) {
+  c10::IValue v;
+  try {
+    v = torch::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    PGOLF_FAIL_INPUT(what << ": not a readable torch.save archive (" << e.what_without_backtrace()
+                          << ")");
+  } catch (const std::exception& e) {
+    PGOLF_FAIL_INPUT(what << ": not a readable torch.save archive (" << e.what() << ")");
+  }
+  PGOLF_CHECK_INPUT(v.isGenericDict(), what << ": expected a dict {\"w\", \"m\"}, found a "
+                                            << v.tagKind());
+  const auto top = v.toGenericDict();
+  QuantResult out;
+  std::unordered_set<std::string> names;
+  for (const auto& item : dict_field(top, "w", what)) {
+    PGOLF_CHECK_INPUT(item.key().isString() && item.value().isTensor(),
+                      what << ": \"w\" must map names to tensors, found a " << item.key().tagKind()
+                           << " -> " << item.value().tagKind() << " entry");
+    out.w.emplace_back(item.key().toStringRef(), item.value().toTensor());
+    names.insert(item.key().toStringRef());
+  }
+  for (const auto& item : dict_field(top, "m", what)) {
+    PGOLF_CHECK_INPUT(item.key().isString(), what << ": \"m\" has a non-string key");
+    const std::string name = item.key().toStringRef();
+    MetaEntry e = parse_meta(name, item.value(), what);
+    const auto need = e.quantized() ? std::vector<std::string>{name + ".q", name + ".scale"}
+                                    : std::vector<std::string>{name};
+    for (const auto& key : need)
+      PGOLF_CHECK_INPUT(names.count(key), what << ": meta lists '" << name << "' as " << e.kind
+                                               << " but \"w\" has no '" << key << "'");
+    out.meta.emplace_back(name, std::move(e));
+  }
+  return out;
+}
+
+std::vector<char> encode_artifact(const QuantResult& quant, const CompressOptions& opts) {
+  return compress(serialize_quant(quant), opts);
+}
+
+QuantResult decode_artifact(const std::vector<char>& blob, const std::string& what) {
+  return deserialize_quant(decompress(blob, what), what);
+}
+
+void write_artifact(const std::string& path, const std::vector<char>& blob) {
+  core::write_file_atomic(path, blob.data(), blob.size());
+}
+
+QuantResult read_artifact(const std::string& path) {
+  const auto raw = core::read_file(path);
+  PGOLF_CHECK_INPUT(!raw.empty(), path << ": empty file, expected a compressed artifact");
+  return decode_artifact(std::vector<char>(raw.begin(), raw.end()), path);
+}
+
+}  // namespace pgolf::quant

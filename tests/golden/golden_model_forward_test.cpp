@@ -1,0 +1,101 @@
+// Golden model_forward cases (golden/README.md cases 1-3): our GPT, loaded with the reference's
+// state dict, must reproduce its logits, loss, bigram hash and gradients in fp32.
+#include <cmath>
+
+#include "golden_case.h"
+#include "pgolf/model/gpt.h"
+#include "pgolf/model/params.h"
+
+namespace pgolf::golden {
+namespace {
+
+// ModelConfig from a manifest's config; SmearGate and U-Net skips are always on in these cases.
+config::ModelConfig model_config(const nlohmann::json& c) {
+  config::ModelConfig m;
+  m.vocab_size = c.at("vocab_size").get<int64_t>();
+  m.num_layers = c.at("num_layers").get<int64_t>();
+  m.model_dim = c.at("model_dim").get<int64_t>();
+  m.num_heads = c.at("num_heads").get<int64_t>();
+  m.num_kv_heads = c.at("num_kv_heads").get<int64_t>();
+  m.mlp_mult = c.at("mlp_mult").get<double>();
+  m.tie_embeddings = c.at("tie_embeddings").get<bool>();
+  m.tied_embed_init_std = c.at("tied_embed_init_std").get<double>();
+  m.logit_softcap = c.at("logit_softcap").get<double>();
+  m.rope_base = c.at("rope_base").get<double>();
+  m.qk_gain_init = c.at("qk_gain_init").get<double>();
+  m.bigram_vocab_size = c.value("bigram_vocab_size", int64_t{0});
+  m.bigram_dim = c.value("bigram_dim", int64_t{128});
+  m.smear_gate = true;
+  m.unet_skips = true;
+  return m;
+}
+
+model::GPT load_model(const GoldenCase& gc) {
+  torch::manual_seed(gc.config().value("model_seed", int64_t{0}));
+  model::GPT gpt(model_config(gc.config()));
+  core::NamedTensors sd;
+  for (const auto& key : gc.manifest().at("state_dict_keys"))
+    sd.emplace_back(key.get<std::string>(), gc.tensor(key.get<std::string>()));
+  gpt->load_state_dict(sd, /*strict=*/true);
+  return gpt;
+}
+
+TEST(GoldenModelForward, CasesExist) {
+  EXPECT_GE(discover("model_forward").size(), 1u) << "no model_forward case under PGOLF_GOLDEN_ROOT";
+}
+
+TEST(GoldenModelForward, StateDictKeysAndOrder) {
+  for (const auto& gc : discover("model_forward")) {
+    SCOPED_TRACE(gc.name());
+    model::GPT gpt(model_config(gc.config()));
+    std::vector<std::string> ours, theirs;
+    for (const auto& kv : gpt->state_dict()) ours.push_back(kv.first);
+    for (const auto& k : gc.manifest().at("state_dict_keys")) theirs.push_back(k.get<std::string>());
+    EXPECT_EQ(ours, theirs);
+    if (gc.has_scalar("num_params"))
+      EXPECT_EQ(model::count_params(*gpt), static_cast<int64_t>(gc.scalar("num_params")));
+  }
+}
+
+TEST(GoldenModelForward, LogitsLossAndHash) {
+  torch::set_num_threads(2);
+  for (const auto& gc : discover("model_forward")) {
+    SCOPED_TRACE(gc.name());
+    auto gpt = load_model(gc);
+    const auto ids = gc.tensor("input_ids"), targets = gc.tensor("target_ids");
+    torch::NoGradGuard no_grad;
+    if (gc.has("logits"))
+      EXPECT_TRUE(all_close_abs("logits", gpt->forward_logits(ids), gc.tensor("logits"), 1e-4));
+    const double loss = gpt->forward(ids, targets).item<double>();
+    const double want = gc.scalar("loss");
+    EXPECT_LE(std::abs(loss - want) / std::abs(want), 1e-5) << "loss " << loss << " vs " << want;
+    if (gc.has("bigram_hash"))
+      EXPECT_TRUE(exactly_equal("bigram_hash", gpt->bigram_hash(ids), gc.tensor("bigram_hash")));
+    // Mean of the per-token path equals the mean loss.
+    const double mean_tok = gpt->per_token_loss(ids, targets).mean().item<double>();
+    EXPECT_LE(std::abs(mean_tok - want) / std::abs(want), 1e-5);
+  }
+}
+
+TEST(GoldenModelForward, Gradients) {
+  torch::set_num_threads(2);
+  int checked = 0;
+  for (const auto& gc : discover("model_forward")) {
+    if (!gc.manifest().contains("grad_keys")) continue;
+    SCOPED_TRACE(gc.name());
+    auto gpt = load_model(gc);
+    gpt->forward(gc.tensor("input_ids"), gc.tensor("target_ids")).backward();
+    auto params = gpt->named_parameters();
+    for (const auto& gk : gc.manifest().at("grad_keys")) {
+      const std::string key = gk.get<std::string>();
+      const std::string pname = key.substr(std::string("grad.").size());
+      ASSERT_TRUE(params.contains(pname)) << "no parameter " << pname;
+      EXPECT_TRUE(rel_frobenius(key, params[pname].grad(), gc.tensor(key), 1e-4));
+      ++checked;
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no model_forward case stores gradients";
+}
+
+}  // namespace
+}  // namespace pgolf::golden

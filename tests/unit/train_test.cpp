@@ -1,0 +1,100 @@
+// Unit tests for the train component's pure parts: reference log lines, checkpoints, run dirs.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "pgolf/core/error.h"
+#include "pgolf/core/files.h"
+#include "pgolf/train/checkpoint.h"
+#include "pgolf/train/log_lines.h"
+#include "pgolf/train/run_dir.h"
+
+namespace pgolf::train {
+namespace {
+
+TEST(LogLinesTest, MatchReferenceFormats) {
+  EXPECT_EQ(train_line(100, 20000, 2.345678, 8944.4),
+            "step:100/20000 train_loss:2.3457 train_time:8944ms step_avg:89.44ms");
+  EXPECT_EQ(val_line(0, 20000, 6.93147, 4.1, 0.0),
+            "step:0/20000 val_loss:6.9315 val_bpb:4.1000 train_time:0ms step_avg:0.00ms");
+  EXPECT_EQ(stopping_early_line(600037.2, 6709, 20000),
+            "stopping_early: wallclock_cap train_time:600037ms step:6709/20000");
+  EXPECT_EQ(swa_start_line(5550), "swa:start step:5550");
+  EXPECT_EQ(swa_apply_line(24), "swa:applying averaged 24 checkpoints");
+  EXPECT_EQ(final_lines("final_int8_zlib_roundtrip", 1.92941613, 1.14271194, 168400.2),
+            "final_int8_zlib_roundtrip val_loss:1.9294 val_bpb:1.1427 eval_time:168400ms\n"
+            "final_int8_zlib_roundtrip_exact val_loss:1.92941613 val_bpb:1.14271194");
+  EXPECT_EQ(warmup_line(3, 20), "warmup_step:3/20");
+}
+
+TEST(LogLinesTest, WhichStepsAreLogged) {
+  EXPECT_TRUE(log_train_step(1, 100, false));
+  EXPECT_TRUE(log_train_step(10, 100, false));
+  EXPECT_FALSE(log_train_step(11, 100, false));
+  EXPECT_TRUE(log_train_step(200, 100, false));
+  EXPECT_TRUE(log_train_step(201, 100, true));
+  EXPECT_FALSE(log_train_step(1, 0, true));
+  EXPECT_TRUE(log_warmup_step(7, 20));
+  EXPECT_FALSE(log_warmup_step(7, 30));
+  EXPECT_TRUE(log_warmup_step(30, 30));
+  EXPECT_TRUE(log_warmup_step(20, 30));
+}
+
+TEST(CheckpointTest, RoundTripKeepsEverything) {
+  const std::string path = ::testing::TempDir() + "/ckpt.pt";
+  Checkpoint c;
+  c.step = 123;
+  c.elapsed_ms = 4567.5;
+  c.state = {{"loader", {{"file_index", 2}, {"position", 99}}}, {"swa_count", 3}};
+  c.tensors = {{"model/w", torch::randn({3, 4})}, {"optim/m", torch::ones({2}, torch::kBFloat16)}};
+  save_checkpoint(path, c);
+  Checkpoint d = load_checkpoint(path);
+  EXPECT_EQ(d.step, 123);
+  EXPECT_DOUBLE_EQ(d.elapsed_ms, 4567.5);
+  EXPECT_EQ(d.state, c.state);
+  ASSERT_EQ(d.tensors.size(), 2u);
+  EXPECT_EQ(d.tensors[0].first, "model/w");
+  EXPECT_TRUE(torch::equal(d.tensors[0].second, c.tensors[0].second));
+  EXPECT_EQ(d.tensors[1].second.scalar_type(), torch::kBFloat16);
+  auto model = with_prefix(d.tensors, "model/");
+  ASSERT_EQ(model.size(), 1u);
+  EXPECT_EQ(model[0].first, "w");
+}
+
+TEST(CheckpointTest, CorruptFilesAreInputErrors) {
+  const std::string dir = ::testing::TempDir();
+  Checkpoint c;
+  c.tensors = {{"model/w", torch::randn({64, 64})}};
+  save_checkpoint(dir + "/good.pt", c);
+  auto bytes = core::read_file(dir + "/good.pt");
+  std::vector<uint8_t> truncated(bytes.begin(), bytes.begin() + bytes.size() / 2);
+  core::write_file_atomic(dir + "/trunc.pt", truncated);
+  core::save_tensors(dir + "/plain.pt", {{"w", torch::zeros({2})}});
+  for (const std::string name : {"trunc.pt", "plain.pt", "missing.pt"}) {
+    try {
+      load_checkpoint(dir + "/" + name);
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput) << name;
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(RunDirTest, CreatesFoldersAndMetadata) {
+  const std::string out = ::testing::TempDir() + "/runs_test";
+  RunDir dir = create_run_dir(out, "r1");
+  write_run_metadata(dir, {{"model", {{"num_layers", 4}}}, {"_sources", {{"num_layers", "default"}}}},
+                     {"pgolf", "train", "--config", "a b.json"});
+  auto cfg = nlohmann::json::parse(core::read_text_file(dir.config_json()));
+  EXPECT_EQ(cfg["model"]["num_layers"], 4);
+  EXPECT_EQ(cfg["_sources"]["num_layers"], "default");
+  EXPECT_TRUE(cfg.contains("_versions"));
+  EXPECT_NE(core::read_text_file(dir.path + "/command.sh").find("pgolf train --config 'a b.json'"),
+            std::string::npos);
+  EXPECT_THROW(create_run_dir(out, "../escape"), Error);
+  EXPECT_THROW(open_run_dir(dir.path), Error);  // no checkpoint yet
+}
+
+}  // namespace
+}  // namespace pgolf::train
