@@ -39,12 +39,12 @@ struct TrainTokArgs {
 
 std::string progress_line(const data::EncodeStats& s) {
   const double secs = std::max(s.seconds, 1e-9);
-  return core::format("encode: %lld docs (val %lld, train %lld), %lld tokens, %.1f MB read, "
-                      "%.2f MB/s, %.2f M tokens/s",
-                      static_cast<long long>(s.docs_total), static_cast<long long>(s.docs_val),
-                      static_cast<long long>(s.docs_train),
-                      static_cast<long long>(s.tokens_total()), s.bytes_in / 1e6,
-                      s.bytes_in / 1e6 / secs, s.tokens_total() / 1e6 / secs);
+  return core::format(
+      "encode: %lld docs (val %lld, train %lld), %lld tokens, %.1f MB read, "
+      "%.2f MB/s, %.2f M tokens/s",
+      static_cast<long long>(s.docs_total), static_cast<long long>(s.docs_val),
+      static_cast<long long>(s.docs_train), static_cast<long long>(s.tokens_total()),
+      s.bytes_in / 1e6, s.bytes_in / 1e6 / secs, s.tokens_total() / 1e6 / secs);
 }
 
 int run_encode(const EncodeArgs& a) {
@@ -92,8 +92,8 @@ int run_inspect(const InspectArgs& a) {
             << "file bytes:   " << info.file_bytes << " (1024 header + 2*" << info.num_tokens
             << ")\n"
             << "header:       magic " << info.magic << ", version " << info.version
-            << ", num_tokens " << info.num_tokens << ", other words non-zero: "
-            << st.nonzero_header_words << "\n"
+            << ", num_tokens " << info.num_tokens
+            << ", other words non-zero: " << st.nonzero_header_words << "\n"
             << "token ids:    min " << st.min_id << ", max " << st.max_id << ", BOS count "
             << st.bos_count << "\n";
   const int64_t begin = std::min(std::max<int64_t>(a.offset, 0), info.num_tokens);
@@ -106,7 +106,19 @@ int run_inspect(const InspectArgs& a) {
     PGOLF_CHECK_INPUT(st.max_id < tok->vocab_size() || info.num_tokens == 0,
                       "shard " << info.path << " holds id " << st.max_id << " but tokenizer "
                                << a.tokenizer << " has only " << tok->vocab_size() << " pieces");
-    std::cout << "decoded:      " << tok->decode(ids) << "\n";
+    // Decode document by document so BOS (a control piece that decodes to nothing) stays visible.
+    std::string text;
+    std::vector<int> piece;
+    for (size_t k = 0; k <= ids.size(); ++k) {
+      if (k == ids.size() || ids[k] == tok->bos_id()) {
+        text += tok->decode(piece);
+        piece.clear();
+        if (k < ids.size()) text += "[BOS]";
+      } else {
+        piece.push_back(ids[k]);
+      }
+    }
+    std::cout << "decoded:      " << text << std::endl;
   }
   return kExitOk;
 }
@@ -123,8 +135,16 @@ int run_train_tokenizer(const TrainTokArgs& a) {
     bytes += static_cast<int64_t>(text.size());
     docs.push_back(std::move(text));
   }
-  std::cout << "train-tokenizer: " << docs.size() << " documents (" << bytes / 1e6
-            << " MB) from " << reader.path() << ", vocab " << a.vocab_size << std::endl;
+  int64_t too_long = 0;
+  for (const auto& d : docs)
+    too_long += static_cast<int64_t>(d.size()) > tokenizer::kMaxTrainingDocBytes;
+  std::cout << "train-tokenizer: " << docs.size() << " documents (" << bytes / 1e6 << " MB) from "
+            << reader.path() << ", vocab " << a.vocab_size << std::endl;
+  if (too_long > 0) {
+    std::cout << "note: " << too_long << " document(s) longer than "
+              << tokenizer::kMaxTrainingDocBytes << " bytes are skipped by SentencePiece "
+              << "(its default max_sentence_length, as in the reference)" << std::endl;
+  }
   tokenizer::TrainTokenizerOptions opts;
   opts.model_prefix = a.output;
   opts.vocab_size = a.vocab_size;
@@ -141,12 +161,14 @@ int run_train_tokenizer(const TrainTokArgs& a) {
 }  // namespace
 
 Command register_data(CLI::App& app) {
-  auto* sub = app.add_subcommand("data", "encode text to shards, inspect shards, train a tokenizer");
+  auto* sub =
+      app.add_subcommand("data", "encode text to shards, inspect shards, train a tokenizer");
   sub->require_subcommand(1);
 
   auto enc = std::make_shared<EncodeArgs>();
-  auto* e = sub->add_subcommand("encode", "UTF-8 text (blank-line-separated documents) or JSONL "
-                                          "(\"text\" field) -> fineweb_{val,train}_NNNNNN.bin");
+  auto* e = sub->add_subcommand("encode",
+                                "UTF-8 text (blank-line-separated documents) or JSONL "
+                                "(\"text\" field) -> fineweb_{val,train}_NNNNNN.bin");
   e->add_option("input", enc->input, "input file, or - for standard input")->required();
   e->add_option("--tokenizer", enc->tokenizer, "SentencePiece .model")->required();
   e->add_option("--output,-o", enc->output, "output folder for the shards")->required();
@@ -166,8 +188,8 @@ Command register_data(CLI::App& app) {
   i->add_option("--count", ins->count, "tokens in the excerpt")->capture_default_str();
 
   auto trn = std::make_shared<TrainTokArgs>();
-  auto* t = sub->add_subcommand("train-tokenizer",
-                                "train a SentencePiece BPE model with the reference sp1024 settings");
+  auto* t = sub->add_subcommand(
+      "train-tokenizer", "train a SentencePiece BPE model with the reference sp1024 settings");
   t->add_option("input", trn->input, "documents (text or JSONL), or - for standard input")
       ->required();
   t->add_option("--output,-o", trn->output, "model prefix: writes PREFIX.model, PREFIX.vocab")

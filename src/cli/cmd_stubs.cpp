@@ -14,11 +14,6 @@ Command stub(CLI::App& app, const char* name, const char* what, int issue) {
 
 }  // namespace
 
-Command register_train(CLI::App& app) { return stub(app, "train", "train a model (issue #4)", 4); }
-Command register_eval(CLI::App& app) { return stub(app, "eval", "evaluate bpb (issue #6)", 6); }
-Command register_export(CLI::App& app) {
-  return stub(app, "export", "quantise and compress an artifact (issue #5)", 5);
-}
 Command register_info(CLI::App& app) {
   return stub(app, "info", "parameter counts and artifact estimate (issue #3)", 3);
 }

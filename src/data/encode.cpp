@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "pgolf/core/error.h"
@@ -23,7 +22,8 @@ bool is_blank(const std::string& s) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Accumulates one split's tokens and writes a shard every shard_size tokens or on split change.
@@ -69,16 +69,16 @@ class ShardSink {
 
 void check_options(const EncodeOptions& o) {
   PGOLF_CHECK_INPUT(!o.output_dir.empty(), "encode: output directory is empty");
-  PGOLF_CHECK_INPUT(o.shard_size >= 1 && o.shard_size <= kShardMaxTokens,
-                    "encode: shard size must be in [1, " << kShardMaxTokens << "], found "
-                                                         << o.shard_size);
-  PGOLF_CHECK_INPUT(o.vocab_size >= 1 && o.vocab_size <= 65536,
-                    "encode: vocab size must be in [1, 65536] to fit uint16 shards, found "
-                        << o.vocab_size);
+  PGOLF_CHECK_INPUT(
+      o.shard_size >= 1 && o.shard_size <= kShardMaxTokens,
+      "encode: shard size must be in [1, " << kShardMaxTokens << "], found " << o.shard_size);
+  PGOLF_CHECK_INPUT(
+      o.vocab_size >= 1 && o.vocab_size <= 65536,
+      "encode: vocab size must be in [1, 65536] to fit uint16 shards, found " << o.vocab_size);
   PGOLF_CHECK_INPUT(o.bos_id >= 0 && o.bos_id < o.vocab_size,
                     "encode: BOS id " << o.bos_id << " outside [0, " << o.vocab_size << ")");
-  PGOLF_CHECK_INPUT(o.num_val_docs >= 0, "encode: num_val_docs must be >= 0, found "
-                                             << o.num_val_docs);
+  PGOLF_CHECK_INPUT(o.num_val_docs >= 0,
+                    "encode: num_val_docs must be >= 0, found " << o.num_val_docs);
   PGOLF_CHECK_INPUT(o.batch_docs >= 1, "encode: batch_docs must be >= 1");
 }
 
@@ -204,10 +204,9 @@ EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
     }
     if (batch.empty()) break;
     const auto ids = encode(batch);
-    PGOLF_CHECK(ids.size() == batch.size(), "encode: encoder returned " << ids.size()
-                                                                        << " results for "
-                                                                        << batch.size()
-                                                                        << " documents");
+    PGOLF_CHECK(ids.size() == batch.size(), "encode: encoder returned "
+                                                << ids.size() << " results for " << batch.size()
+                                                << " documents");
     for (const auto& doc_ids : ids) {
       const bool val = stats.docs_total < opts.num_val_docs;
       sink.set_split(val ? "val" : "train");

@@ -27,8 +27,7 @@ LoaderState loader_state_from_json(const nlohmann::json& j) {
   LoaderState s;
   for (const char* key : {"file_index", "position", "num_files"}) {
     PGOLF_CHECK_INPUT(j.is_object() && j.contains(key) && j.at(key).is_number_integer(),
-                      "loader state: expected integer key \"" << key << "\", found "
-                                                              << j.dump());
+                      "loader state: expected integer key \"" << key << "\", found " << j.dump());
   }
   s.file_index = j.at("file_index").get<int64_t>();
   s.position = j.at("position").get<int64_t>();
@@ -67,8 +66,8 @@ void TokenStream::open_file(size_t index) {
   if (index != file_index_ || current_.tokens() == nullptr) {
     current_ = ShardReader(files_[index]);
     PGOLF_CHECK_INPUT(current_.num_tokens() == sizes_[index],
-                      "shard " << files_[index] << " changed while in use: it had "
-                               << sizes_[index] << " tokens, now " << current_.num_tokens());
+                      "shard " << files_[index] << " changed while in use: it had " << sizes_[index]
+                               << " tokens, now " << current_.num_tokens());
   }
   file_index_ = index;
   pos_ = 0;
@@ -112,21 +111,20 @@ void TokenStream::skip(int64_t n) {
 }
 
 LoaderState TokenStream::state() const {
-  return {static_cast<int64_t>(file_index_), pos_, static_cast<int64_t>(files_.size()),
-          consumed_};
+  return {static_cast<int64_t>(file_index_), pos_, static_cast<int64_t>(files_.size()), consumed_};
 }
 
 void TokenStream::restore(const LoaderState& s) {
   PGOLF_CHECK_INPUT(s.num_files == static_cast<int64_t>(files_.size()),
                     "loader state was saved for " << s.num_files << " shard files, but "
                                                   << files_.size() << " match now");
-  PGOLF_CHECK_INPUT(s.file_index >= 0 && s.file_index < s.num_files,
-                    "loader state: file_index " << s.file_index << " outside [0, "
-                                                << s.num_files << ")");
+  PGOLF_CHECK_INPUT(
+      s.file_index >= 0 && s.file_index < s.num_files,
+      "loader state: file_index " << s.file_index << " outside [0, " << s.num_files << ")");
   const int64_t size = sizes_[static_cast<size_t>(s.file_index)];
   PGOLF_CHECK_INPUT(s.position >= 0 && s.position <= size,
-                    "loader state: position " << s.position << " outside [0, " << size
-                                              << "] of " << files_[s.file_index]);
+                    "loader state: position " << s.position << " outside [0, " << size << "] of "
+                                              << files_[s.file_index]);
   open_file(static_cast<size_t>(s.file_index));
   pos_ = s.position;
   consumed_ = s.tokens_consumed;
@@ -137,9 +135,9 @@ void TokenStream::restore(const LoaderState& s) {
 DistributedTokenLoader::DistributedTokenLoader(std::vector<std::string> files, int rank,
                                                int world_size)
     : rank_(rank), world_size_(world_size), stream_(std::move(files)) {
-  PGOLF_CHECK_INPUT(world_size >= 1 && rank >= 0 && rank < world_size,
-                    "token loader: rank " << rank << " outside [0, world_size=" << world_size
-                                          << ")");
+  PGOLF_CHECK_INPUT(
+      world_size >= 1 && rank >= 0 && rank < world_size,
+      "token loader: rank " << rank << " outside [0, world_size=" << world_size << ")");
 }
 
 std::pair<torch::Tensor, torch::Tensor> DistributedTokenLoader::next_batch(
@@ -151,8 +149,8 @@ std::pair<torch::Tensor, torch::Tensor> DistributedTokenLoader::next_batch(
   const int64_t local = global_tokens / (world_size_ * grad_accum_steps);
   PGOLF_CHECK_INPUT(local > 0 && local % seq_len == 0,
                     "next_batch: " << global_tokens << " tokens / (world_size " << world_size_
-                                   << " * grad_accum_steps " << grad_accum_steps << ") = "
-                                   << local << " tokens per rank, expected a positive multiple "
+                                   << " * grad_accum_steps " << grad_accum_steps << ") = " << local
+                                   << " tokens per rank, expected a positive multiple "
                                    << "of seq_len " << seq_len);
   const int64_t span = local + 1;  // the last token of a span is only a target
   // Equivalent to taking world_size spans and slicing out ours, without copying the others.
@@ -173,8 +171,8 @@ torch::Tensor load_validation_tokens(const std::vector<std::string>& files, int6
   for (const auto& f : files) total += read_shard_info(f).num_tokens;
   const int64_t usable = total > 0 ? ((total - 1) / seq_len) * seq_len : 0;
   PGOLF_CHECK_INPUT(usable > 0, "validation split is too short for TRAIN_SEQ_LEN="
-                                    << seq_len << ": " << files.size() << " file(s) hold "
-                                    << total << " tokens, need at least " << seq_len + 1);
+                                    << seq_len << ": " << files.size() << " file(s) hold " << total
+                                    << " tokens, need at least " << seq_len + 1);
   auto out = torch::empty({usable + 1}, torch::kInt64);
   int64_t* dst = out.data_ptr<int64_t>();
   int64_t filled = 0;

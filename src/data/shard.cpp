@@ -55,8 +55,8 @@ ShardInfo validate(const std::string& path, int fd) {
   info.file_bytes = static_cast<uint64_t>(st.st_size);
   PGOLF_CHECK_INPUT(info.file_bytes >= static_cast<uint64_t>(kShardHeaderBytes),
                     "shard " << path << ": truncated header, expected at least "
-                             << kShardHeaderBytes << " bytes (256 int32), found "
-                             << info.file_bytes << " bytes");
+                             << kShardHeaderBytes << " bytes (256 int32), found " << info.file_bytes
+                             << " bytes");
   uint8_t header[kShardHeaderBytes];
   const ssize_t got = ::pread(fd, header, sizeof(header), 0);
   PGOLF_CHECK_INPUT(got == kShardHeaderBytes, "shard " << path << ": short read of the header, "
@@ -71,19 +71,19 @@ ShardInfo validate(const std::string& path, int fd) {
   PGOLF_CHECK_INPUT(info.version == kShardVersion, "shard " << path << ": unsupported version, "
                                                             << "expected " << kShardVersion
                                                             << ", found " << info.version);
-  PGOLF_CHECK_INPUT(count >= 0, "shard " << path << ": negative token count " << count
-                                         << " in the header");
+  PGOLF_CHECK_INPUT(count >= 0,
+                    "shard " << path << ": negative token count " << count << " in the header");
   info.num_tokens = count;
   const uint64_t expected = static_cast<uint64_t>(kShardHeaderBytes) + 2 * uint64_t(count);
   PGOLF_CHECK_INPUT(info.file_bytes >= expected,
                     "shard " << path << ": short file, header says " << count
-                             << " tokens so expected " << expected << " bytes (1024 + 2*"
-                             << count << "), found " << info.file_bytes << " ("
+                             << " tokens so expected " << expected << " bytes (1024 + 2*" << count
+                             << "), found " << info.file_bytes << " ("
                              << (expected - info.file_bytes) << " bytes missing)");
   PGOLF_CHECK_INPUT(info.file_bytes == expected,
                     "shard " << path << ": size mismatch, header says " << count
-                             << " tokens so expected " << expected << " bytes (1024 + 2*"
-                             << count << "), found " << info.file_bytes << " ("
+                             << " tokens so expected " << expected << " bytes (1024 + 2*" << count
+                             << "), found " << info.file_bytes << " ("
                              << (info.file_bytes - expected) << " extra bytes)");
   return info;
 }
@@ -123,8 +123,8 @@ ShardReader::ShardReader(const std::string& path) {
   map_ = m;
   // The stream reads each shard front to back once per pass.
   ::madvise(map_, map_bytes_, MADV_SEQUENTIAL);
-  tokens_ = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(map_) +
-                                              kShardHeaderBytes);
+  tokens_ =
+      reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(map_) + kShardHeaderBytes);
 }
 
 ShardReader::~ShardReader() { release(); }
@@ -170,8 +170,8 @@ void write_shard(const std::string& path, const uint16_t* tokens, int64_t count)
   std::random_device rd;
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
   Fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
-  PGOLF_CHECK_INPUT(fd.fd >= 0, "shard " << path << ": cannot create temporary file " << tmp
-                                         << " (" << std::strerror(errno) << ")");
+  PGOLF_CHECK_INPUT(fd.fd >= 0, "shard " << path << ": cannot create temporary file " << tmp << " ("
+                                         << std::strerror(errno) << ")");
   write_all(fd.fd, header, sizeof(header), path, tmp);
   write_all(fd.fd, tokens, static_cast<size_t>(count) * 2, path, tmp);
   const bool synced = ::fsync(fd.fd) == 0;
@@ -205,7 +205,8 @@ ShardStats shard_stats(const ShardReader& shard, int bos_id) {
     st.max_id = std::max<int64_t>(st.max_id, t[i]);
     st.bos_count += t[i] == bos_id;
   }
-  for (int64_t w = 3; w < kShardHeaderInts; ++w) st.nonzero_header_words += shard.header_word(w) != 0;
+  for (int64_t w = 3; w < kShardHeaderInts; ++w)
+    st.nonzero_header_words += shard.header_word(w) != 0;
   return st;
 }
 

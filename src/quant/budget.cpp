@@ -26,16 +26,15 @@ void put_octal(char* field, size_t width, uint64_t value) {
                 static_cast<unsigned long long>(value));
 }
 
-// Splits a long name into ustar prefix (<= 155) and name (<= 100) at a '/'.
+// Splits a long name into ustar prefix (<= 155) and name (<= 100) at the last '/' that keeps the
+// prefix within 155 characters, as GNU tar does.
 std::pair<std::string, std::string> split_ustar_name(const std::string& full) {
   if (full.size() <= 100) return {"", full};
-  for (size_t slash = full.find('/'); slash != std::string::npos;
-       slash = full.find('/', slash + 1)) {
-    if (slash <= 155 && full.size() - slash - 1 <= 100 && slash + 1 < full.size())
-      return {full.substr(0, slash), full.substr(slash + 1)};
-  }
-  PGOLF_FAIL_INPUT("code archive: path '" << full << "' does not fit a ustar header (name <= 100, "
-                                          << "prefix <= 155 characters)");
+  const size_t slash = full.rfind('/', std::min<size_t>(full.size() - 1, 155));
+  PGOLF_CHECK_INPUT(slash != std::string::npos && slash > 0 && full.size() - slash - 1 <= 100,
+                    "code archive: path '" << full << "' does not fit a ustar header (name <= 100,"
+                                           << " prefix <= 155 characters)");
+  return {full.substr(0, slash), full.substr(slash + 1)};
 }
 
 void append_header(std::vector<char>& out, const std::string& name, uint64_t size) {
@@ -72,6 +71,8 @@ std::vector<ArchiveEntry> code_entries(const std::string& repo_root,
   for (const char* dir : {"src", "include", "cmake"}) {
     if (!fs::is_directory(root / dir)) continue;
     for (const auto& e : fs::recursive_directory_iterator(root / dir)) {
+      PGOLF_CHECK_INPUT(!e.is_symlink(), "code bytes: " << e.path().string()
+                                             << " is a symlink; the recipe counts regular files");
       if (!e.is_regular_file()) continue;
       files.push_back({fs::relative(e.path(), root).generic_string(), e.path().string()});
     }

@@ -2,10 +2,10 @@
 // safe to call from several threads at once, which encode_batch relies on.
 #include "pgolf/tokenizer/tokenizer.h"
 
+#include <sentencepiece_processor.h>
+
 #include <algorithm>
 #include <thread>
-
-#include <sentencepiece_processor.h>
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
@@ -39,8 +39,8 @@ int64_t Tokenizer::vocab_size() const { return impl_->sp.GetPieceSize(); }
 std::vector<int> Tokenizer::encode(const std::string& text) const {
   std::vector<int> ids;
   const auto status = impl_->sp.Encode(text, &ids);
-  PGOLF_CHECK(status.ok(), "tokenizer " << impl_->path << ": encode failed ("
-                                        << status.ToString() << ")");
+  PGOLF_CHECK(status.ok(),
+              "tokenizer " << impl_->path << ": encode failed (" << status.ToString() << ")");
   return ids;
 }
 
@@ -78,8 +78,8 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
   for (int id : ids) check_id(id);
   std::string text;
   const auto status = impl_->sp.Decode(ids, &text);
-  PGOLF_CHECK(status.ok(), "tokenizer " << impl_->path << ": decode failed ("
-                                        << status.ToString() << ")");
+  PGOLF_CHECK(status.ok(),
+              "tokenizer " << impl_->path << ": decode failed (" << status.ToString() << ")");
   return text;
 }
 

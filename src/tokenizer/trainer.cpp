@@ -2,14 +2,14 @@
 // data/download_hf_docs_and_tokenize.py build_sentencepiece_tokenizer).
 #include "pgolf/tokenizer/trainer.h"
 
+#include <sentencepiece_trainer.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 #include <unordered_map>
-
-#include <sentencepiece_trainer.h>
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
@@ -80,8 +80,9 @@ std::string prepare_training_text(std::string text) {
 }
 
 std::map<std::string, std::string> trainer_arguments(const TrainTokenizerOptions& opts) {
-  int threads = opts.threads > 0 ? opts.threads
-                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = opts.threads > 0
+                    ? opts.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return {{"model_prefix", opts.model_prefix},
           {"model_type", "bpe"},
           {"vocab_size", std::to_string(opts.vocab_size)},
@@ -96,7 +97,7 @@ std::map<std::string, std::string> trainer_arguments(const TrainTokenizerOptions
           {"unk_id", "3"},
           {"hard_vocab_limit", "false"},
           {"num_threads", std::to_string(std::min(threads, 128))},
-          {"minloglevel", opts.verbose ? "0" : "1"}};
+          {"minloglevel", opts.verbose ? "0" : "2"}};
 }
 
 std::string train_tokenizer(const std::vector<std::string>& docs,
@@ -107,6 +108,11 @@ std::string train_tokenizer(const std::vector<std::string>& docs,
                     "pieces; uint16 shards), found "
                         << opts.vocab_size);
   PGOLF_CHECK_INPUT(!docs.empty(), "train-tokenizer: no non-empty documents to train on");
+  const auto parent = std::filesystem::path(opts.model_prefix).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  PGOLF_CHECK_INPUT(!ec, "train-tokenizer: cannot create folder " << parent.string() << " ("
+                                                                  << ec.message() << ")");
   // Train under a temporary prefix, then rename, so a crash never leaves half a model behind.
   const std::string tmp_prefix = opts.model_prefix + ".tmp." + std::to_string(::getpid());
   auto tmp_opts = opts;

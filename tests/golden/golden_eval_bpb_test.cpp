@@ -34,7 +34,9 @@ TEST(GoldenEvalBpbTest, LutsEqualGolden) {
 
     int64_t byte_tokens = 0;
     for (int id = 0; id < tok.vocab_size(); ++id) byte_tokens += tok.is_byte(id);
-    const auto count = [](const torch::Tensor& t) { return t.to(torch::kLong).sum().item<int64_t>(); };
+    const auto count = [](const torch::Tensor& t) {
+      return t.to(torch::kLong).sum().item<int64_t>();
+    };
     const auto scalar = [&](const char* name) { return static_cast<int64_t>(c.scalar(name)); };
     if (c.has_scalar("lut.num_byte_tokens")) {
       EXPECT_EQ(byte_tokens, scalar("lut.num_byte_tokens"));

@@ -31,8 +31,9 @@ void expect_input_error(Fn&& fn, const std::vector<std::string>& needles) {
     ADD_FAILURE() << "expected an error mentioning " << needles[0];
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
-    for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos)
-        << "message \"" << e.what() << "\" lacks \"" << n << "\"";
+    for (const auto& n : needles)
+      EXPECT_NE(std::string(e.what()).find(n), std::string::npos)
+          << "message \"" << e.what() << "\" lacks \"" << n << "\"";
   }
 }
 
@@ -261,7 +262,8 @@ std::vector<uint16_t> doc_tokens(const std::string& doc) {
 
 TEST(EncodeTest, TextDocumentsToValAndTrainShards) {
   const std::string dir = make_temp_dir();
-  core::write_file_atomic(dir + "/in.txt", std::string("\n\nalpha\nbeta\r\n\n \t\ngamma\n\n\ndelta"));
+  core::write_file_atomic(dir + "/in.txt",
+                          std::string("\n\nalpha\nbeta\r\n\n \t\ngamma\n\n\ndelta"));
   DocumentReader docs(dir + "/in.txt", DocFormat::kAuto);
   EncodeOptions o;
   o.output_dir = dir + "/out";
@@ -368,8 +370,8 @@ TEST(TokenLoaderGoldenTest, ReproducesReferenceBatchesAndValidationTokens) {
                                     world);
       for (int64_t s = 0; s < bx.size(0); ++s) {
         for (int64_t k = 0; k < accum; ++k) {
-          auto [x, y] = loader.next_batch(cfg.at("train_batch_tokens"), cfg.at("train_seq_len"),
-                                          accum);
+          auto [x, y] =
+              loader.next_batch(cfg.at("train_batch_tokens"), cfg.at("train_seq_len"), accum);
           ASSERT_TRUE(torch::equal(x, bx[s][k]) && torch::equal(y, by[s][k]))
               << dir << ": step " << s << " micro-step " << k;
         }

@@ -1,5 +1,7 @@
 // Unit tests for pgolf::tokenizer: loading errors, encode/decode, the byte tables (reference-spec
 // §3.2) on the shared dev sp1024 model, per-position byte counting (§3.3) and tokenizer training.
+#include "pgolf/tokenizer/tokenizer.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -8,7 +10,6 @@
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 #include "pgolf/tokenizer/byte_luts.h"
-#include "pgolf/tokenizer/tokenizer.h"
 #include "pgolf/tokenizer/trainer.h"
 
 namespace pgolf::tokenizer {
@@ -44,7 +45,7 @@ TEST(PieceBytesTest, FollowsTheReferenceTable) {
   EXPECT_FALSE(word.is_boundary);
   EXPECT_EQ(piece_bytes(false, false, "the").base_bytes, 3);
   EXPECT_FALSE(piece_bytes(false, false, "the").has_leading_space);
-  EXPECT_EQ(piece_bytes(false, false, "\xE2\x96\x81").base_bytes, 0);  // bare marker
+  EXPECT_EQ(piece_bytes(false, false, "\xE2\x96\x81").base_bytes, 0);       // bare marker
   EXPECT_EQ(piece_bytes(false, false, "\xC3\xA9t\xC3\xA9").base_bytes, 5);  // "été"
 }
 
@@ -155,13 +156,18 @@ TEST(TrainerTest, ArgumentsAreTheReferenceSettings) {
   TrainTokenizerOptions o;
   o.model_prefix = "p";
   const auto a = trainer_arguments(o);
-  const std::map<std::string, std::string> expect = {
-      {"model_type", "bpe"},         {"vocab_size", "1024"},
-      {"character_coverage", "0.999"}, {"byte_fallback", "true"},
-      {"split_digits", "true"},      {"normalization_rule_name", "nmt_nfkc"},
-      {"add_dummy_prefix", "false"}, {"pad_id", "0"},
-      {"bos_id", "1"},               {"eos_id", "2"},
-      {"unk_id", "3"},               {"hard_vocab_limit", "false"}};
+  const std::map<std::string, std::string> expect = {{"model_type", "bpe"},
+                                                     {"vocab_size", "1024"},
+                                                     {"character_coverage", "0.999"},
+                                                     {"byte_fallback", "true"},
+                                                     {"split_digits", "true"},
+                                                     {"normalization_rule_name", "nmt_nfkc"},
+                                                     {"add_dummy_prefix", "false"},
+                                                     {"pad_id", "0"},
+                                                     {"bos_id", "1"},
+                                                     {"eos_id", "2"},
+                                                     {"unk_id", "3"},
+                                                     {"hard_vocab_limit", "false"}};
   for (const auto& [k, v] : expect) EXPECT_EQ(a.at(k), v) << k;
 }
 

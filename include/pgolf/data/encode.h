@@ -54,20 +54,20 @@ using BatchEncoder =
 
 struct EncodeOptions {
   std::string output_dir;
-  int64_t num_val_docs = 50000;      // the first N documents form the val split
-  int64_t shard_size = 100000000;    // tokens per shard (the last shard of a split may be shorter)
-  int64_t vocab_size = 0;            // every id must be in [0, vocab_size); vocab_size <= 65536
-  int bos_id = 1;                    // prepended to every document
-  int64_t batch_docs = 1024;         // documents handed to the encoder at once
-  bool overwrite = false;            // replace existing fineweb_*.bin in output_dir
+  int64_t num_val_docs = 50000;    // the first N documents form the val split
+  int64_t shard_size = 100000000;  // tokens per shard (the last shard of a split may be shorter)
+  int64_t vocab_size = 0;          // every id must be in [0, vocab_size); vocab_size <= 65536
+  int bos_id = 1;                  // prepended to every document
+  int64_t batch_docs = 1024;       // documents handed to the encoder at once
+  bool overwrite = false;          // replace existing fineweb_*.bin in output_dir
 };
 
 struct EncodeStats {
   int64_t docs_total = 0, docs_val = 0, docs_train = 0;
   int64_t tokens_val = 0, tokens_train = 0;
   int64_t files_val = 0, files_train = 0;
-  int64_t bytes_in = 0;  // input bytes consumed so far
-  double seconds = 0;    // wall time so far
+  int64_t bytes_in = 0;            // input bytes consumed so far
+  double seconds = 0;              // wall time so far
   std::vector<std::string> files;  // shards written, in order
   int64_t tokens_total() const { return tokens_val + tokens_train; }
 };

@@ -2,13 +2,13 @@
 // (§2.5). Everything returns CPU int64 tensors; the trainer moves them to the device.
 #pragma once
 
+#include <torch/torch.h>
+
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include "pgolf/data/shard.h"
 

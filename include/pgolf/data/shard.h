@@ -64,8 +64,8 @@ std::vector<uint16_t> read_shard(const std::string& path);
 
 // Token statistics of a shard for `pgolf data inspect`.
 struct ShardStats {
-  int64_t min_id = 0, max_id = 0;  // 0/0 for an empty shard
-  int64_t bos_count = 0;           // tokens equal to bos_id, i.e. documents starting here
+  int64_t min_id = 0, max_id = 0;    // 0/0 for an empty shard
+  int64_t bos_count = 0;             // tokens equal to bos_id, i.e. documents starting here
   int64_t nonzero_header_words = 0;  // header words 3..255 are zero when written by us
 };
 ShardStats shard_stats(const ShardReader& shard, int bos_id);

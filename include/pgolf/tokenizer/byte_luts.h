@@ -2,10 +2,10 @@
 // scored position (§3.3): bytes = base_bytes[tgt] + (has_leading_space[tgt] && !is_boundary[prev]).
 #pragma once
 
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <string>
-
-#include <torch/torch.h>
 
 #include "pgolf/tokenizer/tokenizer.h"
 

@@ -14,11 +14,15 @@ namespace pgolf::tokenizer {
 // trailing whitespace (Python str.strip, i.e. Unicode whitespace). Callers skip empty results.
 std::string prepare_training_text(std::string text);
 
+// SentencePiece's default max_sentence_length (kept, as in the reference): longer documents are
+// skipped by the trainer.
+constexpr int64_t kMaxTrainingDocBytes = 4192;
+
 struct TrainTokenizerOptions {
   std::string model_prefix;  // writes <prefix>.model and <prefix>.vocab
   int64_t vocab_size = 1024;
-  int threads = 0;           // 0 = all hardware threads
-  bool verbose = false;      // show SentencePiece's own INFO log
+  int threads = 0;       // 0 = all hardware threads
+  bool verbose = false;  // show SentencePiece's own INFO and WARNING log
 };
 
 // The trainer arguments (exposed so tests can check them against the reference table).

@@ -14,7 +14,8 @@
 #include "pgolf/dist/comm.h"
 #include "pgolf/eval/bpb.h"
 #include "pgolf/model/gpt.h"
-#include "pgolf/train/optimizers.h"
+#include "pgolf/optim/optimizer_set.h"
+#include "pgolf/train/averager.h"
 
 namespace pgolf::train {
 
@@ -26,7 +27,7 @@ struct Session {
   model::DtypePolicy policy = model::DtypePolicy::kFp32;
   int grad_accum = 8;
   model::GPT model{nullptr};
-  std::unique_ptr<Optimizers> optim;
+  std::unique_ptr<optim::OptimizerSet> optim;
   std::unique_ptr<Averager> averager;  // SWA or EMA; null when neither is enabled
   std::vector<std::string> train_files;
   std::vector<std::string> val_files;
@@ -34,6 +35,14 @@ struct Session {
   torch::Tensor val_tokens;  // CPU int64, usable + 1 tokens
   eval::ByteLuts luts;       // on `device`
 };
+
+// Validation tokens (truncated to whole sequences as the reference) and byte tables on `device`.
+struct EvalData {
+  std::vector<std::string> val_files;
+  torch::Tensor val_tokens;
+  eval::ByteLuts luts;
+};
+EvalData load_eval_data(const config::Config& cfg, torch::Device device, bool check_vocab = true);
 
 struct SessionOptions {
   bool check_vocab = true;  // the reference's tokenizer-vs-VOCAB_SIZE check (golden cases skip it)

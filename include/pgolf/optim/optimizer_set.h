@@ -1,0 +1,47 @@
+// The record's optimiser set over a model's named parameters (reference-spec §5.1): AdamW "tok",
+// Adam "head" (untied only), Muon, AdamW "scalar", stepped in that order with one shared LR
+// multiplier and the Muon momentum of the step.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pgolf/config/config.h"
+#include "pgolf/dist/comm.h"
+#include "pgolf/optim/adamw.h"
+#include "pgolf/optim/muon.h"
+#include "pgolf/optim/param_groups.h"
+
+namespace pgolf::optim {
+
+class OptimizerSet {
+ public:
+  // `named_params` in the model's order (it fixes Muon's rank sharding). `comm` may be null.
+  OptimizerSet(const core::NamedTensors& named_params, const config::OptimConfig& cfg,
+               const std::vector<std::string>& control_patterns, dist::Comm* comm);
+
+  // lr = base_lr * lr_scale for every group; Muon momentum for the next step.
+  void set_schedule(double lr_scale, double muon_momentum);
+  void step();
+  void zero_grad();
+
+  // Tensors named "<optimizer>/<param>.<slot>" (optimizer: tok, head, muon, scalar); meta keyed
+  // the same way. Loading requires the same groups (and, for Muon, the same rank and world).
+  core::NamedTensors state_tensors() const;
+  nlohmann::json state_meta() const;
+  void load_state(const core::NamedTensors& tensors, const nlohmann::json& meta);
+  void reset();
+
+  const GroupPlan& plan() const { return plan_; }
+  std::string describe() const { return optim::describe(plan_); }
+  // The optimiser called `label`, or null when that group is empty.
+  Optimizer* find(const std::string& label) const;
+
+ private:
+  GroupPlan plan_;
+  std::vector<std::pair<std::string, std::unique_ptr<Optimizer>>> optimizers_;  // step order
+};
+
+}  // namespace pgolf::optim

@@ -1,0 +1,30 @@
+// Schedules and gradient clipping as pure functions (reference-spec §5.3-§5.5), in the style of
+// llm.c's schedulers.h: the training loop asks for the value of a step, nothing is stored.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace pgolf::optim {
+
+// The LR multiplier shared by every group (no LR warmup). `step` = optimizer steps completed.
+// * warmdown_iters <= 0: 1.
+// * max_wallclock_ms <= 0 (no cap): (iterations - step) / warmdown_iters over the last
+//   warmdown_iters steps before `iterations`, else 1.
+// * with a cap: warmdown_ms = warmdown_iters * elapsed_ms / max(step, 1); remaining =
+//   max(cap - elapsed, 0); remaining / warmdown_ms when remaining <= warmdown_ms, else 1.
+double lr_mul(int64_t step, double elapsed_ms, int64_t iterations, int64_t warmdown_iters,
+              double max_wallclock_ms);
+
+// Muon momentum warmup: linear from `warmup_start` to `momentum` over `warmup_steps` steps
+// (frac = min(step / warmup_steps, 1); warmup_steps <= 0 means `momentum` from the start).
+double muon_momentum(int64_t step, double warmup_start, double momentum, int64_t warmup_steps);
+
+// torch.nn.utils.clip_grad_norm_: total = L2 norm of the per-tensor L2 norms of every defined
+// gradient (fp32 and bf16 together); every gradient is multiplied by min(max_norm / (total +
+// 1e-6), 1). Returns the pre-clip total. max_norm <= 0 only measures.
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
+
+}  // namespace pgolf::optim

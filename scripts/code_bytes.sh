@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Code bytes of a pgolf submission, by the recipe documented in include/pgolf/quant/budget.h (and
+# implemented by pgolf::quant::measure_code_bytes, which `pgolf export` uses):
+#   CMakeLists.txt + regular files under src/ include/ cmake/ (bytewise sorted), then each config as
+#   config/<basename>; ustar archive (uid/gid 0, mode 0644, mtime 0); zstd -22 single-threaded.
+# usage: scripts/code_bytes.sh [REPO_ROOT] [CONFIG.json ...]  -> prints the byte count.
+# PGOLF_CODE_TAR=FILE keeps the uncompressed archive for inspection.
+set -euo pipefail
+root=$(cd "${1:-$(dirname "$0")/..}" && pwd)
+shift || true
+configs=()
+for cfg in "$@"; do configs+=("$(cd "$(dirname "$cfg")" && pwd)/$(basename "$cfg")"); done
+stage=$(mktemp -d)
+trap 'rm -rf "$stage" "$stage.list" "$stage.tar"' EXIT
+
+cd "$root"
+if [ -n "$(find src include cmake ! -type f ! -type d 2>/dev/null)" ]; then
+  echo "code_bytes: only regular files are allowed under src/ include/ cmake/" >&2
+  exit 2
+fi
+{ echo CMakeLists.txt; find src include cmake -type f 2>/dev/null; } | LC_ALL=C sort > "$stage.list"
+while IFS= read -r f; do
+  mkdir -p "$stage/$(dirname "$f")"
+  cp "$f" "$stage/$f"
+done < "$stage.list"
+for cfg in "${configs[@]+"${configs[@]}"}"; do
+  mkdir -p "$stage/config"
+  base=$(basename "$cfg")
+  [ ! -e "$stage/config/$base" ] || { echo "code_bytes: two configs named $base" >&2; exit 2; }
+  cp "$cfg" "$stage/config/$base"
+  echo "config/$base" >> "$stage.list"
+done
+(cd "$stage" && tar --format=ustar --no-recursion --owner=0 --group=0 --numeric-owner \
+  --mtime=@0 --mode=0644 -cf "$stage.tar" -T "$stage.list")
+if [ -n "${PGOLF_CODE_TAR:-}" ]; then cp "$stage.tar" "$PGOLF_CODE_TAR"; fi
+zstd -22 --ultra --single-thread --no-check -q -c "$stage.tar" | wc -c

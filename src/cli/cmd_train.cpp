@@ -1,0 +1,94 @@
+// `pgolf train [--config F...] [--flags] [--resume RUN_DIR]`: resolves the configuration, joins the
+// process group (torchrun environment or single process), creates the run directory and trains.
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "pgolf/cli/commands.h"
+#include "pgolf/config/resolve.h"
+#include "pgolf/core/files.h"
+#include "pgolf/core/runtime.h"
+#include "pgolf/dist/comm.h"
+#include "pgolf/train/checkpoint.h"
+#include "pgolf/train/trainer.h"
+
+namespace pgolf::cli {
+namespace {
+
+struct TrainArgs {
+  ConfigOptions config;
+  std::string resume;
+  bool no_final = false;
+  bool allow_over_budget = false;
+  std::vector<std::string> argv;
+};
+
+// Rank 0's value of `s` on every rank (s must be shorter than 256 bytes).
+std::string agree_string(dist::Comm& comm, const std::string& s) {
+  if (comm.world_size() == 1) return s;
+  torch::Tensor t = torch::zeros({256}, torch::kUInt8);
+  std::memcpy(t.data_ptr(), s.data(), std::min<size_t>(s.size(), 255));
+  comm.broadcast(t, 0);
+  return std::string(static_cast<const char*>(t.data_ptr()));
+}
+
+int run_train(TrainArgs& a) {
+  const auto env = dist::read_torchrun_env();
+  config::Resolved resolved;
+  train::RunDir dir;
+  train::TrainOptions opts;
+  if (!a.resume.empty()) {
+    // The run's own resolved config is the base; flags/env given now may still override it.
+    dir = train::open_run_dir(a.resume);
+    a.config.files.insert(a.config.files.begin(), dir.config_json());
+    opts.resume = true;
+  }
+  resolved = resolve_config(a.config, env.world_size);
+  const auto& cfg = resolved.cfg;
+  core::configure_threads(static_cast<int>(cfg.train.threads));
+  const bool use_cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
+  auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda);
+  if (a.resume.empty()) {
+    std::string run_id = cfg.train.run_id;
+    if (run_id.empty()) {
+      // Every rank must agree on the generated id: rank 0 picks, the store shares it.
+      run_id = agree_string(*comm, train::new_run_id());
+    }
+    dir = train::create_run_dir(cfg.train.out_dir, run_id);
+    if (comm->rank() == 0) {
+      PGOLF_CHECK_INPUT(!core::file_exists(dir.latest_checkpoint()),
+                        dir.path << " already holds a checkpoint: use --resume " << dir.path
+                                 << " to continue it, or choose another RUN_ID");
+      write_run_metadata(dir, config::dump(resolved), a.argv);
+    }
+  }
+  core::Logger log(comm->rank() == 0);
+  log.open(dir.log(), dir.metrics());
+  if (comm->rank() == 0) std::cout << dir.log() << std::endl;
+  opts.finalize = !a.no_final;
+  opts.allow_over_budget = a.allow_over_budget;
+  if (const char* src = std::getenv("PGOLF_SOURCE_DIR")) opts.code_root = src;
+  if (!a.config.files.empty()) opts.config_path = a.config.files.back();
+  auto summary = train::run_training(cfg, *comm, log, dir, opts);
+  if (summary.interrupted) return 128 + 2;
+  return kExitOk;
+}
+
+}  // namespace
+
+Command register_train(CLI::App& app) {
+  auto* sub = app.add_subcommand("train", "train a model; export and score it at the end");
+  auto a = std::make_shared<TrainArgs>();
+  add_config_options(sub, a->config);
+  sub->add_option("--resume", a->resume, "continue the run in this run directory from its checkpoint")
+      ->check(CLI::ExistingDirectory);
+  sub->add_flag("--no-final", a->no_final, "skip the export and final score after training");
+  sub->add_flag("--allow-over-budget", a->allow_over_budget,
+                "do not fail when the artifact exceeds 16,000,000 bytes");
+  return {sub, [a]() {
+            a->argv = raw_argv();
+            return run_train(*a);
+          }};
+}
+
+}  // namespace pgolf::cli

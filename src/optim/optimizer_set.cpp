@@ -1,0 +1,105 @@
+// OptimizerSet (see optimizer_set.h).
+#include "pgolf/optim/optimizer_set.h"
+
+#include <map>
+
+#include "pgolf/core/error.h"
+
+namespace pgolf::optim {
+namespace {
+
+ParamGroup make_group(const std::string& label, const std::vector<std::string>& names,
+                      const std::map<std::string, torch::Tensor>& by_name, double lr) {
+  ParamGroup g;
+  g.label = label;
+  g.names = names;
+  for (const auto& n : names) g.params.push_back(by_name.at(n));
+  g.base_lr = lr;
+  g.lr = lr;
+  return g;
+}
+
+}  // namespace
+
+OptimizerSet::OptimizerSet(const core::NamedTensors& named_params, const config::OptimConfig& cfg,
+                           const std::vector<std::string>& control_patterns, dist::Comm* comm)
+    : plan_(build_param_groups(named_params, cfg, control_patterns)) {
+  std::map<std::string, torch::Tensor> by_name(named_params.begin(), named_params.end());
+  AdamWOptions adamw{cfg.beta1, cfg.beta2, cfg.adam_eps, cfg.weight_decay};
+  AdamWOptions adam = adamw;
+  adam.weight_decay = 0.0;  // the untied head uses plain Adam
+  auto add_adam = [&](const std::string& label, const std::vector<std::string>& names, double lr,
+                      const AdamWOptions& opts) {
+    if (names.empty()) return;
+    std::vector<ParamGroup> groups{make_group(label, names, by_name, lr)};
+    optimizers_.emplace_back(label, std::make_unique<AdamW>(std::move(groups), opts));
+  };
+  add_adam("tok", plan_.tok, plan_.tok_lr, adamw);
+  add_adam("head", plan_.head, plan_.head_lr, adam);
+  if (!plan_.muon.empty()) {
+    std::vector<ParamGroup> groups{make_group("muon", plan_.muon, by_name, plan_.matrix_lr)};
+    MuonOptions mo{cfg.muon_backend_steps, /*nesterov=*/true, cfg.muon_weight_decay};
+    auto muon = std::make_unique<Muon>(std::move(groups), mo, comm);
+    muon->set_momentum(cfg.muon_momentum);
+    optimizers_.emplace_back("muon", std::move(muon));
+  }
+  add_adam("scalar", plan_.scalar, plan_.scalar_lr, adamw);
+}
+
+void OptimizerSet::set_schedule(double lr_scale, double muon_momentum) {
+  for (auto& [label, opt] : optimizers_) {
+    opt->set_lr_scale(lr_scale);
+    if (auto* m = dynamic_cast<Muon*>(opt.get())) m->set_momentum(muon_momentum);
+  }
+}
+
+void OptimizerSet::step() {
+  for (auto& [label, opt] : optimizers_) opt->step();
+}
+
+void OptimizerSet::zero_grad() {
+  for (auto& [label, opt] : optimizers_) opt->zero_grad();
+}
+
+Optimizer* OptimizerSet::find(const std::string& label) const {
+  for (const auto& [l, opt] : optimizers_)
+    if (l == label) return opt.get();
+  return nullptr;
+}
+
+core::NamedTensors OptimizerSet::state_tensors() const {
+  core::NamedTensors out;
+  for (const auto& [label, opt] : optimizers_)
+    for (auto& [name, t] : opt->state_tensors()) out.emplace_back(label + "/" + name, t);
+  return out;
+}
+
+nlohmann::json OptimizerSet::state_meta() const {
+  nlohmann::json meta = nlohmann::json::object();
+  for (const auto& [label, opt] : optimizers_) meta[label] = opt->state_meta();
+  return meta;
+}
+
+void OptimizerSet::load_state(const core::NamedTensors& tensors, const nlohmann::json& meta) {
+  for (const auto& [key, t] : tensors) {
+    const std::string label = key.substr(0, key.find('/'));
+    PGOLF_CHECK_INPUT(key.find('/') != std::string::npos && find(label) != nullptr,
+                      "optimizer state: tensor '" << key << "' belongs to no optimizer of this "
+                                                     "model (" << describe() << ")");
+  }
+  for (auto& [label, opt] : optimizers_) {
+    PGOLF_CHECK_INPUT(meta.contains(label), "optimizer state: no entry for the '" << label
+                                                                                  << "' optimizer");
+    core::NamedTensors mine;
+    const std::string prefix = label + "/";
+    for (const auto& [key, t] : tensors)
+      if (key.compare(0, prefix.size(), prefix) == 0) mine.emplace_back(key.substr(prefix.size()), t);
+    opt->load_state(mine, meta.at(label));
+  }
+}
+
+void OptimizerSet::reset() {
+  for (auto& [label, opt] : optimizers_) opt->reset();
+}
+
+}  // namespace pgolf::optim

@@ -1,0 +1,63 @@
+// Parameter grouping (see param_groups.h), following the reference main()'s list building.
+#include "pgolf/optim/param_groups.h"
+
+#include <set>
+
+#include "pgolf/core/error.h"
+
+namespace pgolf::optim {
+namespace {
+
+const std::string kBlocksPrefix = "blocks.";
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
+  for (const auto& p : patterns)
+    if (!p.empty() && name.find(p) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+GroupPlan build_param_groups(const core::NamedTensors& named_params,
+                             const config::OptimConfig& cfg,
+                             const std::vector<std::string>& control_patterns) {
+  GroupPlan plan;
+  std::set<std::string> seen;
+  std::vector<std::string> extra_muon, extra_scalar;  // non-block params, appended after blocks'
+  for (const auto& [name, t] : named_params) {
+    PGOLF_CHECK(seen.insert(name).second, "parameter " << name << " is listed twice");
+    if (name == "tok_emb.weight" || name == "bigram.embed.weight") {
+      plan.tok.push_back(name);
+    } else if (name == "lm_head.weight") {
+      plan.head.push_back(name);
+    } else if (starts_with(name, kBlocksPrefix)) {
+      const std::string local = name.substr(kBlocksPrefix.size());
+      const bool control = matches_any(local, control_patterns);
+      (t.dim() == 2 && !control ? plan.muon : plan.scalar).push_back(name);
+    } else if (name == "bigram.proj.weight") {
+      extra_muon.push_back(name);
+    } else {
+      extra_scalar.push_back(name);
+    }
+  }
+  plan.muon.insert(plan.muon.end(), extra_muon.begin(), extra_muon.end());
+  plan.scalar.insert(plan.scalar.end(), extra_scalar.begin(), extra_scalar.end());
+  plan.tied = plan.head.empty();
+  plan.tok_lr = plan.tied ? cfg.tied_embed_lr : cfg.embed_lr;
+  plan.head_lr = cfg.head_lr;
+  plan.matrix_lr = cfg.matrix_lr;
+  plan.scalar_lr = cfg.scalar_lr;
+  return plan;
+}
+
+std::string describe(const GroupPlan& plan) {
+  return "tok:" + std::to_string(plan.tok.size()) + " head:" + std::to_string(plan.head.size()) +
+         " muon:" + std::to_string(plan.muon.size()) +
+         " scalar:" + std::to_string(plan.scalar.size());
+}
+
+}  // namespace pgolf::optim

@@ -1,0 +1,181 @@
+// The training loop (see loop.h), following the reference main() step by step.
+#include "pgolf/train/loop.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "pgolf/core/error.h"
+#include "pgolf/core/log.h"
+#include "pgolf/data/loader.h"
+#include "pgolf/optim/schedule.h"
+#include "pgolf/train/grad_sync.h"
+#include "pgolf/train/log_lines.h"
+#include "pgolf/train/signals.h"
+
+namespace pgolf::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::vector<torch::Tensor> param_list(Session& s) { return s.model->parameters(); }
+
+// Forward/backward over the accumulation micro-steps, gradient averaging, clipping and the
+// optimiser step. Returns the mean micro-step loss (fp32 sum as the reference) and the norm.
+std::pair<double, double> train_step(Session& s, double scale, double momentum, bool clip) {
+  const auto& t = s.cfg.train;
+  s.optim->zero_grad();
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(s.device));
+  for (int micro = 0; micro < s.grad_accum; ++micro) {
+    auto [x, y] = s.loader->next_batch(t.train_batch_tokens, t.train_seq_len, s.grad_accum);
+    x = x.to(s.device, /*non_blocking=*/true);
+    y = y.to(s.device, /*non_blocking=*/true);
+    torch::Tensor loss;
+    {
+      model::ComputeScope scope(s.policy, s.device.type());
+      loss = s.model->forward(x, y);
+    }
+    loss_sum += loss.detach().to(torch::kFloat32);
+    (loss * (1.0 / s.grad_accum)).backward();
+  }
+  const auto params = param_list(s);
+  average_gradients(params, s.comm);  // DDP: averaged once, after the last micro-step
+  s.optim->set_schedule(scale, momentum);
+  double norm = 0.0;
+  if (clip && s.cfg.optim.grad_clip_norm > 0)
+    norm = optim::clip_grad_norm(params, s.cfg.optim.grad_clip_norm);
+  const double train_loss = (loss_sum / s.grad_accum).item<double>();
+  // All ranks must agree before anything is stepped with a non-finite gradient.
+  torch::Tensor bad = torch::tensor({std::isfinite(train_loss) ? 0.0f : 1.0f});
+  if (s.comm.world_size() > 1) s.comm.all_reduce_max(bad);
+  if (bad.item<float>() > 0) return {std::nan(""), norm};
+  s.optim->step();
+  s.optim->zero_grad();
+  return {train_loss, norm};
+}
+
+double momentum_at(const config::OptimConfig& o, int64_t step) {
+  return optim::muon_momentum(step, o.muon_momentum_warmup_start, o.muon_momentum,
+                              o.muon_momentum_warmup_steps);
+}
+
+void save(Session& s, const LoopOptions& opts, int64_t step, double train_ms) {
+  if (opts.checkpoint_path.empty()) return;
+  std::string path = opts.checkpoint_path;
+  if (s.comm.rank() > 0) path += ".rank" + std::to_string(s.comm.rank());  // sharded Muon state
+  save_checkpoint(path, make_checkpoint(s, step, train_ms));
+  s.comm.barrier();
+}
+
+}  // namespace
+
+void run_warmup(Session& s) {
+  const int64_t n = s.cfg.train.warmup_steps;
+  if (n <= 0) return;
+  const core::NamedTensors initial = s.model->state_dict();
+  std::vector<torch::Tensor> snapshot;
+  for (const auto& kv : initial) snapshot.push_back(kv.second.detach().clone());
+  const auto loader_state = s.loader->state();
+  s.model->train();
+  for (int64_t i = 0; i < n; ++i) {
+    // Whatever lr the groups were built with: scale 1, the configured final momentum, no clip.
+    train_step(s, 1.0, s.cfg.optim.muon_momentum, /*clip=*/false);
+    if (log_warmup_step(i + 1, n)) s.log.line(warmup_line(i + 1, n));
+  }
+  core::NamedTensors restored;
+  for (size_t i = 0; i < initial.size(); ++i) restored.emplace_back(initial[i].first, snapshot[i]);
+  s.model->load_state_dict(restored, /*strict=*/true);
+  s.optim->reset();
+  s.loader->restore(loader_state);  // the reference re-creates the loader: back to token 0
+}
+
+LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start) {
+  const auto& t = s.cfg.train;
+  const double cap_ms = t.max_wallclock_seconds > 0 ? 1000.0 * t.max_wallclock_seconds : 0.0;
+  LoopResult res;
+  int64_t step = 0;
+  double training_ms = 0.0;
+  if (start) {
+    restore_checkpoint(s, *start);
+    step = start->step;
+    training_ms = start->elapsed_ms;
+  } else if (opts.run_warmup) {
+    run_warmup(s);
+  }
+  int64_t stop_after = -1;
+  s.model->train();
+  auto t0 = Clock::now();
+  while (true) {
+    const bool last = step == t.iterations || (stop_after >= 0 && step >= stop_after);
+    if (last || (t.val_loss_every > 0 && step % t.val_loss_every == 0)) {
+      training_ms += ms_since(t0);
+      auto [vl, vb] = validate_standard(s);
+      res.last_val_loss = vl;
+      res.last_val_bpb = vb;
+      s.log.line(val_line(step, t.iterations, vl, vb, training_ms));
+      s.log.metric("val", {{"step", step}, {"val_loss", vl}, {"val_bpb", vb},
+                           {"train_time_ms", training_ms}});
+      t0 = Clock::now();
+    }
+    if (last) {
+      if (stop_after >= 0 && step < t.iterations)
+        s.log.line(stopping_early_line(training_ms, step, t.iterations));
+      break;
+    }
+    const double elapsed = training_ms + ms_since(t0);
+    const double scale = optim::lr_mul(step, elapsed, t.iterations, t.warmdown_iters, cap_ms);
+    const double momentum = momentum_at(s.cfg.optim, step);
+    const auto step_t0 = Clock::now();
+    auto [train_loss, norm] = train_step(s, scale, momentum, /*clip=*/true);
+    if (!std::isfinite(train_loss)) {
+      training_ms += ms_since(t0);
+      save(s, opts, step, training_ms);
+      PGOLF_FAIL("non-finite train loss at step " << step + 1 << " (lr scale " << scale
+                 << "); weights are from step " << step
+                 << (opts.checkpoint_path.empty() ? std::string()
+                                                  : ", checkpoint written to " + opts.checkpoint_path));
+    }
+    ++step;
+    const double approx_ms = training_ms + ms_since(t0);
+    StepRecord rec{step, train_loss, scale, momentum, norm, false, approx_ms};
+    if (s.averager) {
+      const bool first = s.averager->after_step(step, scale, s.model->state_dict());
+      rec.swa_collected = s.averager->collected();
+      if (first) s.log.line(swa_start_line(step));
+    }
+    if (log_train_step(step, t.train_log_every, stop_after >= 0))
+      s.log.line(train_line(step, t.iterations, train_loss, approx_ms));
+    const double step_ms = ms_since(step_t0);
+    s.log.metric("train", {{"step", step}, {"train_loss", train_loss}, {"lr_scale", scale},
+                           {"muon_momentum", momentum}, {"grad_norm", norm},
+                           {"train_time_ms", approx_ms}, {"step_ms", step_ms},
+                           {"tokens_per_s", t.train_batch_tokens / (step_ms / 1000.0)}});
+    if (opts.on_step) opts.on_step(rec);
+    // Wallclock cap and stop signal, agreed by every rank (MAX all-reduce).
+    torch::Tensor flags = torch::tensor({cap_ms > 0 && approx_ms >= cap_ms ? 1.0f : 0.0f,
+                                         stop_requested() ? 1.0f : 0.0f});
+    if (s.comm.world_size() > 1) s.comm.all_reduce_max(flags);
+    if (flags[1].item<float>() > 0) {
+      training_ms += ms_since(t0);
+      save(s, opts, step, training_ms);
+      s.log.line(core::format("stopping: signal received at step:%lld; checkpoint %s",
+                              static_cast<long long>(step), opts.checkpoint_path.c_str()));
+      res.interrupted = true;
+      break;
+    }
+    if (stop_after < 0 && flags[0].item<float>() > 0) stop_after = step;
+    if (t.checkpoint_every > 0 && step % t.checkpoint_every == 0) {
+      training_ms += ms_since(t0);  // checkpoint writes are outside the training clock
+      save(s, opts, step, training_ms);
+      t0 = Clock::now();
+    }
+  }
+  res.steps = step;
+  res.train_ms = training_ms;
+  return res;
+}
+
+}  // namespace pgolf::train

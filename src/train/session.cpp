@@ -1,0 +1,137 @@
+// Run set-up (see session.h): the reference main()'s preamble up to the optimiser construction.
+#include "pgolf/train/session.h"
+
+#include "pgolf/config/resolve.h"
+#include "pgolf/core/error.h"
+#include "pgolf/core/log.h"
+#include "pgolf/data/loader.h"
+#include "pgolf/eval/standard.h"
+#include "pgolf/model/init.h"
+#include "pgolf/model/params.h"
+#include "pgolf/tokenizer/byte_luts.h"
+#include "pgolf/train/trainer.h"
+
+namespace pgolf::train {
+namespace {
+
+torch::Device pick_device(const config::TrainConfig& t, const dist::Comm& comm) {
+  const bool cuda = torch::cuda::is_available();
+  PGOLF_CHECK_INPUT(t.device != "cuda" || cuda,
+                    "device=cuda was requested but CUDA is not available on this machine");
+  if (t.device == "cpu" || !cuda) return torch::kCPU;
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()));
+}
+
+// Every rank starts from rank 0's weights (what DDP's constructor broadcast does).
+void broadcast_parameters(model::GPTImpl& m, dist::Comm& comm) {
+  if (comm.world_size() == 1) return;
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.parameters()) {
+    torch::Tensor t = p.detach();
+    comm.broadcast(t, 0);
+  }
+}
+
+}  // namespace
+
+EvalData load_eval_data(const config::Config& cfg, torch::Device device, bool check_vocab) {
+  tokenizer::Tokenizer tok(cfg.data.tokenizer_path);
+  if (check_vocab) tokenizer::check_vocab_size(tok, cfg.model.vocab_size);
+  EvalData d;
+  d.val_files = data::resolve_files(cfg.data.data_path, cfg.data.val_files);
+  d.val_tokens = data::load_validation_tokens(d.val_files, cfg.train.train_seq_len);
+  auto luts = tokenizer::build_byte_luts(tok, cfg.model.vocab_size);
+  d.luts = eval::ByteLuts{luts.base_bytes.to(device), luts.has_leading_space.to(device),
+                          luts.is_boundary.to(device)};
+  return d;
+}
+
+std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& comm,
+                                      core::Logger& log, const SessionOptions& opts) {
+  auto s = std::unique_ptr<Session>(new Session{cfg, comm, log});
+  s->device = pick_device(cfg.train, comm);
+  s->policy = model::resolve_dtype_policy(cfg.train.dtype, s->device);
+  s->grad_accum = config::grad_accum_steps(comm.world_size());
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+
+  EvalData ed = load_eval_data(cfg, s->device, opts.check_vocab);
+  s->val_files = ed.val_files;
+  s->val_tokens = ed.val_tokens;
+  s->luts = ed.luts;
+  s->train_files = data::resolve_files(cfg.data.data_path, cfg.data.train_files);
+  log.line("val_bpb:enabled tokenizer_kind=sentencepiece tokenizer_path=" + cfg.data.tokenizer_path);
+  std::string dataset = cfg.data.data_path;
+  while (dataset.size() > 1 && dataset.back() == '/') dataset.pop_back();
+  dataset = dataset.substr(dataset.find_last_of('/') + 1);
+  log.line(core::format("train_loader:dataset:%s train_shards:%zu", dataset.c_str(),
+                        s->train_files.size()));
+  log.line(core::format("val_loader:shards pattern=%s/%s tokens:%lld", cfg.data.data_path.c_str(),
+                        cfg.data.val_files.c_str(),
+                        static_cast<long long>(s->val_tokens.numel() - 1)));
+
+  s->model = model::GPT(cfg.model);
+  if (opts.initial_weights) {
+    s->model->load_state_dict(*opts.initial_weights, /*strict=*/true);
+  } else {
+    model::bf16_round_parameters(*s->model);  // the record's bf16 round trip of initial values
+  }
+  s->model->to(s->device);
+  s->model->set_dtype_policy(s->policy);
+  broadcast_parameters(*s->model, comm);
+  const auto params = s->model->state_dict();
+  s->optim = std::make_unique<optim::OptimizerSet>(
+      params, cfg.optim, config::split_list(cfg.quant.control_tensor_name_patterns), &comm);
+  s->averager = make_averager(cfg.train, params);
+  s->loader = std::make_unique<data::DistributedTokenLoader>(s->train_files, comm.rank(),
+                                                             comm.world_size());
+  const double token_lr = cfg.model.tie_embeddings ? cfg.optim.tied_embed_lr : cfg.optim.embed_lr;
+  log.line(core::format("model_params:%lld", static_cast<long long>(model::count_params(*s->model))));
+  log.line(core::format("world_size:%d grad_accum_steps:%d", comm.world_size(), s->grad_accum));
+  log.line(core::format("attention_mode:%s num_heads:%lld num_kv_heads:%lld",
+                        cfg.model.attention.c_str(), static_cast<long long>(cfg.model.num_heads),
+                        static_cast<long long>(cfg.model.num_kv_heads)));
+  log.line(core::format("tie_embeddings:%s embed_lr:%g matrix_lr:%g scalar_lr:%g",
+                        cfg.model.tie_embeddings ? "True" : "False", token_lr, cfg.optim.matrix_lr,
+                        cfg.optim.scalar_lr));
+  log.line(core::format(
+      "train_batch_tokens:%lld train_seq_len:%lld iterations:%lld warmup_steps:%lld "
+      "max_wallclock_seconds:%.3f",
+      static_cast<long long>(cfg.train.train_batch_tokens),
+      static_cast<long long>(cfg.train.train_seq_len), static_cast<long long>(cfg.train.iterations),
+      static_cast<long long>(cfg.train.warmup_steps), cfg.train.max_wallclock_seconds));
+  log.line(core::format("seed:%lld", static_cast<long long>(cfg.train.seed)));
+  log.line(std::string("device:") + s->device.str() + " dtype:" +
+           model::dtype_policy_name(s->policy) + " threads:" +
+           std::to_string(torch::get_num_threads()) + " " + s->optim->describe());
+  return s;
+}
+
+eval::LogitsFn logits_fn(Session& s) {
+  return [&s](const torch::Tensor& ids) {
+    model::ComputeScope scope(s.policy, s.device.type());
+    return s.model->forward_logits(ids);
+  };
+}
+
+eval::DistContext dist_context(Session& s) {
+  eval::DistContext d;
+  d.rank = s.comm.rank();
+  d.world = s.comm.world_size();
+  if (d.world > 1) d.all_reduce_sum = [&s](torch::Tensor& t) { s.comm.all_reduce_sum(t); };
+  return d;
+}
+
+std::pair<double, double> validate_standard(Session& s) {
+  torch::NoGradGuard no_grad;  // not InferenceMode: the rotary cache must stay usable by backward
+  s.model->eval();
+  eval::StandardEvalOptions o;
+  o.seq_len = s.cfg.train.train_seq_len;
+  o.val_batch_size = s.cfg.train.val_batch_size;
+  o.grad_accum_steps = s.grad_accum;
+  o.device = s.device;
+  auto r = eval::eval_standard(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
+  s.model->train();
+  return {r.val_loss, r.val_bpb};
+}
+
+}  // namespace pgolf::train

@@ -1,0 +1,48 @@
+// Checkpoint <-> session state (see loop.h): weights, optimiser and averaging state, the loader
+// position and the CPU RNG state, so a resumed run continues exactly where it stopped.
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "pgolf/core/error.h"
+#include "pgolf/data/loader.h"
+#include "pgolf/train/loop.h"
+
+namespace pgolf::train {
+
+Checkpoint make_checkpoint(Session& s, int64_t step, double train_ms) {
+  Checkpoint c;
+  c.step = step;
+  c.elapsed_ms = train_ms;
+  add_with_prefix(c.tensors, "model/", s.model->state_dict());
+  add_with_prefix(c.tensors, "optim/", s.optim->state_tensors());
+  c.state["optim"] = s.optim->state_meta();
+  if (s.averager) {
+    add_with_prefix(c.tensors, "avg/", s.averager->state_tensors());
+    c.state["avg"] = s.averager->state_meta();
+  }
+  c.tensors.emplace_back("rng/cpu", at::detail::getDefaultCPUGenerator().get_state());
+  c.state["loader"] = data::loader_state_to_json(s.loader->state());
+  c.state["rank"] = s.comm.rank();
+  c.state["world_size"] = s.comm.world_size();
+  return c;
+}
+
+void restore_checkpoint(Session& s, const Checkpoint& c) {
+  const int world = c.state.value("world_size", 1);
+  PGOLF_CHECK_INPUT(world == s.comm.world_size(),
+                    "checkpoint was written by " << world << " ranks, this run has "
+                                                 << s.comm.world_size()
+                                                 << "; resume with the same WORLD_SIZE");
+  s.model->load_state_dict(with_prefix(c.tensors, "model/"), /*strict=*/true);
+  s.optim->load_state(with_prefix(c.tensors, "optim/"), c.state.at("optim"));
+  if (s.averager) {
+    PGOLF_CHECK_INPUT(c.state.contains("avg"),
+                      "checkpoint has no SWA/EMA state but this run averages weights");
+    s.averager->load_state(with_prefix(c.tensors, "avg/"), c.state.at("avg"));
+  }
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  for (const auto& [name, t] : c.tensors)
+    if (name == "rng/cpu") gen.set_state(t);
+  s.loader->restore(data::loader_state_from_json(c.state.at("loader")));
+}
+
+}  // namespace pgolf::train

@@ -1,0 +1,161 @@
+// run_training (see trainer.h): set-up, resume, loop, then the reference's end of main():
+// averaging, raw save, pruning + quantisation + zstd export, round trip and the final score.
+#include "pgolf/train/trainer.h"
+
+#include <chrono>
+
+#include "pgolf/core/error.h"
+#include "pgolf/core/files.h"
+#include "pgolf/core/tensor_io.h"
+#include "pgolf/eval/report.h"
+#include "pgolf/eval/sliding.h"
+#include "pgolf/eval/standard.h"
+#include "pgolf/quant/budget.h"
+#include "pgolf/quant/export.h"
+#include "pgolf/train/checkpoint.h"
+#include "pgolf/train/log_lines.h"
+#include "pgolf/train/loop.h"
+#include "pgolf/train/signals.h"
+
+namespace pgolf::train {
+namespace {
+
+using core::format;
+
+// The score of the current weights: sliding window when 0 < stride < seq_len, else standard.
+eval::EvalResult final_eval(Session& s) {
+  torch::NoGradGuard no_grad;
+  s.model->eval();
+  const auto& c = s.cfg;
+  eval::EvalResult r;
+  if (c.eval.eval_stride > 0 && c.eval.eval_stride < c.train.train_seq_len) {
+    s.log.line(format("final_eval_mode:sliding_window stride:%lld batch_seqs:%lld mode:%s",
+                      static_cast<long long>(c.eval.eval_stride),
+                      static_cast<long long>(c.eval.eval_batch_seqs), c.eval.sliding_mode.c_str()));
+    eval::SlidingEvalOptions o;
+    o.seq_len = c.train.train_seq_len;
+    o.stride = c.eval.eval_stride;
+    o.batch_seqs = c.eval.eval_batch_seqs;
+    o.mode = eval::parse_sliding_mode(c.eval.sliding_mode);
+    o.device = s.device;
+    o.progress.fn = eval::console_progress(s.log);
+    r = eval::eval_sliding(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
+  } else {
+    s.log.line("final_eval_mode:standard");
+    eval::StandardEvalOptions o;
+    o.seq_len = c.train.train_seq_len;
+    o.val_batch_size = c.train.val_batch_size;
+    o.grad_accum_steps = s.grad_accum;
+    o.device = s.device;
+    r = eval::eval_standard(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
+  }
+  return r;
+}
+
+core::NamedTensors to_cpu(const core::NamedTensors& sd) {
+  core::NamedTensors out;
+  for (const auto& [n, t] : sd) out.emplace_back(n, t.detach().to(torch::kCPU).contiguous());
+  return out;
+}
+
+void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const LoopResult& loop,
+              TrainSummary& summary) {
+  if (s.averager) {
+    auto avg = s.averager->averaged(s.model->state_dict());
+    if (!avg.empty()) {
+      s.log.line(s.averager->apply_line());
+      s.model->load_state_dict(avg, /*strict=*/true);
+    }
+  }
+  const core::NamedTensors sd = to_cpu(s.model->state_dict());
+  quant::Budget budget;
+  if (!opts.code_root.empty()) {
+    std::vector<std::string> configs;
+    if (!opts.config_path.empty()) configs.push_back(opts.config_path);
+    budget.code_bytes = s.cfg.quant.code_bytes >= 0
+                            ? s.cfg.quant.code_bytes
+                            : quant::measure_code_bytes(opts.code_root, configs).compressed_bytes;
+  }
+  if (s.comm.rank() == 0) {
+    core::save_tensors(dir.path + "/final_model.pt", sd);
+    const int64_t raw = static_cast<int64_t>(core::file_size(dir.path + "/final_model.pt"));
+    s.log.line(format("Serialized model: %lld bytes", static_cast<long long>(raw)));
+    s.log.line(format("Code size: %lld bytes", static_cast<long long>(budget.code_bytes)));
+    s.log.line(format("Total submission size: %lld bytes",
+                      static_cast<long long>(raw + budget.code_bytes)));
+    auto report = quant::export_artifact(sd, s.cfg.quant, dir.artifact());
+    budget.model_bytes = report.compressed_bytes;
+    for (const auto& l : quant::report_lines(report)) s.log.file_only(l);
+    s.log.line(format("Serialized model int6+%s: %lld bytes", s.cfg.quant.compressor.c_str(),
+                      static_cast<long long>(report.compressed_bytes)));
+    s.log.line(format("Total submission size int8+zlib: %lld bytes",
+                      static_cast<long long>(budget.total())));
+  }
+  s.comm.barrier();
+  // Every rank reloads the file from disk, as the reference does, and scores the round trip.
+  s.model->load_state_dict(quant::load_artifact(dir.artifact(), sd), /*strict=*/true);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = final_eval(s);
+  const double eval_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  s.log.line(final_lines("final_int8_zlib_roundtrip", r.val_loss, r.val_bpb, eval_ms));
+  summary.final_val_loss = r.val_loss;
+  summary.final_val_bpb = r.val_bpb;
+  budget.model_bytes = static_cast<int64_t>(core::file_size(dir.artifact()));
+  summary.bytes_total = budget.total();
+  if (s.comm.rank() == 0) {
+    nlohmann::json extra = {{"pre_quant_val_loss", loop.last_val_loss},
+                            {"pre_quant_val_bpb", loop.last_val_bpb},
+                            {"steps", loop.steps},
+                            {"train_time_ms", loop.train_ms},
+                            {"bytes_model", budget.model_bytes},
+                            {"bytes_code", budget.code_bytes},
+                            {"bytes_total", budget.total()}};
+    eval::write_eval_json(dir.eval_json(), {r}, extra);
+    quant::SubmissionInfo info;
+    info.name = "pgolf run " + dir.path;
+    info.val_loss = r.val_loss;
+    info.val_bpb = r.val_bpb;
+    info.extra = {{"seed", s.cfg.train.seed},
+                  {"step_stop", loop.steps},
+                  {"wallclock_seconds", loop.train_ms / 1000.0},
+                  {"eval_time_seconds", eval_ms / 1000.0},
+                  {"pre_quant_val_loss", loop.last_val_loss},
+                  {"pre_quant_val_bpb", loop.last_val_bpb}};
+    quant::write_submission_json(dir.submission_json(), info, budget);
+    s.log.metric("final", {{"val_loss", r.val_loss}, {"val_bpb", r.val_bpb},
+                           {"pre_quant_val_bpb", loop.last_val_bpb},
+                           {"bytes_total", budget.total()}, {"eval_ms", eval_ms}});
+  }
+  if (!opts.allow_over_budget) quant::check_budget(budget);
+}
+
+}  // namespace
+
+TrainSummary run_training(const config::Config& cfg, dist::Comm& comm, core::Logger& log,
+                          const RunDir& dir, const TrainOptions& opts) {
+  install_stop_signal_handlers();
+  auto s = make_session(cfg, comm, log);
+  LoopOptions lo;
+  lo.checkpoint_path = dir.latest_checkpoint();
+  TrainSummary summary;
+  LoopResult loop;
+  if (opts.resume) {
+    std::string path = dir.latest_checkpoint();
+    if (comm.rank() > 0) path += ".rank" + std::to_string(comm.rank());
+    const Checkpoint ckpt = load_checkpoint(path);
+    log.line(format("resume: step:%lld train_time:%.0fms from %s",
+                    static_cast<long long>(ckpt.step), ckpt.elapsed_ms, path.c_str()));
+    loop = run_loop(*s, lo, &ckpt);
+  } else {
+    loop = run_loop(*s, lo);
+  }
+  summary.steps = loop.steps;
+  summary.train_ms = loop.train_ms;
+  summary.interrupted = loop.interrupted;
+  if (loop.interrupted || !opts.finalize) return summary;
+  finalize(*s, dir, opts, loop, summary);
+  return summary;
+}
+
+}  // namespace pgolf::train

@@ -1,0 +1,55 @@
+// Weight loading for eval/export (see weights.h).
+#include "pgolf/train/weights.h"
+
+#include "pgolf/core/error.h"
+#include "pgolf/core/files.h"
+#include "pgolf/quant/export.h"
+#include "pgolf/train/checkpoint.h"
+
+namespace pgolf::train {
+namespace {
+
+bool starts_with(const std::vector<uint8_t>& b, std::initializer_list<uint8_t> magic) {
+  if (b.size() < magic.size()) return false;
+  size_t i = 0;
+  for (uint8_t m : magic)
+    if (b[i++] != m) return false;
+  return true;
+}
+
+core::NamedTensors cpu_template(model::GPTImpl& model) {
+  core::NamedTensors out;
+  for (const auto& [n, t] : model.state_dict()) out.emplace_back(n, t.detach().to(torch::kCPU));
+  return out;
+}
+
+}  // namespace
+
+const char* weights_kind_name(WeightsKind kind) {
+  switch (kind) {
+    case WeightsKind::kCheckpoint: return "checkpoint";
+    case WeightsKind::kStateDict: return "state_dict";
+    case WeightsKind::kArtifact: return "artifact";
+  }
+  return "?";
+}
+
+WeightsKind load_weights(const std::string& path, model::GPTImpl& model) {
+  const auto head = core::read_file(path);
+  PGOLF_CHECK_INPUT(!head.empty(), path << ": empty file, expected weights");
+  const bool zip = starts_with(head, {'P', 'K', 3, 4});
+  if (!zip) {  // zstd frame (28 b5 2f fd) or zlib stream: a quantised artifact
+    model.load_state_dict(quant::load_artifact(path, cpu_template(model)), /*strict=*/true);
+    return WeightsKind::kArtifact;
+  }
+  core::NamedTensors tensors =
+      core::tensors_from_bytes(std::vector<char>(head.begin(), head.end()), path);
+  if (!tensors.empty() && tensors.front().first == "__pgolf_checkpoint__") {
+    model.load_state_dict(with_prefix(load_checkpoint(path).tensors, "model/"), /*strict=*/true);
+    return WeightsKind::kCheckpoint;
+  }
+  model.load_state_dict(tensors, /*strict=*/true);
+  return WeightsKind::kStateDict;
+}
+
+}  // namespace pgolf::train
