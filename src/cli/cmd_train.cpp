@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "pgolf/cli/commands.h"
+#include "pgolf/core/error.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/files.h"
 #include "pgolf/core/runtime.h"

@@ -149,7 +149,7 @@ torch::Tensor GPTImpl::bigram_hash(const torch::Tensor& ids) const {
 }
 
 void GPTImpl::set_qat(const QatSettings& qat) {
-  for (const auto& item : named_modules()) {
+  for (const auto& item : named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     auto lin = std::dynamic_pointer_cast<CastedLinearImpl>(item.value());
     if (!lin) continue;
     const std::string& name = item.key();

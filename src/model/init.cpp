@@ -19,7 +19,7 @@ void init_weights(GPTImpl& model) {
   const double proj_scale = 1.0 / std::sqrt(2.0 * static_cast<double>(cfg.num_layers));
   // named_modules() is pre-order in registration order, like PyTorch's, so orthogonal_ draws
   // happen in the reference's order (bigram.proj, blocks.0.attn.c_q, c_k, c_v, mlp.fc, ...).
-  for (const auto& item : model.named_modules()) {
+  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     auto lin = std::dynamic_pointer_cast<CastedLinearImpl>(item.value());
     if (!lin) continue;
     auto& w = lin->weight;

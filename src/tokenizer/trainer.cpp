@@ -2,12 +2,12 @@
 // data/download_hf_docs_and_tokenize.py build_sentencepiece_tokenizer).
 #include "pgolf/tokenizer/trainer.h"
 
+#include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -83,8 +83,7 @@ std::map<std::string, std::string> trainer_arguments(const TrainTokenizerOptions
   int threads = opts.threads > 0
                     ? opts.threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return {{"model_prefix", opts.model_prefix},
-          {"model_type", "bpe"},
+  return {{"model_type", "bpe"},
           {"vocab_size", std::to_string(opts.vocab_size)},
           {"character_coverage", "0.999"},
           {"byte_fallback", "true"},
@@ -113,25 +112,26 @@ std::string train_tokenizer(const std::vector<std::string>& docs,
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   PGOLF_CHECK_INPUT(!ec, "train-tokenizer: cannot create folder " << parent.string() << " ("
                                                                   << ec.message() << ")");
-  // Train under a temporary prefix, then rename, so a crash never leaves half a model behind.
-  const std::string tmp_prefix = opts.model_prefix + ".tmp." + std::to_string(::getpid());
-  auto tmp_opts = opts;
-  tmp_opts.model_prefix = tmp_prefix;
-  const auto args = trainer_arguments(tmp_opts);
+  // Train into memory, then write both files atomically: no half-written model after a crash,
+  // and the model bytes do not depend on a temporary file name.
+  const auto args = trainer_arguments(opts);
   std::unordered_map<std::string, std::string> kwargs(args.begin(), args.end());
   DocIterator it(docs);
-  const auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, &it);
-  if (!status.ok()) {
-    std::remove((tmp_prefix + ".model").c_str());
-    std::remove((tmp_prefix + ".vocab").c_str());
-    PGOLF_FAIL_INPUT("train-tokenizer: SentencePiece training failed for "
-                     << opts.model_prefix << " (" << status.ToString() << ")");
+  std::string proto;
+  const auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, &it, &proto);
+  PGOLF_CHECK_INPUT(status.ok(), "train-tokenizer: SentencePiece training failed for "
+                                     << opts.model_prefix << " (" << status.ToString() << ")");
+  sentencepiece::SentencePieceProcessor sp;
+  const auto loaded = sp.LoadFromSerializedProto(proto);
+  PGOLF_CHECK(loaded.ok(),
+              "train-tokenizer: trained model does not load (" << loaded.ToString() << ")");
+  // The .vocab file SentencePiece itself writes: "piece<TAB>score" per id.
+  std::ostringstream vocab;
+  for (int id = 0; id < sp.GetPieceSize(); ++id) {
+    vocab << sp.IdToPiece(id) << "\t" << sp.GetScore(id) << "\n";
   }
-  for (const char* ext : {".vocab", ".model"}) {
-    const std::string from = tmp_prefix + ext, to = opts.model_prefix + ext;
-    PGOLF_CHECK(std::rename(from.c_str(), to.c_str()) == 0,
-                "train-tokenizer: cannot rename " << from << " to " << to);
-  }
+  core::write_file_atomic(opts.model_prefix + ".vocab", vocab.str());
+  core::write_file_atomic(opts.model_prefix + ".model", proto);
   return opts.model_prefix + ".model";
 }
 

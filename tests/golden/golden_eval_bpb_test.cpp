@@ -102,7 +102,7 @@ eval::ByteLuts case_luts(const GoldenCase& c) {
 TEST(GoldenEvalBpbTest, StandardEvalMatchesReference) {
   const auto cases = discover("eval_bpb");
   if (cases.empty()) GTEST_SKIP() << "no eval_bpb golden cases found (PGOLF_GOLDEN_ROOT)";
-  torch::set_num_threads(2);
+  torch::set_num_threads(1);  // tiny matmuls: extra threads only contend on a busy host
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
     const auto& j = c.config();
@@ -125,7 +125,7 @@ TEST(GoldenEvalBpbTest, StandardEvalMatchesReference) {
 TEST(GoldenEvalBpbTest, SlidingEvalReferenceModeMatchesAndExactModeScoresOnce) {
   const auto cases = discover("eval_bpb");
   if (cases.empty()) GTEST_SKIP() << "no eval_bpb golden cases found (PGOLF_GOLDEN_ROOT)";
-  torch::set_num_threads(2);
+  torch::set_num_threads(1);  // tiny matmuls: extra threads only contend on a busy host
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
     const auto& j = c.config();

@@ -10,6 +10,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
+#include "pgolf/eval/gpt_lora.h"
 #include "pgolf/eval/sliding.h"
 #include "pgolf/eval/standard.h"
 #include "pgolf/eval/ttt.h"
@@ -522,6 +523,41 @@ TEST(EvalTttTest, CausalityLaterTokensNeverChangeEarlierScores) {
   ASSERT_GT(k, 0) << "test stream has no document longer than 3 chunks";
   TinyAttention peeking(/*causal=*/false);
   EXPECT_FALSE(prefix_scores_unchanged(peeking, tok, l, k));
+}
+
+// The same guarantee with the real GPT (SmearGate on, randomised weights) behind GptLoraModel.
+TEST(EvalTttTest, GptLoraModelIsCausalAndAdapts) {
+  config::ModelConfig cfg;
+  cfg.vocab_size = kVocab;
+  cfg.num_layers = 2;
+  cfg.model_dim = 32;
+  cfg.num_heads = 2;
+  cfg.num_kv_heads = 1;
+  cfg.mlp_mult = 2.0;
+  cfg.bigram_vocab_size = 0;
+  torch::manual_seed(41);
+  model::GPT gpt(cfg);
+  {
+    // Zero-initialised projections would make attention invisible; perturb every weight.
+    torch::NoGradGuard no_grad;
+    for (auto& p : gpt->parameters()) p.add_(torch::randn_like(p) * 0.2);
+  }
+  GptLoraModel model(gpt, model::DtypePolicy::kFp32, torch::kCPU);
+  const LoraShapes shapes = model.lora_shapes();
+  EXPECT_EQ(shapes.q_out, (std::vector<int64_t>{32, 32}));
+  EXPECT_EQ(shapes.v_out, (std::vector<int64_t>{16, 16}));
+  const ByteLuts l = make_luts();
+  const torch::Tensor tok = make_stream(300, 36);
+  for (int64_t k : {40, 170, 260}) {
+    EXPECT_TRUE(prefix_scores_unchanged(model, tok, l, k)) << "leak at k=" << k;
+  }
+  torch::Tensor frozen, trained;
+  TttOptions o0 = small_ttt(0.0), o1 = small_ttt(0.05);
+  o0.per_target_nll = &frozen;
+  o1.per_target_nll = &trained;
+  eval_ttt_lora(model, tok, l, o0);
+  eval_ttt_lora(model, tok, l, o1);
+  EXPECT_FALSE(torch::equal(frozen, trained)) << "TTT never changed a score";
 }
 
 TEST(EvalTttTest, RankSlicesSumToSingleRank) {

@@ -192,7 +192,14 @@ TEST(TrainerTest, TrainsASmallModelWithTheReferenceIdLayout) {
   o.threads = 2;
   const auto model = train_tokenizer(docs, o);
   EXPECT_TRUE(core::file_exists(o.model_prefix + ".vocab"));
-  EXPECT_TRUE(core::glob_sorted(o.model_prefix + ".tmp.*").empty());
+  EXPECT_TRUE(core::glob_sorted(o.model_prefix + ".*.tmp.*").empty());
+  const auto vocab = core::read_text_file(o.model_prefix + ".vocab");
+  EXPECT_EQ(vocab.substr(0, 26), "<pad>\t0\n<s>\t0\n</s>\t0\n<unk>");
+  EXPECT_EQ(std::count(vocab.begin(), vocab.end(), '\n'), 400);
+  // Training is deterministic: the same documents give the same model bytes.
+  const auto first = core::read_file(model);
+  train_tokenizer(docs, o);
+  EXPECT_TRUE(core::read_file(model) == first) << "retraining changed the model";
   Tokenizer tok(model);
   EXPECT_EQ(tok.vocab_size(), 400);
   EXPECT_TRUE(tok.is_control(0) && tok.is_control(1) && tok.is_control(2) && tok.is_unknown(3));

@@ -25,11 +25,12 @@ struct TrainTokenizerOptions {
   bool verbose = false;  // show SentencePiece's own INFO and WARNING log
 };
 
-// The trainer arguments (exposed so tests can check them against the reference table).
+// The trainer arguments (exposed so tests can check them against the reference table); the model
+// is returned in memory, so there is no model_prefix among them.
 std::map<std::string, std::string> trainer_arguments(const TrainTokenizerOptions& opts);
 
-// Trains on `docs` (already prepared and non-empty) and writes the model files atomically
-// (temporary prefix, then rename). Returns the path of the .model file.
+// Trains on `docs` (already prepared and non-empty) and writes <prefix>.model and <prefix>.vocab
+// atomically (temp file + rename each). Returns the path of the .model file.
 std::string train_tokenizer(const std::vector<std::string>& docs,
                             const TrainTokenizerOptions& opts);
 
