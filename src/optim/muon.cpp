@@ -9,6 +9,18 @@
 
 namespace pgolf::optim {
 
+namespace {
+
+// bf16 x bf16 -> bf16 with fp32 accumulation. On CPUs without native bf16 GEMM LibTorch falls
+// back to a scalar reference kernel (~100x slower); multiplying the bf16 values in fp32 and
+// rounding once gives the same contract as a bf16 GEMM with an fp32 accumulator.
+torch::Tensor bf16_mm(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.is_cuda()) return a.mm(b);
+  return a.to(torch::kFloat32).mm(b.to(torch::kFloat32)).to(torch::kBFloat16);
+}
+
+}  // namespace
+
 torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps) {
   PGOLF_CHECK(g.dim() == 2, "newton_schulz5: expected a 2-D matrix, found shape " << g.sizes());
   torch::NoGradGuard no_grad;
@@ -17,9 +29,9 @@ torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps) 
   const bool transposed = g.size(0) > g.size(1);
   if (transposed) x = x.t();  // work on the wide side: A is min(rows, cols) square
   for (int64_t i = 0; i < steps; ++i) {
-    torch::Tensor a = x.mm(x.t());
-    torch::Tensor b = a * kNsB + (a * kNsC).mm(a);  // the reference's `c * A @ A` is (c*A) @ A
-    x = x * kNsA + b.mm(x);
+    torch::Tensor a = bf16_mm(x, x.t());
+    torch::Tensor b = a * kNsB + bf16_mm(a * kNsC, a);  // the reference's `c * A @ A` is (c*A) @ A
+    x = x * kNsA + bf16_mm(b, x);
   }
   return transposed ? x.t() : x;
 }
