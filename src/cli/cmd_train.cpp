@@ -11,7 +11,9 @@
 #include "pgolf/core/runtime.h"
 #include "pgolf/dist/comm.h"
 #include "pgolf/train/checkpoint.h"
+#include "pgolf/train/signals.h"
 #include "pgolf/train/trainer.h"
+#include "pgolf/version.h"
 
 namespace pgolf::cli {
 namespace {
@@ -68,10 +70,12 @@ int run_train(TrainArgs& a) {
   if (comm->rank() == 0) std::cout << dir.log() << std::endl;
   opts.finalize = !a.no_final;
   opts.allow_over_budget = a.allow_over_budget;
-  if (const char* src = std::getenv("PGOLF_SOURCE_DIR")) opts.code_root = src;
+  // Code bytes count the source tree this binary was built from (PGOLF_SOURCE_DIR overrides).
+  const char* src = std::getenv("PGOLF_SOURCE_DIR");
+  opts.code_root = src ? src : PGOLF_SOURCE_DIR;
   if (!a.config.files.empty()) opts.config_path = a.config.files.back();
   auto summary = train::run_training(cfg, *comm, log, dir, opts);
-  if (summary.interrupted) return 128 + 2;
+  if (summary.interrupted) return 128 + train::stop_signal();  // shell convention for signals
   return kExitOk;
 }
 
