@@ -72,7 +72,9 @@ void check_case(const GoldenCase& c) {
   lo.run_warmup = false;
   lo.on_step = [&](const train::StepRecord& r) {
     recs.push_back(r);
-    if (r.step == 1) after1 = s->model->state_dict();
+    if (r.step == 1)  // state_dict() holds the live parameters: copy them
+      for (const auto& kv : s->model->state_dict())
+        after1.emplace_back(kv.first, kv.second.detach().clone());
   };
   const auto res = train::run_loop(*s, lo);
   ASSERT_EQ(static_cast<int64_t>(recs.size()), cfg.train.iterations);
