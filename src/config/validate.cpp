@@ -97,6 +97,7 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(c.eval.eval_batch_seqs >= 1,
                 "eval_batch_seqs: expected >= 1, found " + s(c.eval.eval_batch_seqs));
   one_of(errs, "sliding_mode", c.eval.sliding_mode, {"reference", "exact"});
+  one_of(errs, "muon_ns_coeffs", c.optim.muon_ns_coeffs, {"exact", "bf16"});
   PGOLF_REQUIRE(c.eval.ttt_lora_rank >= 1, "ttt_lora_rank: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_chunk_size >= 1, "ttt_chunk_size: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_eval_seq_len >= c.eval.ttt_chunk_size,

@@ -19,19 +19,26 @@ torch::Tensor bf16_mm(const torch::Tensor& a, const torch::Tensor& b) {
   return a.to(torch::kFloat32).mm(b.to(torch::kFloat32)).to(torch::kBFloat16);
 }
 
+double bf16_round(double v) {
+  return static_cast<double>(static_cast<float>(c10::BFloat16(static_cast<float>(v))));
+}
+
 }  // namespace
 
-torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps) {
+torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps, bool bf16_coeffs) {
   PGOLF_CHECK(g.dim() == 2, "newton_schulz5: expected a 2-D matrix, found shape " << g.sizes());
   torch::NoGradGuard no_grad;
   torch::Tensor x = g.to(torch::kBFloat16);
   x = x / (x.norm() + eps);  // bf16 norm, bf16 (norm + eps), bf16 division
   const bool transposed = g.size(0) > g.size(1);
   if (transposed) x = x.t();  // work on the wide side: A is min(rows, cols) square
+  const double ca = bf16_coeffs ? bf16_round(kNsA) : kNsA;
+  const double cb = bf16_coeffs ? bf16_round(kNsB) : kNsB;
+  const double cc = bf16_coeffs ? bf16_round(kNsC) : kNsC;
   for (int64_t i = 0; i < steps; ++i) {
     torch::Tensor a = bf16_mm(x, x.t());
-    torch::Tensor b = a * kNsB + bf16_mm(a * kNsC, a);  // the reference's `c * A @ A` is (c*A) @ A
-    x = x * kNsA + bf16_mm(b, x);
+    torch::Tensor b = a * cb + bf16_mm(a * cc, a);  // the reference's `c * A @ A` is (c*A) @ A
+    x = x * ca + bf16_mm(b, x);
   }
   return transposed ? x.t() : x;
 }
@@ -64,7 +71,7 @@ void Muon::fill_updates(ParamGroup& group, torch::Tensor& flat, int rank, int wo
       // Without Nesterov the reference orthogonalises the raw gradient (the buffer then only
       // accumulates); kept as is for fidelity.
       torch::Tensor u = opts_.nesterov ? grad.add(buf, group.momentum) : grad;
-      u = newton_schulz5(u, opts_.backend_steps);
+      u = newton_schulz5(u, opts_.backend_steps, 1e-7, opts_.bf16_coeffs);
       const double ratio = static_cast<double>(p.size(0)) / static_cast<double>(p.size(1));
       u.mul_(std::sqrt(std::max(1.0, ratio)));  // in bf16, like `g *= ...` on the NS output
       flat.narrow(0, offset, n).copy_(u.reshape({-1}));

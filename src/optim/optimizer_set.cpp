@@ -38,7 +38,8 @@ OptimizerSet::OptimizerSet(const core::NamedTensors& named_params, const config:
   add_adam("head", plan_.head, plan_.head_lr, adam);
   if (!plan_.muon.empty()) {
     std::vector<ParamGroup> groups{make_group("muon", plan_.muon, by_name, plan_.matrix_lr)};
-    MuonOptions mo{cfg.muon_backend_steps, /*nesterov=*/true, cfg.muon_weight_decay};
+    MuonOptions mo{cfg.muon_backend_steps, /*nesterov=*/true, cfg.muon_weight_decay,
+                   /*bf16_coeffs=*/cfg.muon_ns_coeffs == "bf16"};
     auto muon = std::make_unique<Muon>(std::move(groups), mo, comm);
     muon->set_momentum(cfg.muon_momentum);
     optimizers_.emplace_back("muon", std::move(muon));

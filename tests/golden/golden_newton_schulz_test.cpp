@@ -34,7 +34,7 @@ TEST(GoldenNewtonSchulz, OutputsMatch) {
     const double eps = cfg.at("eps").get<double>();
     for (const auto& shape : gc.manifest().at("ns_shapes")) {
       const std::string p = "ns." + shape_key(shape);
-      const torch::Tensor out = optim::newton_schulz5(gc.tensor(p + ".input"), steps, eps);
+      const torch::Tensor out = optim::newton_schulz5(gc.tensor(p + ".input"), steps, eps, /*bf16_coeffs=*/true);
       ASSERT_EQ(out.scalar_type(), torch::kBFloat16);
       const torch::Tensor want = gc.tensor(p + ".output_f32");
       EXPECT_TRUE(rel_frobenius(p, out.to(torch::kFloat32), want, 2e-2));
@@ -59,7 +59,7 @@ TEST(GoldenNewtonSchulz, MuonThreeSteps) {
       group.params.push_back(gc.tensor(group.names.back() + ".init").clone());
     }
     optim::MuonOptions opts{mt.at("backend_steps").get<int64_t>(), mt.at("nesterov").get<bool>(),
-                            mt.at("weight_decay").get<double>()};
+                            mt.at("weight_decay").get<double>(), /*bf16_coeffs=*/true};
     optim::Muon muon({group}, opts, /*comm=*/nullptr);
     muon.set_momentum(mt.at("momentum").get<double>());
     const auto& params = muon.groups()[0].params;
@@ -94,6 +94,7 @@ config::OptimConfig optim_config(const nlohmann::json& c) {
   o.muon_momentum_warmup_start = c.at("muon_momentum_warmup_start").get<double>();
   o.muon_momentum_warmup_steps = c.at("muon_momentum_warmup_steps").get<int64_t>();
   o.muon_weight_decay = c.value("muon_weight_decay", 0.04);  // hard-coded in the reference
+  o.muon_ns_coeffs = "bf16";  // the vectors come from torch 1.13 on CPU (golden/README.md)
   o.beta1 = c.at("beta1").get<double>();
   o.beta2 = c.at("beta2").get<double>();
   o.adam_eps = c.at("adam_eps").get<double>();

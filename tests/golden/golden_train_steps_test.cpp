@@ -32,6 +32,7 @@ config::Config config_from_manifest(const GoldenCase& c) {
   j["dtype"] = "fp32";
   j["device"] = "cpu";
   j["sliding_mode"] = "reference";
+  j["muon_ns_coeffs"] = "bf16";  // the vectors come from torch 1.13 on CPU (golden/README.md)
   const std::string path = ::testing::TempDir() + "/train_steps_config.json";
   core::write_file_atomic(path, j.dump());
   config::Layers layers;

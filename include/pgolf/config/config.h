@@ -50,6 +50,7 @@ struct OptimConfig {
   double muon_momentum_warmup_start = 0.92;  // MUON_MOMENTUM_WARMUP_START
   int64_t muon_momentum_warmup_steps = 1500; // MUON_MOMENTUM_WARMUP_STEPS
   double muon_weight_decay = 0.04;           // MUON_WEIGHT_DECAY: hard-coded 0.04 in the reference
+  std::string muon_ns_coeffs = "exact";      // MUON_NS_COEFFS: exact (torch 2.x) | bf16 (torch 1.13 CPU)
   double beta1 = 0.9;                        // BETA1
   double beta2 = 0.95;                       // BETA2
   double adam_eps = 1e-8;                    // ADAM_EPS

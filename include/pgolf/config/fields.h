@@ -45,6 +45,9 @@ void for_each_field(C& c, V&& v) {
   v("optim", "muon_momentum_warmup_start", c.optim.muon_momentum_warmup_start, "");
   v("optim", "muon_momentum_warmup_steps", c.optim.muon_momentum_warmup_steps, "");
   v("optim", "muon_weight_decay", c.optim.muon_weight_decay, "hard-coded 0.04 in the reference");
+  v("optim", "muon_ns_coeffs", c.optim.muon_ns_coeffs,
+    "exact | bf16: Newton-Schulz coefficients as torch 2.x applies them, or rounded to bf16 as "
+    "torch 1.13 on CPU does (the golden vectors)");
   v("optim", "beta1", c.optim.beta1, "");
   v("optim", "beta2", c.optim.beta2, "");
   v("optim", "adam_eps", c.optim.adam_eps, "");

@@ -17,12 +17,18 @@ constexpr double kNsA = 3.4445, kNsB = -4.7750, kNsC = 2.0315;
 // The reference's zeropower_via_newtonschulz5, op by op in bf16: X = G/(|G|_F + eps) (transposed
 // when rows > cols), then `steps` times A = X X^T, B = b A + (c A) A, X = a X + B X. Returns bf16
 // with G's shape. G must be 2-D; it is never modified.
-torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps = 5, double eps = 1e-7);
+// `bf16_coeffs` rounds a, b, c to bf16 before use. torch 1.13 on CPU (which produced the golden
+// vectors) casts a Python scalar to the tensor's dtype for `b * A`; torch 2.x (the records' H100
+// runs) multiplies in fp32 with the exact coefficients. The two differ by ~5% relative Frobenius,
+// the size of bf16 Newton-Schulz noise, so both are legitimate; `exact` is the default.
+torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps = 5, double eps = 1e-7,
+                             bool bf16_coeffs = false);
 
 struct MuonOptions {
   int64_t backend_steps = 5;  // MUON_BACKEND_STEPS
   bool nesterov = true;
   double weight_decay = 0.0;  // decoupled: p *= 1 - lr*wd before the update
+  bool bf16_coeffs = false;   // MUON_NS_COEFFS=bf16 (see newton_schulz5)
 };
 
 class Muon final : public Optimizer {
