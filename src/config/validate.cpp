@@ -107,6 +107,7 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
   one_of(errs, "quant_scheme", c.quant.quant_scheme,
          {"mixed", "int8", "int6", "int6_clip31", "gptq_lite"});
   one_of(errs, "compressor", c.quant.compressor, {"zstd", "zlib"});
+  one_of(errs, "intn_scale_floor", c.quant.intn_scale_floor, {"fp16_tiny", "inv_clip"});
   PGOLF_REQUIRE(c.quant.zstd_level >= 1 && c.quant.zstd_level <= 22,
                 "zstd_level: expected 1..22, found " + s(c.quant.zstd_level));
   PGOLF_REQUIRE(c.quant.prune_pct >= 0 && c.quant.prune_pct < 1,

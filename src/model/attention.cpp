@@ -37,7 +37,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   if (q_lora && q_lora->defined()) q = q + lora_delta(x, *q_lora, "c_q");
   torch::Tensor k, v;  // (B,T,Hkv*D)
   if (opts_.mla) {
-    const auto latent = compat::rms_norm(kv_down(x));  // (B,T,kv_rank)
+    auto latent = kv_down(x);  // (B,T,kv_rank)
+    if (opts_.mla_latent_norm) latent = compat::rms_norm(latent);
     k = k_up(latent);
     v = v_up(latent);
   } else {

@@ -36,6 +36,7 @@ GPTImpl::GPTImpl(const config::ModelConfig& cfg)
   attn.qk_gain_init = cfg.qk_gain_init;
   attn.mla = cfg.attention == "mla";
   attn.kv_rank = cfg.kv_rank;
+  attn.mla_latent_norm = cfg.mla_latent_norm;
   PGOLF_CHECK_INPUT(cfg.attention == "gqa" || attn.mla,
                     "attention: expected gqa | mla, found '" << cfg.attention << "'");
   blocks = register_module("blocks", torch::nn::ModuleList());

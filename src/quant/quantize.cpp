@@ -119,12 +119,13 @@ bool matches_any(const std::string& name, const std::vector<std::string>& patter
                      [&](const std::string& p) { return name.find(p) != std::string::npos; });
 }
 
-QuantizedTensor quantize_rowmax(const torch::Tensor& t, int64_t clip) {
+QuantizedTensor quantize_rowmax(const torch::Tensor& t, int64_t clip, double min_scale) {
   PGOLF_CHECK(t.numel() > 0, "quantize_rowmax: empty tensor");
   const auto t32 = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
   if (t32.dim() == 2) {
     const auto row_max = t32.abs().amax(1);
-    auto scale = (row_max / static_cast<double>(clip)).clamp_min(1e-12).to(torch::kHalf);
+    const double floor = min_scale > 0 ? min_scale : 1e-12;
+    auto scale = (row_max / static_cast<double>(clip)).clamp_min(floor).to(torch::kHalf);
     scale = scale.clamp_min(kFp16Tiny);  // exact: max() of fp16 values
     const auto q = round_clamp_int8(t32 / scale.to(torch::kFloat).unsqueeze(1), -(clip + 1), clip);
     return {q, scale.contiguous()};
@@ -209,11 +210,13 @@ std::string classify(const std::string& name, const torch::Tensor& t, Scheme sch
   return "int8";
 }
 
-QuantizedTensor quantize_kind(const torch::Tensor& t, const std::string& kind, Scheme scheme) {
+QuantizedTensor quantize_kind(const torch::Tensor& t, const std::string& kind, Scheme scheme,
+                              bool floor_inv_clip) {
   if (kind == "int8") return quantize_clip_quantile(t, 127, kInt8ClipQuantile);
   if (scheme == Scheme::kInt6Clip31) return quantize_clip_quantile(t, 31, kInt8ClipQuantile);
   if (scheme == Scheme::kGptqLite) return quantize_gptq_lite(t, 31);
-  return quantize_rowmax(t, kind == "int5" ? 15 : 31);
+  const int64_t clip = kind == "int5" ? 15 : 31;
+  return quantize_rowmax(t, clip, floor_inv_clip ? 1.0 / static_cast<double>(clip) : 0.0);
 }
 
 torch::Tensor passthrough_value(const torch::Tensor& t, const std::string& kind, Scheme scheme) {
@@ -241,7 +244,7 @@ QuantResult quantize_state_dict(const NamedTensors& state_dict, const config::Qu
     if (kind.rfind("passthrough", 0) == 0) {
       out.w.emplace_back(name, passthrough_value(t, kind, scheme));
     } else {
-      auto qt = quantize_kind(t, kind, scheme);
+      auto qt = quantize_kind(t, kind, scheme, cfg.intn_scale_floor == "inv_clip");
       out.w.emplace_back(name + ".q", std::move(qt.q));
       out.w.emplace_back(name + ".scale", std::move(qt.scale));
     }

@@ -145,6 +145,32 @@ TEST(QuantRowmaxTest, ScaleFromRowMaxRoundHalfEvenAndAsymmetricClamp) {
   EXPECT_EQ(qn.q[0][1].item<int8_t>(), 16);  // 0.5 / fp16(1/31) = 15.5002 -> 16
 }
 
+TEST(QuantRowmaxTest, InvClipFloorAsPr289) {
+  // PR #289's quantize_int6_per_row: scale = fp16(max(rowmax/31, 1/31)). A row with max 0.31 gets
+  // 1/31 instead of 0.01, so 0.2 -> round(6.2) = 6 rather than 20.
+  auto w = torch::tensor({{0.31f, 0.2f}, {62.f, -31.f}});
+  const auto fine = quantize_rowmax(w, 31);
+  const auto coarse = quantize_rowmax(w, 31, 1.0 / 31);
+  const float inv31 = c10::Half(1.0f / 31);
+  EXPECT_EQ(coarse.scale[0].item<float>(), inv31);
+  EXPECT_EQ(coarse.q[0][1].item<int8_t>(), 6);
+  EXPECT_EQ(fine.q[0][1].item<int8_t>(), 20);
+  // Rows above the floor are unchanged.
+  EXPECT_EQ(coarse.scale[1].item<float>(), fine.scale[1].item<float>());
+  EXPECT_TRUE(torch::equal(coarse.q[1], fine.q[1]));
+  // Through the config: INTN_SCALE_FLOOR=inv_clip reaches the mixed and int6 schemes.
+  config::QuantConfig cfg;
+  cfg.passthrough_max_numel = 0;
+  cfg.quant_scheme = "int6";
+  cfg.int_cats = "attn";
+  const NamedTensors sd{{"blocks.0.attn.c_q.weight", w}};
+  const auto a = quantize_state_dict(sd, cfg);
+  cfg.intn_scale_floor = "inv_clip";
+  const auto b = quantize_state_dict(sd, cfg);
+  EXPECT_EQ(a.w[1].second[0].item<float>(), fine.scale[0].item<float>());
+  EXPECT_EQ(b.w[1].second[0].item<float>(), inv31);
+}
+
 TEST(QuantClipQuantileTest, Int8ClipsOutliersAndFloorsScale) {
   auto w = torch::full({2, 1000}, 0.5f);
   w[0][0] = 100.f;  // outlier above the 0.9999984 row quantile

@@ -36,6 +36,7 @@ struct ModelConfig {
   std::string activation = "relu2";    // ACTIVATION: relu2 | leaky_relu2 (leaky_relu(0.5)^2)
   std::string attention = "gqa";       // ATTENTION: gqa | mla
   int64_t kv_rank = 128;               // KV_RANK: MLA latent width (ATTENTION=mla only)
+  bool mla_latent_norm = true;         // MLA_LATENT_NORM: RMSNorm on the MLA latent; 0: PR #354
   bool ortho_init = true;              // ORTHO_INIT: orthogonal init of big linears; 0: baseline
 };
 
@@ -109,6 +110,7 @@ struct QuantConfig {
   std::string fp16_keep_name_patterns = "tok_emb,blocks.8.attn.c_k";  // FP16_KEEP_NAME_PATTERNS
   int64_t zstd_level = 22;               // ZSTD_LEVEL
   std::string compressor = "zstd";       // COMPRESSOR: zstd | zlib
+  std::string intn_scale_floor = "fp16_tiny";  // INTN_SCALE_FLOOR: fp16_tiny | inv_clip (PR #289)
   int64_t code_bytes = -1;               // CODE_BYTES: override code byte count; -1 = measure
 };
 

@@ -34,6 +34,8 @@ void for_each_field(C& c, V&& v) {
   v("model", "activation", c.model.activation, "relu2 | leaky_relu2 (leaky_relu(0.5)^2)");
   v("model", "attention", c.model.attention, "gqa | mla");
   v("model", "kv_rank", c.model.kv_rank, "MLA latent width (ATTENTION=mla only)");
+  v("model", "mla_latent_norm", c.model.mla_latent_norm,
+    "RMSNorm on the MLA latent (pgolf's formulation); 0: raw latent as PR #354's script");
   v("model", "ortho_init", c.model.ortho_init, "orthogonal init of big linears; 0: baseline");
   v("optim", "embed_lr", c.optim.embed_lr, "embedding lr when untied");
   v("optim", "head_lr", c.optim.head_lr, "head lr when untied");
@@ -95,6 +97,9 @@ void for_each_field(C& c, V&& v) {
   v("quant", "fp16_keep_name_patterns", c.quant.fp16_keep_name_patterns, "");
   v("quant", "zstd_level", c.quant.zstd_level, "");
   v("quant", "compressor", c.quant.compressor, "zstd | zlib");
+  v("quant", "intn_scale_floor", c.quant.intn_scale_floor,
+    "floor of the row-max int5/int6 scales (mixed, int6): fp16_tiny (PR #180, smear9) | inv_clip "
+    "(1/clip, e.g. 1/31: PR #289, 11L-a)");
   v("quant", "code_bytes", c.quant.code_bytes, "override code byte count; -1 = measure");
 }
 

@@ -2,6 +2,7 @@
 //  gqa (the records): k = x W_k^T, v = x W_v^T, Hkv heads of head_dim D.
 //  mla (seed PR #354, ATTENTION=mla): a shared low-rank latent
 //      c   = RMSNorm(x W_down^T)           kv_down: dim -> kv_rank, norm without weight
+//                                          (MLA_LATENT_NORM=0: c = x W_down^T, as PR #354's script)
 //      k   = c W_kup^T, v = c W_vup^T       k_up, v_up: kv_rank -> Hkv*D
 //    after which both paths are identical: q = x W_q^T (+ LoRA), q/k RMSNorm over D, RoPE on q and k
 //    (full D), q *= q_gain[h], causal SDPA with GQA, output proj (zero-init).
@@ -22,6 +23,7 @@ struct AttentionOptions {
   double qk_gain_init = 1.5;
   bool mla = false;
   int64_t kv_rank = 128;  // mla only
+  bool mla_latent_norm = true;  // mla only: RMSNorm on the latent
 };
 
 class AttentionImpl : public torch::nn::Module {

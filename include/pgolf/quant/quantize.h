@@ -6,7 +6,8 @@
 //   mixed        PR #180: numel <= PASSTHROUGH_MAX_NUMEL or non-float -> fp16 "passthrough";
 //                CONTROL patterns -> fp32 "passthrough_ctrl"; FP16_KEEP patterns -> "passthrough_fp16";
 //                INT_CATS categories -> per-row from the row max, mlp int5 [-16,15], others int6
-//                [-32,31], fp16 scale floored at the fp16 minimum normal; rest -> int8 (below).
+//                [-32,31], fp16 scale floored at the fp16 minimum normal (at 1/clip with
+//                INTN_SCALE_FLOOR=inv_clip); rest -> int8 (below).
 //   int6         smear9: as mixed but every INT_CATS category is int6 [-32,31].
 //   int6_clip31  unetqat/smearortho: INT_CATS 2-D tensors get the 0.9999984 row-quantile clip,
 //                scale max(clip/31, 1/31) (fp16), q in [-31,31]; non-2-D -> int8 per tensor.
@@ -61,7 +62,9 @@ struct QuantizedTensor {
 
 // PR #180 quantize_intN_per_row: scale = fp16(max(rowmax/clip, 1e-12)) floored at kFp16Tiny,
 // q = clamp(round_half_even(w / scale), -(clip+1), clip). Non-2-D: one fp16 scale, no floor.
-QuantizedTensor quantize_rowmax(const torch::Tensor& t, int64_t clip);
+// min_scale > 0 (INTN_SCALE_FLOOR=inv_clip: 1/clip, PR #289's quantize_int6_per_row): the fp32 row
+// scale is clamped at min_scale before the fp16 cast instead.
+QuantizedTensor quantize_rowmax(const torch::Tensor& t, int64_t clip, double min_scale = 0.0);
 // Percentile-clip quantiser of the baseline (qmax 127) and unetqat (qmax 31): see the header note.
 QuantizedTensor quantize_clip_quantile(const torch::Tensor& t, int64_t qmax, double clip_q);
 // 11L-b GPTQ-lite clip search (see the header note).
