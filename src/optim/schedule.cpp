@@ -30,6 +30,13 @@ double muon_momentum(int64_t step, double warmup_start, double momentum, int64_t
   return (1.0 - frac) * warmup_start + frac * momentum;
 }
 
+bool late_qat_due(int64_t step, double elapsed_ms, int64_t iterations, double late_qat_frac,
+                  double max_wallclock_ms) {
+  if (late_qat_frac <= 0) return false;
+  if (max_wallclock_ms > 0) return elapsed_ms >= late_qat_frac * max_wallclock_ms;
+  return static_cast<double>(step) >= late_qat_frac * static_cast<double>(iterations);
+}
+
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads, norms;

@@ -1,9 +1,11 @@
 // The training loop (see loop.h), following the reference main() step by step.
 #include "pgolf/train/loop.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
+#include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
 #include "pgolf/core/log.h"
 #include "pgolf/data/loader.h"
@@ -62,6 +64,22 @@ double momentum_at(const config::OptimConfig& o, int64_t step) {
                               o.muon_momentum_warmup_steps);
 }
 
+// Late QAT clips following the export's classes (QUANT_SCHEME, INT_CATS): mixed = int5 MLP and
+// int6 attention/bigram (PR #286); the int6 schemes int6 throughout; int8 everywhere for int8.
+model::QatSettings late_qat_settings(const config::QuantConfig& q) {
+  model::QatSettings qs;
+  if (q.quant_scheme == "int8") {
+    qs.mlp_clip = qs.attn_clip = qs.bigram_clip = 127;
+    return qs;
+  }
+  const auto cats = config::split_list(q.int_cats);
+  const auto has = [&](const char* c) { return std::find(cats.begin(), cats.end(), c) != cats.end(); };
+  qs.mlp_clip = has("mlp") ? (q.quant_scheme == "mixed" ? 15 : 31) : 0;
+  qs.attn_clip = has("attn") ? 31 : 0;
+  qs.bigram_clip = has("bigram") ? 31 : 0;
+  return qs;
+}
+
 void save(Session& s, const LoopOptions& opts, int64_t step, double train_ms) {
   if (opts.checkpoint_path.empty()) return;
   std::string path = opts.checkpoint_path;
@@ -106,6 +124,7 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
     run_warmup(s);
   }
   int64_t stop_after = -1;
+  bool qat_on = false;  // re-derived from the progress after a resume
   s.model->train();
   auto t0 = Clock::now();
   while (true) {
@@ -128,6 +147,12 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
     const double elapsed = training_ms + ms_since(t0);
     const double scale = optim::lr_mul(step, elapsed, t.iterations, t.warmdown_iters, cap_ms);
     const double momentum = momentum_at(s.cfg.optim, step);
+    if (!qat_on && optim::late_qat_due(step, elapsed, t.iterations, t.late_qat_frac, cap_ms)) {
+      s.model->set_qat(late_qat_settings(s.cfg.quant));
+      qat_on = true;
+      s.log.line(core::format("late_qat:enabled step:%lld scale:%.4f",
+                              static_cast<long long>(step), scale));
+    }
     const auto step_t0 = Clock::now();
     auto [train_loss, norm] = train_step(s, scale, momentum, /*clip=*/true);
     if (!std::isfinite(train_loss)) {
@@ -152,7 +177,8 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
     s.log.metric("train", {{"step", step}, {"train_loss", train_loss}, {"lr_scale", scale},
                            {"muon_momentum", momentum}, {"grad_norm", norm},
                            {"train_time_ms", approx_ms}, {"step_ms", step_ms},
-                           {"tokens_per_s", t.train_batch_tokens / (step_ms / 1000.0)}});
+                           {"tokens_per_s", t.train_batch_tokens / (step_ms / 1000.0)},
+                           {"qat", qat_on}});
     if (opts.on_step) opts.on_step(rec);
     // Wallclock cap and stop signal, agreed by every rank (MAX all-reduce).
     torch::Tensor flags = torch::tensor({cap_ms > 0 && approx_ms >= cap_ms ? 1.0f : 0.0f,

@@ -46,6 +46,9 @@ done
 kill -KILL $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 "$PGOLF_BIN" train --resume "$OUT/resumed" --no-final >"$OUT/r2.out" 2>&1 || { cat "$OUT/r2.out"; fail "resume failed"; }
+# The resumed process must really start from the step-8 checkpoint (not from a later one, which
+# would make the comparison below vacuous).
+grep -q "^resume: step:8 " "$OUT/r2.out" || { cat "$OUT/r2.out"; fail "resume did not start at step 8"; }
 "$PY" - "$OUT/full" "$OUT/resumed" <<'PYEOF'
 import json, sys
 def losses(d):

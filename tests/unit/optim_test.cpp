@@ -115,6 +115,20 @@ TEST(MomentumTest, WarmupEndpoints) {
   EXPECT_EQ(muon_momentum(0, 0.85, 0.95, 0), 0.95);
 }
 
+TEST(LateQatTest, DueFromTheFractionOfTheRun) {
+  // Iteration form: on once step >= frac * iterations (steps completed before the next forward).
+  EXPECT_FALSE(late_qat_due(84, 0.0, 100, 0.85, 0.0));
+  EXPECT_TRUE(late_qat_due(85, 0.0, 100, 0.85, 0.0));
+  EXPECT_TRUE(late_qat_due(100, 0.0, 100, 0.85, 0.0));
+  // Wallclock form (PR #286: 85% of the 600 s budget); the step count is irrelevant.
+  EXPECT_FALSE(late_qat_due(99999, 509999.0, 100, 0.85, 600000.0));
+  EXPECT_TRUE(late_qat_due(0, 510000.0, 100, 0.85, 600000.0));
+  // Off.
+  EXPECT_FALSE(late_qat_due(100, 1e9, 100, 0.0, 600000.0));
+  EXPECT_FALSE(late_qat_due(100, 0.0, 100, 0.0, 0.0));
+  EXPECT_FALSE(late_qat_due(0, 0.0, 100, 1e-9, 0.0));  // step 0 < 1e-7
+}
+
 // ---------------------------------------------------------------------------------------------
 // SWA / EMA
 

@@ -22,6 +22,12 @@ double lr_mul(int64_t step, double elapsed_ms, int64_t iterations, int64_t warmd
 // (frac = min(step / warmup_steps, 1); warmup_steps <= 0 means `momentum` from the start).
 double muon_momentum(int64_t step, double warmup_start, double momentum, int64_t warmup_steps);
 
+// Late QAT (PR #286: from 85% of the wallclock budget): true once the run's progress reaches
+// `late_qat_frac` (> 0). Progress is elapsed_ms / max_wallclock_ms with a cap, else
+// step / iterations (`step` = optimizer steps completed). late_qat_frac <= 0: never.
+bool late_qat_due(int64_t step, double elapsed_ms, int64_t iterations, double late_qat_frac,
+                  double max_wallclock_ms);
+
 // torch.nn.utils.clip_grad_norm_: total = L2 norm of the per-tensor L2 norms of every defined
 // gradient (fp32 and bf16 together); every gradient is multiplied by min(max_norm / (total +
 // 1e-6), 1). Returns the pre-clip total. max_norm <= 0 only measures.
