@@ -14,12 +14,6 @@ Command stub(CLI::App& app, const char* name, const char* what, int issue) {
 
 }  // namespace
 
-Command register_info(CLI::App& app) {
-  return stub(app, "info", "parameter counts and artifact estimate (issue #3)", 3);
-}
-Command register_bench(CLI::App& app) {
-  return stub(app, "bench", "throughput benchmark (issue #3/#9)", 3);
-}
 Command register_launch(CLI::App& app) {
   return stub(app, "launch", "start N local ranks (issue #7)", 7);
 }
