@@ -33,8 +33,9 @@ double muon_momentum(int64_t step, double warmup_start, double momentum, int64_t
 bool late_qat_due(int64_t step, double elapsed_ms, int64_t iterations, double late_qat_frac,
                   double max_wallclock_ms) {
   if (late_qat_frac <= 0) return false;
-  if (max_wallclock_ms > 0) return elapsed_ms >= late_qat_frac * max_wallclock_ms;
-  return static_cast<double>(step) >= late_qat_frac * static_cast<double>(iterations);
+  if (max_wallclock_ms > 0) return elapsed_ms / max_wallclock_ms >= late_qat_frac;
+  return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(iterations, 1)) >=
+         late_qat_frac;
 }
 
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {

@@ -65,9 +65,12 @@ double momentum_at(const config::OptimConfig& o, int64_t step) {
 }
 
 // Late QAT clips following the export's classes (QUANT_SCHEME, INT_CATS): mixed = int5 MLP and
-// int6 attention/bigram (PR #286); the int6 schemes int6 throughout; int8 everywhere for int8.
+// int6 attention (and bigram.proj when INT_CATS has bigram), as PR #286 with its INT_CATS
+// mlp,attn; the int6 schemes int6 throughout; int8 everywhere for int8. PR #286 floors the row
+// scale at 1e-12 (fp32), not at the export's fp16 minimum.
 model::QatSettings late_qat_settings(const config::QuantConfig& q) {
   model::QatSettings qs;
+  qs.min_scale = 1e-12;
   if (q.quant_scheme == "int8") {
     qs.mlp_clip = qs.attn_clip = qs.bigram_clip = 127;
     return qs;
@@ -199,6 +202,7 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
       t0 = Clock::now();
     }
   }
+  if (qat_on) s.model->set_qat(model::QatSettings{});  // off for what follows (PR #286 too)
   res.steps = step;
   res.train_ms = training_ms;
   return res;

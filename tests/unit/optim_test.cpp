@@ -116,10 +116,13 @@ TEST(MomentumTest, WarmupEndpoints) {
 }
 
 TEST(LateQatTest, DueFromTheFractionOfTheRun) {
-  // Iteration form: on once step >= frac * iterations (steps completed before the next forward).
+  // Iteration form: on once step / iterations >= frac (steps completed before the next forward).
   EXPECT_FALSE(late_qat_due(84, 0.0, 100, 0.85, 0.0));
   EXPECT_TRUE(late_qat_due(85, 0.0, 100, 0.85, 0.0));
   EXPECT_TRUE(late_qat_due(100, 0.0, 100, 0.85, 0.0));
+  EXPECT_TRUE(late_qat_due(12, 0.0, 14, 0.85, 0.0));   // 12/14 = 0.857: the 13th step is QAT
+  EXPECT_FALSE(late_qat_due(11, 0.0, 14, 0.85, 0.0));
+  EXPECT_TRUE(late_qat_due(1, 0.0, 0, 0.5, 0.0));      // divides by max(iterations, 1)
   // Wallclock form (PR #286: 85% of the 600 s budget); the step count is irrelevant.
   EXPECT_FALSE(late_qat_due(99999, 509999.0, 100, 0.85, 600000.0));
   EXPECT_TRUE(late_qat_due(0, 510000.0, 100, 0.85, 600000.0));
@@ -219,6 +222,7 @@ config::ModelConfig small_model(bool tied, int64_t bigram_dim = 16) {
 }
 
 model::GPT make_model(const config::ModelConfig& c, uint64_t seed = 3) {
+  torch::set_num_threads(1);  // tiny tensors; threads only add contention on a busy box
   torch::manual_seed(seed);
   model::GPT m(c);
   torch::NoGradGuard no_grad;

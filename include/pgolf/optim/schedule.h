@@ -22,9 +22,9 @@ double lr_mul(int64_t step, double elapsed_ms, int64_t iterations, int64_t warmd
 // (frac = min(step / warmup_steps, 1); warmup_steps <= 0 means `momentum` from the start).
 double muon_momentum(int64_t step, double warmup_start, double momentum, int64_t warmup_steps);
 
-// Late QAT (PR #286: from 85% of the wallclock budget): true once the run's progress reaches
+// Late QAT (PR #286's QAT_START_FRAC, 0.85 there): true once the run's progress reaches
 // `late_qat_frac` (> 0). Progress is elapsed_ms / max_wallclock_ms with a cap, else
-// step / iterations (`step` = optimizer steps completed). late_qat_frac <= 0: never.
+// step / max(iterations, 1) (`step` = optimizer steps completed). late_qat_frac <= 0: never.
 bool late_qat_due(int64_t step, double elapsed_ms, int64_t iterations, double late_qat_frac,
                   double max_wallclock_ms);
 
