@@ -9,6 +9,7 @@
 #include "pgolf/cli/commands.h"
 #include "pgolf/core/error.h"
 #include "pgolf/core/runtime.h"
+#include "pgolf/dist/error_file.h"
 
 namespace pgolf::cli {
 
@@ -50,6 +51,7 @@ int run(int argc, char** argv) {
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     if (!e.hint().empty()) std::cerr << "hint: " << e.hint() << "\n";
+    dist::write_error_file(e.what());  // for torchrun / pgolf launch: which rank failed first
     if (std::getenv("PGOLF_DEBUG") && !e.where().empty()) std::cerr << "at " << e.where() << "\n";
     switch (e.kind()) {
       case ErrorKind::kInput: return kExitBadInput;
@@ -58,9 +60,11 @@ int run(int argc, char** argv) {
     }
   } catch (const c10::Error& e) {
     std::cerr << "error (LibTorch): " << e.what_without_backtrace() << "\n";
+    dist::write_error_file(e.what_without_backtrace());
     return kExitFailure;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
+    dist::write_error_file(e.what());
     return kExitFailure;
   }
 }

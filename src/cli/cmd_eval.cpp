@@ -30,7 +30,7 @@ int run_eval(EvalArgs& a) {
   const auto env = dist::read_torchrun_env();
   const auto resolved = resolve_config(a.config, env.world_size);
   const auto& cfg = resolved.cfg;
-  core::configure_threads(static_cast<int>(cfg.train.threads));
+  core::configure_threads(dist::threads_per_rank(static_cast<int>(cfg.train.threads), env));
   const bool use_cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
   auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda);
   const torch::Device device = use_cuda ? torch::Device(torch::kCUDA, comm->local_rank())

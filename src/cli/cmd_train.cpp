@@ -48,7 +48,7 @@ int run_train(TrainArgs& a) {
   }
   resolved = resolve_config(a.config, env.world_size);
   const auto& cfg = resolved.cfg;
-  core::configure_threads(static_cast<int>(cfg.train.threads));
+  core::configure_threads(dist::threads_per_rank(static_cast<int>(cfg.train.threads), env));
   const bool use_cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
   auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda);
   if (a.resume.empty()) {

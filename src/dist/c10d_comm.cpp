@@ -3,6 +3,8 @@
 // a contiguous copy on the backend's device and copied back after the collective.
 #include "pgolf/dist/c10d_comm.h"
 
+#include <exception>
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -127,6 +129,8 @@ C10dComm::C10dComm(const TorchrunEnv& env, const std::string& backend,
 }
 
 C10dComm::~C10dComm() {
+  // Destroyed by an exception: note when, before shutdown() lets the peers see us go.
+  if (std::uncaught_exceptions() > 0) note_failure_time();
   if (!impl_ || !impl_->pg) return;
   try {
     impl_->pg->shutdown();

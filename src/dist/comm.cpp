@@ -1,7 +1,11 @@
 // LocalComm, the torchrun environment contract and the Comm factory (see comm.h).
 #include "pgolf/dist/comm.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
@@ -74,6 +78,26 @@ TorchrunEnv read_torchrun_env() {
                                                  << "MASTER_PORT");
   }
   return env;
+}
+
+namespace {
+std::atomic<int64_t> g_failure_ns{0};
+}  // namespace
+
+int64_t failure_time_ns() { return g_failure_ns.load(); }
+
+void note_failure_time() {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  int64_t unset = 0;
+  g_failure_ns.compare_exchange_strong(unset, now);
+}
+
+int threads_per_rank(int requested, const TorchrunEnv& env) {
+  if (requested > 0) return requested;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, cores / std::max(1, env.local_world_size));
 }
 
 std::unique_ptr<Comm> make_comm(const std::string& backend, bool use_cuda) {

@@ -32,6 +32,8 @@ std::pair<double, double> train_step(Session& s, double scale, double momentum, 
   s.optim->zero_grad();
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(s.device));
   for (int micro = 0; micro < s.grad_accum; ++micro) {
+    // DDP: gradients are averaged once, overlapping the last micro-step's backward.
+    if (s.grad_sync && micro == s.grad_accum - 1) s.grad_sync->arm();
     auto [x, y] = s.loader->next_batch(t.train_batch_tokens, t.train_seq_len, s.grad_accum);
     x = x.to(s.device, /*non_blocking=*/true);
     y = y.to(s.device, /*non_blocking=*/true);
@@ -44,16 +46,17 @@ std::pair<double, double> train_step(Session& s, double scale, double momentum, 
     (loss * (1.0 / s.grad_accum)).backward();
   }
   const auto params = param_list(s);
-  average_gradients(params, s.comm);  // DDP: averaged once, after the last micro-step
+  if (s.grad_sync) s.grad_sync->finish();
   s.optim->set_schedule(scale, momentum);
   double norm = 0.0;
   if (clip && s.cfg.optim.grad_clip_norm > 0)
     norm = optim::clip_grad_norm(params, s.cfg.optim.grad_clip_norm);
-  const double train_loss = (loss_sum / s.grad_accum).item<double>();
-  // All ranks must agree before anything is stepped with a non-finite gradient.
-  torch::Tensor bad = torch::tensor({std::isfinite(train_loss) ? 0.0f : 1.0f});
-  if (s.comm.world_size() > 1) s.comm.all_reduce_max(bad);
-  if (bad.item<float>() > 0) return {std::nan(""), norm};
+  // The mean over the global batch (the reference prints rank 0's share only). Summed over ranks,
+  // so a non-finite loss on any rank is non-finite on all: every rank agrees before stepping.
+  torch::Tensor sum = loss_sum.to(torch::kCPU, torch::kFloat64);
+  if (s.comm.world_size() > 1) s.comm.all_reduce_sum(sum);
+  const double train_loss = sum.item<double>() / (s.grad_accum * s.comm.world_size());
+  if (!std::isfinite(train_loss)) return {std::nan(""), norm};
   s.optim->step();
   s.optim->zero_grad();
   return {train_loss, norm};
@@ -183,11 +186,13 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
                            {"tokens_per_s", t.train_batch_tokens / (step_ms / 1000.0)},
                            {"qat", qat_on}});
     if (opts.on_step) opts.on_step(rec);
-    // Wallclock cap and stop signal, agreed by every rank (MAX all-reduce).
+    // Wallclock cap and stop signal, agreed by every rank (MAX all-reduce); a signal that reached
+    // one rank stops all of them, and all exit with its number.
     torch::Tensor flags = torch::tensor({cap_ms > 0 && approx_ms >= cap_ms ? 1.0f : 0.0f,
-                                         stop_requested() ? 1.0f : 0.0f});
+                                         static_cast<float>(stop_signal())});
     if (s.comm.world_size() > 1) s.comm.all_reduce_max(flags);
     if (flags[1].item<float>() > 0) {
+      request_stop(static_cast<int>(flags[1].item<float>()));
       training_ms += ms_since(t0);
       save(s, opts, step, training_ms);
       s.log.line(core::format("stopping: signal received at step:%lld; checkpoint %s",

@@ -78,6 +78,8 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
   s->model->to(s->device);
   s->model->set_dtype_policy(s->policy);
   broadcast_parameters(*s->model, comm);
+  if (comm.world_size() > 1)
+    s->grad_sync = std::make_unique<GradSync>(s->model->parameters(), comm);
   const auto params = s->model->state_dict();
   s->optim = std::make_unique<optim::OptimizerSet>(
       params, cfg.optim, config::split_list(cfg.quant.control_tensor_name_patterns), &comm);

@@ -27,6 +27,9 @@ void install_stop_signal_handlers() {
 
 bool stop_requested() { return g_signal != 0; }
 int stop_signal() { return static_cast<int>(g_signal); }
+void request_stop(int sig) {
+  if (g_signal == 0) g_signal = sig;
+}
 void reset_stop_request() { g_signal = 0; }
 
 }  // namespace pgolf::train

@@ -3,14 +3,21 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 #include <map>
 #include <optional>
 
 #include "pgolf/core/error.h"
 #include "pgolf/dist/c10d_comm.h"
 #include "pgolf/dist/comm.h"
+#include "pgolf/dist/error_file.h"
+#include "pgolf/dist/launcher.h"
 #include "rank_spawn.h"
 
 namespace pgolf::dist {
@@ -192,6 +199,174 @@ TEST(C10dWorker, PeerExits) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_THROW(comm.all_reduce_sum(t), pgolf::Error);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+}
+
+// ---- The rank launcher (pgolf launch), driven with /bin/sh children.
+
+LaunchOptions one_node(int nproc, double grace = 5.0) {
+  LaunchOptions o;
+  o.nproc_per_node = nproc;
+  o.grace_seconds = grace;
+  return resolved_launch_options(o);
+}
+
+std::vector<std::string> sh(const std::string& script) { return {"/bin/sh", "-c", script}; }
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(LauncherTest, RankEnvironmentFollowsTorchrun) {
+  LaunchOptions o;
+  o.nproc_per_node = 4;
+  o.nnodes = 2;
+  o.node_rank = 1;
+  o.master_addr = "node0";
+  o = resolved_launch_options(o);
+  EXPECT_EQ(o.master_port, 29500);
+  auto env = rank_environment(o, 2);
+  EXPECT_EQ(env["RANK"], "6");
+  EXPECT_EQ(env["WORLD_SIZE"], "8");
+  EXPECT_EQ(env["LOCAL_RANK"], "2");
+  EXPECT_EQ(env["LOCAL_WORLD_SIZE"], "4");
+  EXPECT_EQ(env["MASTER_ADDR"], "node0");
+  EXPECT_EQ(env["MASTER_PORT"], "29500");
+}
+
+TEST(LauncherTest, ResolvesDefaultsAndRejectsBadOptions) {
+  const LaunchOptions single = one_node(2);
+  EXPECT_EQ(single.master_addr, "127.0.0.1");
+  EXPECT_GT(single.master_port, 0);
+  auto bad = [](auto edit) {
+    LaunchOptions o;
+    edit(o);
+    EXPECT_THROW(resolved_launch_options(o), pgolf::Error);
+  };
+  bad([](LaunchOptions& o) { o.nproc_per_node = 0; });
+  bad([](LaunchOptions& o) { o.nnodes = 2; });  // no --master-addr
+  bad([](LaunchOptions& o) { o.node_rank = 1; });
+  bad([](LaunchOptions& o) { o.master_port = 70000; });
+  bad([](LaunchOptions& o) { o.grace_seconds = -1; });
+  std::ostringstream log;
+  EXPECT_THROW(launch_ranks(single, {"/nonexistent/program"}, log), pgolf::Error);
+  EXPECT_THROW(launch_ranks(single, {"no-such-program-on-path"}, log), pgolf::Error);
+  EXPECT_EQ(launch_ranks(one_node(1), {"true"}, log).exit_code, 0);  // found on PATH
+}
+
+TEST(LauncherTest, EveryRankGetsTheTorchrunEnvironment) {
+  const auto dir = std::filesystem::temp_directory_path() / ("pgolf_launch_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  EnvGuard g({{"RANK", "9"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"}});  // must not leak through
+  const LaunchOptions o = one_node(3);
+  std::ostringstream log;
+  const auto res = launch_ranks(
+      o, sh("echo $RANK $WORLD_SIZE $LOCAL_RANK $LOCAL_WORLD_SIZE $MASTER_ADDR $MASTER_PORT "
+            "${TORCHELASTIC_USE_AGENT_STORE:-none} > " + dir.string() + "/r$RANK"),
+      log);
+  EXPECT_EQ(res.exit_code, 0);
+  EXPECT_EQ(res.failed_rank, -1);
+  EXPECT_EQ(res.exit_codes, std::vector<int>({0, 0, 0}));
+  for (int r = 0; r < 3; ++r) {
+    const std::string want = std::to_string(r) + " 3 " + std::to_string(r) + " 3 127.0.0.1 " +
+                             std::to_string(o.master_port) + " none\n";
+    EXPECT_EQ(read_file(dir / ("r" + std::to_string(r))), want);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LauncherTest, FirstFailureStopsTheOthersAndSetsTheExitCode) {
+  std::ostringstream log;
+  // Rank 1 fails; ranks 0 and 2 would sleep for a minute but get SIGTERM.
+  const auto res = launch_ranks(one_node(3), sh("[ $RANK = 1 ] && exit 3; exec sleep 60"), log);
+  EXPECT_EQ(res.exit_code, 3);
+  EXPECT_EQ(res.failed_rank, 1);
+  EXPECT_EQ(res.exit_codes, std::vector<int>({128 + SIGTERM, 3, 128 + SIGTERM}));
+  EXPECT_NE(log.str().find("first failure: rank 1 (local rank 1"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("with exit code 3, no error message"), std::string::npos) << log.str();
+}
+
+TEST(LauncherTest, TheEarliestErrorFileNamesTheCause) {
+  // Rank 0 fails first (its error file says when) but exits last, as a rank does whose peers
+  // notice its broken connection before it has finished exiting; rank 1 exits early, no file.
+  const std::string script =
+      "if [ $RANK = 0 ]; then trap '' TERM; "
+      "printf '{\"message\":{\"message\":\"boom\",\"extraInfo\":{\"timestamp_ns\":\"%s\"}}}' "
+      "$(date +%s%N) > $TORCHELASTIC_ERROR_FILE; sleep 0.4; exit 2; fi; sleep 0.1; exit 1";
+  std::ostringstream log;
+  const auto res = launch_ranks(one_node(2), sh(script), log);
+  EXPECT_EQ(res.exit_codes, std::vector<int>({2, 1}));
+  EXPECT_EQ(res.failed_rank, 0);
+  EXPECT_EQ(res.exit_code, 2);
+  EXPECT_NE(log.str().find("first failure: rank 0 (local rank 0"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("with exit code 2: boom"), std::string::npos) << log.str();
+}
+
+TEST(ErrorFileTest, WritesAndReadsTorchrunsFormat) {
+  const std::string path = ::testing::TempDir() + "/pgolf_error.json";
+  std::remove(path.c_str());
+  EXPECT_FALSE(read_error_file(path).has_value());
+  {
+    EnvGuard g({{"TORCHELASTIC_ERROR_FILE", path}});
+    write_error_file("shard x: bad magic");
+  }
+  const auto e = read_error_file(path);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->message, "shard x: bad magic");
+  EXPECT_GT(e->time_ns, int64_t{1600000000} * 1000000000);
+  // What torchrun's @record writes for a Python rank: seconds only.
+  std::ofstream(path) << R"({"message": {"message": "ValueError: x", "extraInfo": )"
+                      << R"({"py_callstack": "Traceback...", "timestamp": "1700000000"}}})";
+  const auto py = read_error_file(path);
+  ASSERT_TRUE(py.has_value());
+  EXPECT_EQ(py->message, "ValueError: x");
+  EXPECT_EQ(py->time_ns, int64_t{1700000000} * 1000000000);
+  std::ofstream(path) << "not json";
+  EXPECT_FALSE(read_error_file(path).has_value());
+  {
+    EnvGuard g({{"TORCHELASTIC_ERROR_FILE", std::nullopt}});
+    write_error_file("nowhere");  // no file named: nothing happens
+  }
+  std::remove(path.c_str());
+}
+
+TEST(LauncherTest, RanksIgnoringSigtermAreKilledAfterTheGracePeriod) {
+  std::ostringstream log;
+  const auto res = launch_ranks(one_node(2, /*grace=*/0.2),
+                                sh("[ $RANK = 0 ] && exit 5; trap '' TERM; exec sleep 60"), log);
+  EXPECT_EQ(res.exit_code, 5);
+  EXPECT_EQ(res.failed_rank, 0);
+  EXPECT_EQ(res.exit_codes, std::vector<int>({5, 128 + SIGKILL}));
+  EXPECT_NE(log.str().find("SIGKILL"), std::string::npos) << log.str();
+}
+
+TEST(LauncherTest, ASignalToTheLauncherIsForwardedOnce) {
+  const auto dir = std::filesystem::temp_directory_path() / ("pgolf_sig_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  // Each rank counts the SIGINTs it gets, then exits 7 once it has seen one and a short quiet spell.
+  const std::string script = "n=0; trap 'n=$((n+1))' INT; touch " + dir.string() +
+                             "/ready$RANK; while [ $n = 0 ]; do sleep 0.05; done; sleep 0.3; "
+                             "echo $n > " + dir.string() + "/count$RANK; exit 7";
+  std::thread sender([&] {
+    for (int i = 0; i < 3000; ++i) {  // the handler is installed once the ranks are running
+      if (std::filesystem::exists(dir / "ready0") && std::filesystem::exists(dir / "ready1")) {
+        ::kill(::getpid(), SIGINT);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  std::ostringstream log;
+  const auto res = launch_ranks(one_node(2), sh(script), log);
+  sender.join();
+  EXPECT_EQ(res.exit_code, 7);
+  EXPECT_EQ(res.exit_codes, std::vector<int>({7, 7}));
+  EXPECT_EQ(read_file(dir / "count0"), "1\n");
+  EXPECT_EQ(read_file(dir / "count1"), "1\n");
+  EXPECT_NE(log.str().find("forwarding SIGINT to 2 rank(s)"), std::string::npos) << log.str();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

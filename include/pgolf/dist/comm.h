@@ -73,6 +73,16 @@ struct TorchrunEnv {
 // the variable, what was expected and what was found.
 TorchrunEnv read_torchrun_env();
 
+// Wall-clock time (ns since the epoch) at which an exception tore down this process's C10dComm,
+// 0 if none did. It is taken before the process group closes its connections, so before any peer
+// can notice: the rank with the earliest time is the one whose failure ended the run.
+int64_t failure_time_ns();
+void note_failure_time();  // records now, once (called by ~C10dComm while unwinding)
+
+// Intra-op threads for one rank: `requested` when > 0, else this machine's cores shared by the
+// LOCAL_WORLD_SIZE ranks on it (at least 1), so N CPU ranks do not oversubscribe the cores.
+int threads_per_rank(int requested, const TorchrunEnv& env);
+
 // LocalComm when RANK/WORLD_SIZE are absent (or WORLD_SIZE is 1); otherwise a C10dComm with
 // `backend`: "auto" (NCCL when use_cuda and CUDA is available, else Gloo), "gloo" or "nccl".
 std::unique_ptr<Comm> make_comm(const std::string& backend, bool use_cuda);

@@ -16,6 +16,7 @@
 #include "pgolf/model/gpt.h"
 #include "pgolf/optim/optimizer_set.h"
 #include "pgolf/train/averager.h"
+#include "pgolf/train/grad_sync.h"
 
 namespace pgolf::train {
 
@@ -29,6 +30,7 @@ struct Session {
   model::GPT model{nullptr};
   std::unique_ptr<optim::OptimizerSet> optim;
   std::unique_ptr<Averager> averager;  // SWA or EMA; null when neither is enabled
+  std::unique_ptr<GradSync> grad_sync;  // DDP-style gradient averaging; null for one rank
   std::vector<std::string> train_files;
   std::vector<std::string> val_files;
   std::unique_ptr<data::DistributedTokenLoader> loader;

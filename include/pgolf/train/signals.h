@@ -7,6 +7,7 @@ namespace pgolf::train {
 void install_stop_signal_handlers();
 bool stop_requested();
 int stop_signal();       // the signal number received, 0 if none
+void request_stop(int sig);  // as if `sig` had arrived (another rank's signal); keeps a first one
 void reset_stop_request();  // for tests
 
 }  // namespace pgolf::train

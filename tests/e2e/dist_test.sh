@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Data parallelism end to end (issue #7) on the smoke dataset with tests/data/dist_tiny.json:
+#  1. 1 rank, 2 Gloo ranks through `pgolf launch` and 2 through `torchrun --no-python` give the same
+#     per-step train losses and gradient norms, final val loss and final weights (the global batch
+#     and grad_accum = 8/world make them the same computation up to the order of float sums; the
+#     tolerances are explained below), and both ranks of a run hold identical weights;
+#  2. one rank failing (rank 1 reads a corrupt train shard) ends the whole run with that rank's
+#     exit code and message, under both launchers.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+smoke_data_or_fail
+cd "$PGOLF_SOURCE_DIR"
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+"$PY" -c 'import torch.distributed.run' 2>/dev/null || fail "$PY cannot import torch.distributed.run (torchrun)"
+TORCHRUN=("$PY" -m torch.distributed.run --standalone --nproc_per_node=2 --no-python)
+TRAIN=(train --config tests/data/dist_tiny.json --out-dir "$OUT")
+run() {  # run NAME cmd... : output in $OUT/NAME.out; the test fails on a non-zero exit
+  local name=$1; shift
+  set +e; timeout 300 "$@" >"$OUT/$name.out" 2>&1; local got=$?; set -e
+  [[ $got -eq 0 ]] || { cat "$OUT/$name.out" >&2; fail "$name exited $got"; }
+}
+
+# 1. The same 5 steps three ways. The launch run also exports and scores (rank 0 writes, every
+#    rank evaluates its share of the round trip); the others stop after training.
+run one "$PGOLF_BIN" "${TRAIN[@]}" --run-id one --no-final
+run launch "$PGOLF_BIN" launch --nproc-per-node 2 -- "${TRAIN[@]}" --run-id launch
+run torchrun "${TORCHRUN[@]}" "$PGOLF_BIN" "${TRAIN[@]}" --run-id torchrun --no-final
+grep -q "world_size:2 grad_accum_steps:4" "$OUT/launch/train.log" || fail "launch run was not 2 ranks"
+grep -q "world_size:2 grad_accum_steps:4" "$OUT/torchrun/train.log" || fail "torchrun run was not 2 ranks"
+for f in final_model.int8.ptz eval.json submission.json; do
+  [[ -s "$OUT/launch/$f" ]] || fail "launch run lacks $f"
+done
+"$PY" - "$OUT" <<'PYEOF'
+# Tolerances. Both runs do the same arithmetic except the order of float sums (micro-step grads,
+# rank sums, eval sums), so step 1 agrees to rounding (~1e-7). From then on Muon's bf16
+# Newton-Schulz amplifies those roundings: one bf16 ulp flipped in one input element changes its
+# output by 2-10% (Frobenius) for ill-conditioned gradients such as the zero-initialised proj
+# matrices', and the runs drift apart slowly: after 5 steps ~5e-6 in the loss, ~1e-4 in the
+# gradient norm, ~1e-3 in the weights overall (up to a few % on single zero-initialised matrices).
+# A missing average (grads 2x) shows in grad_norm; missing sync shows as ranks disagreeing.
+import json, sys, torch
+out = sys.argv[1]
+
+def events(run, kind):
+    return [e for e in map(json.loads, open(f"{out}/{run}/metrics.jsonl")) if e["event"] == kind]
+
+def rel(a, b):
+    return abs(a - b) / max(abs(a), 1e-12)
+
+def weights(path):
+    sd = torch.load(path, map_location="cpu", weights_only=False)
+    return {k: v for k, v in sd.items() if k.startswith("model/")}
+
+ref = {e["step"]: e for e in events("one", "train")}
+ref_val = events("one", "val")[-1]["val_loss"]
+ref_w = weights(f"{out}/one/checkpoints/latest.pt")
+assert sorted(ref) == [1, 2, 3, 4, 5], sorted(ref)
+for run in ("launch", "torchrun"):
+    got = {e["step"]: e for e in events(run, "train")}
+    assert sorted(got) == sorted(ref), (run, sorted(got))
+    loss = max(rel(ref[s]["train_loss"], got[s]["train_loss"]) for s in ref)
+    assert loss <= 1e-5, (run, "train losses differ", loss, ref, got)
+    norm1 = rel(ref[1]["grad_norm"], got[1]["grad_norm"])
+    norm = max(rel(ref[s]["grad_norm"], got[s]["grad_norm"]) for s in ref)
+    assert norm1 <= 1e-6 and norm <= 1e-3, (run, "gradient norms differ", norm1, norm)
+    val = rel(ref_val, events(run, "val")[-1]["val_loss"])
+    assert val <= 1e-5, (run, "val loss differs", val)
+    w0 = weights(f"{out}/{run}/checkpoints/latest.pt")
+    w1 = weights(f"{out}/{run}/checkpoints/latest.pt.rank1")
+    assert w0.keys() == ref_w.keys() == w1.keys()
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), (run, "ranks disagree on", k)
+    diff = sum(((w0[k] - ref_w[k]) ** 2).sum() for k in ref_w).sqrt()
+    wrel = (diff / sum((v ** 2).sum() for v in ref_w.values()).sqrt()).item()
+    assert wrel <= 1e-2, (run, "final weights differ", wrel)
+    print(f"{run}: max rel diff train loss {loss:.1e}, grad norm {norm1:.1e} (step 1) "
+          f"{norm:.1e} (all), val loss {val:.1e}, weights {wrel:.1e} (Frobenius)")
+PYEOF
+
+# 2. Rank 1 alone sees a corrupt train shard (its DATA_PATH points to a copy with a bad magic);
+#    the run must end with rank 1's input-error exit code (2) and message, not hang.
+BAD="$OUT/bad_data"
+mkdir -p "$BAD"
+ln -s "$PGOLF_SOURCE_DIR"/data/smoke/fineweb_val_*.bin "$BAD/"
+for f in "$PGOLF_SOURCE_DIR"/data/smoke/fineweb_train_*.bin; do
+  { printf 'XXXX'; tail -c +5 "$f"; } > "$BAD/$(basename "$f")"
+done
+WRAP='if [ "$RANK" = 1 ]; then export DATA_PATH="$BAD"; fi; exec "$@"'
+export BAD
+fails() {  # fails NAME cmd... : expects exit code $WANT and rank 1's shard error in the output
+  local name=$1; shift
+  set +e; timeout 60 "$@" >"$OUT/$name.out" 2>&1; local got=$?; set -e
+  [[ $got -ne 124 ]] || { cat "$OUT/$name.out" >&2; fail "$name hung (killed by timeout)"; }
+  [[ $got -eq $WANT ]] || { cat "$OUT/$name.out" >&2; fail "$name: expected exit $WANT, got $got"; }
+  grep -q "bad_data/fineweb_train_.*bad magic" "$OUT/$name.out" || { cat "$OUT/$name.out" >&2; fail "$name: rank 1's message missing"; }
+}
+WANT=2 fails launch_fail "$PGOLF_BIN" launch --nproc-per-node 2 --exec -- \
+  bash -c "$WRAP" rank "$PGOLF_BIN" "${TRAIN[@]}" --run-id launch_fail --no-final
+grep -q "first failure: rank 1 (local rank 1, pid [0-9]*) with exit code 2: shard .*bad magic" \
+  "$OUT/launch_fail.out" || { cat "$OUT/launch_fail.out" >&2; fail "launch did not name rank 1's failure"; }
+# torchrun reports a failed worker group with exit code 1 and its own summary.
+WANT=1 fails torchrun_fail "${TORCHRUN[@]}" \
+  bash -c "$WRAP" rank "$PGOLF_BIN" "${TRAIN[@]}" --run-id torchrun_fail --no-final
+pass
