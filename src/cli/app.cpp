@@ -33,7 +33,8 @@ int run(int argc, char** argv) {
 
   std::vector<Command> commands = {register_train(app),  register_eval(app),   register_export(app),
                                    register_data(app),   register_config(app), register_info(app),
-                                   register_bench(app),  register_launch(app)};
+                                   register_bench(app),  register_launch(app),
+                                   register_report(app), register_compare(app), register_record(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 #include "pgolf/core/files.h"
 #include "pgolf/core/runtime.h"
 #include "pgolf/dist/comm.h"
+#include "pgolf/report/charts.h"
 #include "pgolf/train/checkpoint.h"
 #include "pgolf/train/signals.h"
 #include "pgolf/train/trainer.h"
@@ -33,6 +34,17 @@ std::string agree_string(dist::Comm& comm, const std::string& s) {
   std::memcpy(t.data_ptr(), s.data(), std::min<size_t>(s.size(), 255));
   comm.broadcast(t, 0);
   return std::string(static_cast<const char*>(t.data_ptr()));
+}
+
+// Standalone SVG charts and report.html in the run directory (rank 0), also after a failed or
+// stopped run, whose curves matter most; a report problem never changes the run's outcome.
+void write_run_report(const dist::Comm& comm, const train::RunDir& dir) {
+  if (comm.rank() != 0) return;
+  try {
+    report::write_run_charts(dir.path);
+  } catch (const std::exception& e) {
+    std::cerr << "warning: run report not written: " << e.what() << std::endl;
+  }
 }
 
 int run_train(TrainArgs& a) {
@@ -74,7 +86,14 @@ int run_train(TrainArgs& a) {
   const char* src = std::getenv("PGOLF_SOURCE_DIR");
   opts.code_root = src ? src : PGOLF_SOURCE_DIR;
   if (!a.config.files.empty()) opts.config_path = a.config.files.back();
-  auto summary = train::run_training(cfg, *comm, log, dir, opts);
+  train::TrainSummary summary;
+  try {
+    summary = train::run_training(cfg, *comm, log, dir, opts);
+  } catch (...) {
+    write_run_report(*comm, dir);
+    throw;
+  }
+  write_run_report(*comm, dir);
   if (summary.interrupted) return 128 + train::stop_signal();  // shell convention for signals
   return kExitOk;
 }

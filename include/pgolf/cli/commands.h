@@ -41,6 +41,9 @@ Command register_config(CLI::App& app);
 Command register_info(CLI::App& app);
 Command register_bench(CLI::App& app);
 Command register_launch(CLI::App& app);
+Command register_report(CLI::App& app);   // and compare: cmd_report.cpp
+Command register_compare(CLI::App& app);
+Command register_record(CLI::App& app);
 
 // The command line as given (for command.sh in run directories).
 const std::vector<std::string>& raw_argv();
