@@ -62,8 +62,10 @@ Series make_series(const std::vector<P>& pts, XAxis axis, F value, const std::st
   return s;
 }
 
+// One run: the legend names the quantities. Several runs: the legend names the runs (one colour
+// each) and the title says which line style is which quantity.
 std::string label_for(const RunData& r, size_t n_runs, const std::string& what) {
-  return n_runs > 1 ? r.name + " " + what : what;
+  return n_runs > 1 ? r.name : what;
 }
 
 LineChart loss_chart(const std::vector<RunData>& runs, XAxis axis) {
@@ -71,6 +73,7 @@ LineChart loss_chart(const std::vector<RunData>& runs, XAxis axis) {
   const bool step = axis == XAxis::kStep;
   c.id = step ? "train_loss_step" : "train_loss_time";
   c.title = step ? "Loss vs step" : "Loss vs training time";
+  if (runs.size() > 1) c.title += " (solid: train, dashed: val)";
   c.x_label = step ? "step" : "training time (s)";
   c.y_label = "loss (nats/token)";
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -78,8 +81,9 @@ LineChart loss_chart(const std::vector<RunData>& runs, XAxis axis) {
     c.series.push_back(make_series(r.train, axis, [](const TrainPoint& p) { return p.train_loss; },
                                    label_for(r, runs.size(), "train"), palette(i)));
     Series v = make_series(r.val, axis, [](const ValPoint& p) { return p.val_loss; },
-                           label_for(r, runs.size(), "val"), palette(i));
+                           runs.size() > 1 ? r.name + " val" : "val", palette(i));
     v.dashed = v.markers = true;
+    v.in_legend = runs.size() == 1;
     c.series.push_back(v);
   }
   c.bands = swa_bands(runs, axis);
@@ -116,8 +120,9 @@ LineChart schedule_chart(const std::vector<RunData>& runs) {
                                    [](const TrainPoint& p) { return p.lr_scale; },
                                    label_for(r, runs.size(), "lr multiplier"), palette(i)));
     Series m = make_series(r.train, XAxis::kStep, [](const TrainPoint& p) { return p.momentum; },
-                           label_for(r, runs.size(), "momentum"), palette(i));
+                           runs.size() > 1 ? r.name + " momentum" : "momentum", palette(i));
     m.dashed = true;
+    m.in_legend = runs.size() == 1;
     c.series.push_back(m);
   }
   c.bands = swa_bands(runs, XAxis::kStep);

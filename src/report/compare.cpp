@@ -1,6 +1,7 @@
 // Run comparison table (see compare.h).
 #include "pgolf/report/compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -93,7 +94,7 @@ std::vector<CompareGroup> group_rows(const std::vector<CompareRow>& rows) {
 
 std::string format_compare(const std::vector<CompareRow>& rows,
                            const std::vector<CompareGroup>& groups) {
-  size_t name_w = 4;
+  size_t name_w = std::string("mean (n=00)").size();
   for (const auto& r : rows) name_w = std::max(name_w, r.run.size());
   std::string head = pad("run", name_w) + "  config  ";
   for (const Column& c : kColumns) {
@@ -109,14 +110,20 @@ std::string format_compare(const std::vector<CompareRow>& rows,
   };
   for (const auto& g : groups) {
     for (size_t i : g.members) out += line(rows[i].run, rows[i].config_hash, rows[i].f);
+    if (g.members.size() < 2) continue;  // a single run has no spread to report
     const std::string n = " (n=" + std::to_string(g.members.size()) + ")";
     out += line("mean" + n, g.config_hash, g.mean);
     out += line("std" + n, g.config_hash, g.std);
     out += "\n";
   }
-  out += "round_trip: the trainer's score of the round-tripped artifact (method per run: ";
-  for (size_t i = 0; i < rows.size(); ++i)
-    out += (i ? ", " : "") + (rows[i].roundtrip_method.empty() ? "?" : rows[i].roundtrip_method);
+  std::vector<std::string> methods;
+  for (const auto& r : rows)
+    if (!r.roundtrip_method.empty() &&
+        std::find(methods.begin(), methods.end(), r.roundtrip_method) == methods.end())
+      methods.push_back(r.roundtrip_method);
+  out += "config: hash of config.json without seed, run_id, out_dir; round_trip: the trainer's "
+         "score of the round-tripped artifact (";
+  for (size_t i = 0; i < methods.size(); ++i) out += (i ? ", " : "") + methods[i];
   out += "); final_bpb: submission.json; std: sample (ddof 1)\n";
   return out;
 }

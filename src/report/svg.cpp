@@ -65,8 +65,12 @@ std::string legend(const std::vector<std::pair<std::string, std::string>>& items
   double x = kLeft;
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string label = truncate(items[i].first, 40);
-    const double w = 26 + 6.2 * static_cast<double>(label.size());
-    if (x + w > width - kRight && x > kLeft) break;  // no room left: the table below names all
+    const double w = 30 + 6.6 * static_cast<double>(label.size());  // ~6.6 px per 11 px glyph
+    if (x + w > width - kRight - 60 && i + 1 < items.size()) {
+      out += text(x, 35, "+" + std::to_string(items.size() - i) + " more", "start",
+                  " fill=\"#777777\"");  // the summary table names every run
+      break;
+    }
     out += line(x, 31, x + 18, 31, items[i].second,
                 i < dashed.size() && dashed[i] ? " stroke-width=\"2\" stroke-dasharray=\"5,3\""
                                                : " stroke-width=\"2\"");
@@ -225,13 +229,15 @@ std::string render_line_chart(const LineChart& c) {
   std::string out = svg_open(c.id, c.title, c.width, c.height);
   out += axes(sx, sy, nice_ticks(x0, x1, 6), nice_ticks(y0, y1, 5), c.x_label, c.y_label, c.width,
               c.height);
-  for (const auto& b : c.bands) {
+  for (size_t bi = 0; bi < c.bands.size(); ++bi) {
+    const Band& b = c.bands[bi];
+    const double label_y = kTop + 12 + 12 * static_cast<double>(bi % 6);  // runs' labels stacked
     const double w = std::max(sx(b.x1) - sx(b.x0), 3.0);  // a one-step window stays visible
     const double left = std::min(sx(b.x0), c.width - kRight - w);
     out += rect(left, kTop, w, c.height - kTop - kBottom, b.color, "band", " fill-opacity=\"0.15\"");
     if (b.label.empty()) continue;
     const bool right_half = left > (kLeft + c.width - kRight) / 2;  // label inside the plot
-    out += text(right_half ? left - 3 : left + 3, kTop + 12, b.label, right_half ? "end" : "start",
+    out += text(right_half ? left - 3 : left + 3, label_y, b.label, right_half ? "end" : "start",
                 " fill=\"#555555\"");
   }
   for (const auto& r : c.hlines) {
@@ -249,6 +255,7 @@ std::string render_line_chart(const LineChart& c) {
         if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
           out += "<circle cx=\"" + num(sx(s.x[i])) + "\" cy=\"" + num(sy(s.y[i])) + "\" r=\"2.5\" fill=\"" +
                  s.color + "\"/>\n";
+    if (!s.in_legend) continue;
     items.emplace_back(s.label, s.color);
     dashed.push_back(s.dashed);
   }

@@ -35,6 +35,7 @@ struct Series {
   std::string color = "#1f77b4";
   bool dashed = false;
   bool markers = false;  // circles at the points (for sparse series such as val)
+  bool in_legend = true;  // false: a companion series (e.g. a run's val next to its train line)
 };
 struct Band {  // a shaded x interval, e.g. the SWA window
   double x0 = 0.0, x1 = 0.0;
