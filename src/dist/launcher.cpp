@@ -359,7 +359,8 @@ class Supervisor {
     if (!first) return;
     res_.failed_rank = first->rank;
     res_.exit_code = first->code;
-    log_ << "pgolf launch: run failed; first failure: rank " << first->rank << " (local rank "
+    log_ << "pgolf launch: " << (forwarded_ ? "run stopped by a signal" : "run failed")
+         << "; first failure: rank " << first->rank << " (local rank "
          << first->local_rank << ", pid " << first->pid << ") with " << describe_exit(first->code)
          << (message.empty() ? std::string(", no error message") : ": " + message) << std::endl;
   }

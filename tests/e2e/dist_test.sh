@@ -3,7 +3,8 @@
 #  1. 1 rank, 2 Gloo ranks through `pgolf launch` and 2 through `torchrun --no-python` give the same
 #     per-step train losses and gradient norms, final val loss and final weights (the global batch
 #     and grad_accum = 8/world make them the same computation up to the order of float sums; the
-#     tolerances are explained below), and both ranks of a run hold identical weights;
+#     tolerances are explained below), and both ranks of a run hold identical weights; 2-rank and
+#     1-rank evaluation of the same artifact agree;
 #  2. one rank failing (rank 1 reads a corrupt train shard) ends the whole run with that rank's
 #     exit code and message, under both launchers.
 set -euo pipefail
@@ -76,6 +77,19 @@ for run in ("launch", "torchrun"):
     assert wrel <= 1e-2, (run, "final weights differ", wrel)
     print(f"{run}: max rel diff train loss {loss:.1e}, grad norm {norm1:.1e} (step 1) "
           f"{norm:.1e} (all), val loss {val:.1e}, weights {wrel:.1e} (Frobenius)")
+PYEOF
+
+# The launch run's round trip was scored by 2 ranks; 1 rank scoring the same artifact must count the
+# same tokens and bytes and sum the same loss (up to float64 summation order and batch composition).
+run eval1 "$PGOLF_BIN" eval "$OUT/launch/final_model.int8.ptz" --config tests/data/dist_tiny.json \
+  --out "$OUT/eval1.json"
+"$PY" - "$OUT/launch/eval.json" "$OUT/eval1.json" <<'PYEOF'
+import json, sys
+two, one = (json.load(open(p))["results"][0] for p in sys.argv[1:])
+assert two["settings"]["world_size"] == 2 and one["settings"]["world_size"] == 1, (two, one)
+assert (two["token_count"], two["byte_count"]) == (one["token_count"], one["byte_count"]), (two, one)
+for k in ("val_loss", "val_bpb"):
+    assert abs(two[k] - one[k]) <= 1e-7 * abs(one[k]), (k, two[k], one[k])
 PYEOF
 
 # 2. Rank 1 alone sees a corrupt train shard (its DATA_PATH points to a copy with a bad magic);

@@ -6,6 +6,7 @@
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 #include "pgolf/dist/comm.h"
+#include "pgolf/model/gpt.h"
 #include "pgolf/train/checkpoint.h"
 #include "pgolf/train/grad_sync.h"
 #include "pgolf/train/log_lines.h"
@@ -157,6 +158,28 @@ TEST(GradSyncTest, OneRankLeavesAccumulatedGradients) {
   if (testing::is_rank_worker()) GTEST_SKIP();
   dist::LocalComm comm;
   run_grad_sync(comm, /*accum=*/3);
+}
+
+TEST(GradSyncTest, EveryGptParameterIsSentDuringBackward) {
+  // The real model (tied embeddings, BigramHash, SmearGate, skips): every parameter's hook fires,
+  // so all buckets leave while backward still runs and none waits for finish().
+  config::ModelConfig mc;
+  mc.num_layers = 2;
+  mc.model_dim = 32;
+  mc.num_heads = 2;
+  mc.num_kv_heads = 1;
+  mc.bigram_vocab_size = 64;
+  mc.bigram_dim = 8;
+  torch::manual_seed(0);
+  model::GPT gpt(mc);
+  dist::LocalComm comm;
+  GradSync sync(gpt->parameters(), comm, /*bucket_bytes=*/16 * 1024);
+  const auto ids = torch::randint(mc.vocab_size, {2, 16}, torch::kLong);
+  sync.arm();
+  gpt->forward(ids, ids).backward();
+  sync.finish();
+  EXPECT_GT(sync.num_buckets(), 3u);
+  EXPECT_EQ(sync.overlapped_buckets(), sync.num_buckets());
 }
 
 TEST(GradSyncTest, TwoGlooRanksAverageLikeDdp) {
