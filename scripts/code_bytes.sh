@@ -2,7 +2,7 @@
 # Code bytes of a pgolf submission, by the recipe documented in include/pgolf/quant/budget.h (and
 # implemented by pgolf::quant::measure_code_bytes, which `pgolf export` uses):
 #   CMakeLists.txt + regular files under src/ include/ cmake/ (bytewise sorted), then each config as
-#   config/<basename>; ustar archive (uid/gid 0, mode 0644, mtime 0); zstd -22 single-threaded.
+#   config/<i>_<basename> in layering order (i = 1, 2, ...); ustar archive (uid/gid 0, mode 0644, mtime 0); zstd -22 single-threaded.
 # usage: scripts/code_bytes.sh [REPO_ROOT] [CONFIG.json ...]  -> prints the byte count.
 # PGOLF_CODE_TAR=FILE keeps the uncompressed archive for inspection.
 set -euo pipefail
@@ -23,12 +23,13 @@ while IFS= read -r f; do
   mkdir -p "$stage/$(dirname "$f")"
   cp "$f" "$stage/$f"
 done < "$stage.list"
+i=0
 for cfg in "${configs[@]+"${configs[@]}"}"; do
+  i=$((i + 1))
   mkdir -p "$stage/config"
-  base=$(basename "$cfg")
-  [ ! -e "$stage/config/$base" ] || { echo "code_bytes: two configs named $base" >&2; exit 2; }
-  cp "$cfg" "$stage/config/$base"
-  echo "config/$base" >> "$stage.list"
+  name="config/${i}_$(basename "$cfg")"
+  cp "$cfg" "$stage/$name"
+  echo "$name" >> "$stage.list"
 done
 (cd "$stage" && tar --format=ustar --no-recursion --owner=0 --group=0 --numeric-owner \
   --mtime=@0 --mode=0644 -cf "$stage.tar" -T "$stage.list")

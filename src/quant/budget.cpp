@@ -7,7 +7,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <set>
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
@@ -79,13 +78,12 @@ std::vector<ArchiveEntry> code_entries(const std::string& repo_root,
   }
   std::sort(files.begin(), files.end(),
             [](const ArchiveEntry& a, const ArchiveEntry& b) { return a.name < b.name; });
-  std::set<std::string> config_names;
-  for (const auto& p : config_paths) {
+  // Configs keep the order they were layered in; the position prefix keeps two files of the same
+  // name (configs/X.json layered with configs/smoke/X.json) apart.
+  for (size_t i = 0; i < config_paths.size(); ++i) {
+    const std::string& p = config_paths[i];
     PGOLF_CHECK_INPUT(fs::is_regular_file(p), "code bytes: config file " << p << " not found");
-    const std::string name = "config/" + fs::path(p).filename().string();
-    PGOLF_CHECK_INPUT(config_names.insert(name).second,
-                      "code bytes: two config files are both named " << name);
-    files.push_back({name, p});
+    files.push_back({"config/" + std::to_string(i + 1) + "_" + fs::path(p).filename().string(), p});
   }
   return files;
 }

@@ -602,7 +602,7 @@ TEST(QuantBudgetTest, EntriesAreSortedAndConfigIsLast) {
   EXPECT_EQ(names[1], "cmake/x.cmake");
   EXPECT_EQ(names[3], "src/a.cpp");
   EXPECT_EQ(names[4], "src/core/b.cpp");
-  EXPECT_EQ(names[5], "config/run_config.json");
+  EXPECT_EQ(names[5], "config/1_run_config.json");
   EXPECT_EQ(error_kind_of([&] { code_entries(repo.root + "/src", {}); }), ErrorKind::kInput);
 }
 

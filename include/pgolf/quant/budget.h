@@ -3,7 +3,7 @@
 //
 // Code bytes of a C++ submission (recipe also in scripts/code_bytes.sh and quant_notes.md): the
 // regular files under src/, include/ and cmake/ plus CMakeLists.txt (paths relative to the repo
-// root, '/'-separated, sorted bytewise), then each config file as "config/<basename>", packed as
+// root, '/'-separated, sorted bytewise), then the config files in layering order as "config/<i>_<basename>" (i = 1, 2, ...), packed as
 // an uncompressed POSIX ustar archive (mode 0644, uid/gid 0, empty user/group names, mtime 0,
 // typeflag '0', no directory entries, two zero blocks, padded to 10240 bytes: byte-identical to
 // `tar --format=ustar --no-recursion --owner=0 --group=0 --numeric-owner --mtime=@0 --mode=0644`
