@@ -3,6 +3,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/model/compat.h"
+#include "pgolf/model/fused.h"
 
 namespace pgolf::model {
 
@@ -38,7 +39,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   torch::Tensor k, v;  // (B,T,Hkv*D)
   if (opts_.mla) {
     auto latent = kv_down(x);  // (B,T,kv_rank)
-    if (opts_.mla_latent_norm) latent = compat::rms_norm(latent);
+    if (opts_.mla_latent_norm) latent = fused::rms_norm(latent);
     k = k_up(latent);
     v = v_up(latent);
   } else {
@@ -49,8 +50,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   q = q.reshape({B, T, H, D}).transpose(1, 2);    // (B,H,T,D)
   k = k.reshape({B, T, Hkv, D}).transpose(1, 2);  // (B,Hkv,T,D)
   v = v.reshape({B, T, Hkv, D}).transpose(1, 2);  // (B,Hkv,T,D)
-  q = compat::rms_norm(q);
-  k = compat::rms_norm(k);
+  q = fused::rms_norm(q);
+  k = fused::rms_norm(k);
   q = apply_rotary(q, cos.to(q.scalar_type()), sin.to(q.scalar_type()));
   k = apply_rotary(k, cos.to(k.scalar_type()), sin.to(k.scalar_type()));
   q = q * q_gain.to(q.scalar_type()).view({1, H, 1, 1});

@@ -3,6 +3,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/model/compat.h"
+#include "pgolf/model/fused.h"
 
 namespace pgolf::model {
 namespace {
@@ -22,8 +23,7 @@ MLPImpl::MLPImpl(int64_t dim, int64_t hidden, std::string activation)
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
   auto h = fc(x);  // (B,T,hidden)
-  h = leaky_ ? torch::leaky_relu(h, /*negative_slope=*/0.5) : torch::relu(h);
-  return proj(h.square());
+  return proj(fused::relu2(h, leaky_));  // act(h)^2; the fused kernel only when FUSED_KERNELS=1
 }
 
 BlockImpl::BlockImpl(const AttentionOptions& opts, int64_t hidden, const std::string& activation) {
@@ -40,9 +40,9 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x_in, const torch::Tensor&
                                  const LoraAdapter* q_lora, const LoraAdapter* v_lora) {
   const auto mix = resid_mix.to(x_in.scalar_type());
   auto x = mix[0].view({1, 1, -1}) * x_in + mix[1].view({1, 1, -1}) * x0;
-  const auto a = attn(compat::rms_norm(x), cos, sin, q_lora, v_lora);
+  const auto a = attn(fused::rms_norm(x), cos, sin, q_lora, v_lora);
   x = x + chan(attn_scale, x) * a;
-  x = x + chan(mlp_scale, x) * mlp(compat::rms_norm(x));
+  x = x + chan(mlp_scale, x) * mlp(fused::rms_norm(x));
   return x;
 }
 

@@ -5,6 +5,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/model/compat.h"
+#include "pgolf/model/fused.h"
 #include "pgolf/model/init.h"
 
 namespace pgolf::model {
@@ -103,11 +104,11 @@ torch::Tensor GPTImpl::hidden(const torch::Tensor& ids, const LoraSet* lora) {
   PGOLF_CHECK(ids.dim() == 2 && ids.size(1) >= 1 && ids.scalar_type() == torch::kInt64,
               "GPT: expected int64 ids of shape (B,T), found " << ids.scalar_type() << " "
                                                                 << ids.sizes());
-  auto x = compat::rms_norm(embed(ids));
+  auto x = fused::rms_norm(embed(ids));
   if (smear) x = smear(x, ids);
   const auto x0 = x;
   x = run_blocks(x, x0, lora);
-  return compat::rms_norm(x);  // final_norm
+  return fused::rms_norm(x);  // final_norm
 }
 
 torch::Tensor GPTImpl::forward_logits(const torch::Tensor& ids, const LoraSet* lora) {

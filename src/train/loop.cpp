@@ -13,6 +13,7 @@
 #include "pgolf/train/grad_sync.h"
 #include "pgolf/train/log_lines.h"
 #include "pgolf/train/signals.h"
+#include "pgolf/train/step_graph.h"
 
 namespace pgolf::train {
 namespace {
@@ -25,18 +26,22 @@ double ms_since(Clock::time_point t0) {
 
 std::vector<torch::Tensor> param_list(Session& s) { return s.model->parameters(); }
 
-// Forward/backward over the accumulation micro-steps, gradient averaging, clipping and the
-// optimiser step. Returns the mean micro-step loss (fp32 sum as the reference) and the norm.
-std::pair<double, double> train_step(Session& s, double scale, double momentum, bool clip) {
-  const auto& t = s.cfg.train;
-  s.optim->zero_grad();
+// On CUDA a batch goes through pinned host memory, so the non-blocking copy is really
+// asynchronous (a pageable source makes it synchronous); a tensor already on the device stays.
+torch::Tensor to_device(const torch::Tensor& t, const torch::Device& device) {
+  if (t.device() == device) return t;
+  return (device.is_cuda() ? t.pin_memory() : t).to(device, /*non_blocking=*/true);
+}
+
+// Forward/backward of every micro-step (also the body a CUDA graph captures, then with
+// arm_sync=false and device batches). Returns the fp32 sum of the micro-step losses on the device.
+torch::Tensor forward_backward(Session& s, const std::vector<StepBatch>& batches, bool arm_sync) {
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(s.device));
-  for (int micro = 0; micro < s.grad_accum; ++micro) {
+  for (size_t micro = 0; micro < batches.size(); ++micro) {
     // DDP: gradients are averaged once, overlapping the last micro-step's backward.
-    if (s.grad_sync && micro == s.grad_accum - 1) s.grad_sync->arm();
-    auto [x, y] = s.loader->next_batch(t.train_batch_tokens, t.train_seq_len, s.grad_accum);
-    x = x.to(s.device, /*non_blocking=*/true);
-    y = y.to(s.device, /*non_blocking=*/true);
+    if (arm_sync && s.grad_sync && micro + 1 == batches.size()) s.grad_sync->arm();
+    const auto x = to_device(batches[micro].x, s.device);
+    const auto y = to_device(batches[micro].y, s.device);
     torch::Tensor loss;
     {
       model::ComputeScope scope(s.policy, s.device.type());
@@ -45,8 +50,41 @@ std::pair<double, double> train_step(Session& s, double scale, double momentum, 
     loss_sum += loss.detach().to(torch::kFloat32);
     (loss * (1.0 / s.grad_accum)).backward();
   }
+  return loss_sum;
+}
+
+// CUDA_GRAPHS=1: the graph is made once per session (null with a logged reason on CPU).
+void ensure_step_graph(Session& s) {
+  if (!s.cfg.train.cuda_graphs || s.step_graph_checked) return;
+  s.step_graph_checked = true;
+  Session* sp = &s;
+  s.step_graph = make_step_graph(
+      s.device, s.model->parameters(),
+      [sp](const std::vector<StepBatch>& b) { return forward_backward(*sp, b, /*arm_sync=*/false); },
+      [sp](const std::string& line) { sp->log.line(line); });
+}
+
+// Forward/backward over the accumulation micro-steps, gradient averaging, clipping and the
+// optimiser step. Returns the mean micro-step loss (fp32 sum as the reference) and the norm.
+std::pair<double, double> train_step(Session& s, double scale, double momentum, bool clip) {
+  const auto& t = s.cfg.train;
+  s.optim->zero_grad();
+  std::vector<StepBatch> batches;  // CPU int64, all micro-steps of this step
+  for (int micro = 0; micro < s.grad_accum; ++micro) {
+    auto [x, y] = s.loader->next_batch(t.train_batch_tokens, t.train_seq_len, s.grad_accum);
+    batches.push_back({x, y});
+  }
   const auto params = param_list(s);
-  if (s.grad_sync) s.grad_sync->finish();
+  torch::Tensor loss_sum = s.step_graph ? s.step_graph->run(batches) : torch::Tensor();
+  if (loss_sum.defined()) {
+    // Replayed graph: the all-reduce was not captured; average now (no overlap with backward).
+    if (s.comm.world_size() > 1) average_gradients(params, s.comm);
+  } else {
+    s.step_graph.reset();  // null already, or it has just fallen back for good
+    s.optim->zero_grad();
+    loss_sum = forward_backward(s, batches, /*arm_sync=*/true);
+    if (s.grad_sync) s.grad_sync->finish();
+  }
   s.optim->set_schedule(scale, momentum);
   double norm = 0.0;
   if (clip && s.cfg.optim.grad_clip_norm > 0)
@@ -99,6 +137,7 @@ void save(Session& s, const LoopOptions& opts, int64_t step, double train_ms) {
 void run_warmup(Session& s) {
   const int64_t n = s.cfg.train.warmup_steps;
   if (n <= 0) return;
+  ensure_step_graph(s);  // captured during warm-up, outside the timed loop
   const core::NamedTensors initial = s.model->state_dict();
   std::vector<torch::Tensor> snapshot;
   for (const auto& kv : initial) snapshot.push_back(kv.second.detach().clone());
@@ -129,6 +168,7 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
   } else if (opts.run_warmup) {
     run_warmup(s);
   }
+  ensure_step_graph(s);
   int64_t stop_after = -1;
   bool qat_on = false;  // re-derived from the progress after a resume
   s.model->train();
@@ -156,6 +196,7 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
     if (!qat_on && optim::late_qat_due(step, elapsed, t.iterations, t.late_qat_frac, cap_ms)) {
       s.model->set_qat(late_qat_settings(s.cfg.quant));
       qat_on = true;
+      if (s.step_graph) s.step_graph->invalidate("late QAT changed the forward");
       s.log.line(core::format("late_qat:enabled step:%lld scale:%.4f",
                               static_cast<long long>(step), scale));
     }

@@ -6,9 +6,11 @@
 #include "pgolf/core/log.h"
 #include "pgolf/data/loader.h"
 #include "pgolf/eval/standard.h"
+#include "pgolf/model/fused.h"
 #include "pgolf/model/init.h"
 #include "pgolf/model/params.h"
 #include "pgolf/tokenizer/byte_luts.h"
+#include "pgolf/train/device_setup.h"
 #include "pgolf/train/trainer.h"
 
 namespace pgolf::train {
@@ -51,6 +53,9 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
   auto s = std::unique_ptr<Session>(new Session{cfg, comm, log});
   s->device = pick_device(cfg.train, comm);
   s->policy = model::resolve_dtype_policy(cfg.train.dtype, s->device);
+  const std::string cuda_setup = configure_device(s->device, s->policy);  // TF32, flash SDPA
+  // Fused kernels only when asked for AND on CUDA (process-wide; the model reads the switch).
+  model::fused::set_enabled(cfg.train.fused_kernels && s->device.is_cuda());
   s->grad_accum = config::grad_accum_steps(comm.world_size());
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
 
@@ -105,6 +110,10 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
   log.line(std::string("device:") + s->device.str() + " dtype:" +
            model::dtype_policy_name(s->policy) + " threads:" +
            std::to_string(torch::get_num_threads()) + " " + s->optim->describe());
+  if (!cuda_setup.empty()) log.line(cuda_setup);
+  if (cfg.train.fused_kernels)
+    log.line(std::string("fused_kernels:") +
+             (model::fused::enabled() && model::fused::compiled() ? "on" : "off (needs CUDA and a build with nvcc)"));
   return s;
 }
 

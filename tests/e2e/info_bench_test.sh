@@ -48,7 +48,14 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["tokens_per_step"] == 64 and d["dtype"] == "fp32", d
 phases = {p["phase"]: p for p in d["phases"]}
-assert set(phases) == {"forward", "fwd+bwd"}, phases
+assert set(phases) == {"forward", "fwd+bwd", "step"}, phases
+ts = d["train_step"]  # the whole training step, phase by phase (one rank: no all-reduce)
+assert ts["world_size"] == 1 and ts["all_reduce_seconds"] == 0, ts
+for k in ("forward_seconds", "backward_seconds", "optimizer_seconds", "step_seconds",
+          "tflops_per_second", "mfu_vs_bf16_gemm"):
+    assert ts[k] > 0, (k, ts)
+assert abs(ts["sum_of_phases_seconds"] - (ts["forward_seconds"] + ts["backward_seconds"]
+                                          + ts["optimizer_seconds"])) < 1e-9, ts
 for p in phases.values():
     assert p["tokens_per_second"] > 0 and p["flops_per_second"] > 0 and p["ratio_to_probe"] > 0, p
 f = d["flops_per_token"]

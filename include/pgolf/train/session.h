@@ -17,6 +17,7 @@
 #include "pgolf/optim/optimizer_set.h"
 #include "pgolf/train/averager.h"
 #include "pgolf/train/grad_sync.h"
+#include "pgolf/train/step_graph.h"
 
 namespace pgolf::train {
 
@@ -36,6 +37,8 @@ struct Session {
   std::unique_ptr<data::DistributedTokenLoader> loader;
   torch::Tensor val_tokens;  // CPU int64, usable + 1 tokens
   eval::ByteLuts luts;       // on `device`
+  std::unique_ptr<StepGraph> step_graph;  // CUDA_GRAPHS=1 on CUDA; null = eager steps
+  bool step_graph_checked = false;        // make_step_graph() was tried (reason logged once)
 };
 
 // Validation tokens (truncated to whole sequences as the reference) and byte tables on `device`.

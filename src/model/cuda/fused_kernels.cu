@@ -1,0 +1,145 @@
+// pgolf's fused CUDA kernels: RMSNorm (forward/backward, one block per row) and relu^2 /
+// leaky-relu(0.5)^2 (forward/backward, elementwise). All arithmetic in fp32; storage fp32 or bf16.
+// Compiled and linked in CI; never run there (no GPU) — tests/unit/fused_kernels_test.cpp
+// compares them with the CPU references wherever a GPU exists.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "kernels.h"
+
+namespace pgolf::model::kernels {
+namespace {
+
+constexpr int kRowThreads = 256;  // RMSNorm: threads per row (model_dim 512 -> 2 elements each)
+constexpr int kEltThreads = 256;
+
+__device__ __forceinline__ float load(const float* p, int64_t i) { return p[i]; }
+__device__ __forceinline__ float load(const __nv_bfloat16* p, int64_t i) {
+  return __bfloat162float(p[i]);
+}
+__device__ __forceinline__ void store(float* p, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void store(__nv_bfloat16* p, int64_t i, float v) {
+  p[i] = __float2bfloat16(v);  // round to nearest even, as a torch fp32 -> bf16 cast
+}
+
+// Sum of `v` over the block (blockDim.x == kRowThreads), returned to every thread.
+__device__ float block_sum(float v) {
+  __shared__ float partial[kRowThreads / 32];
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  float total = 0.f;
+  for (int w = 0; w < kRowThreads / 32; ++w) total += partial[w];
+  __syncthreads();  // partial[] is reused by the next call
+  return total;
+}
+
+template <typename Tin, typename Tout>
+__global__ void rms_norm_fwd(const Tin* x, Tout* y, float* rstd, int64_t cols, float eps) {
+  const int64_t base = static_cast<int64_t>(blockIdx.x) * cols;
+  float ss = 0.f;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float v = load(x, base + c);
+    ss += v * v;
+  }
+  const float r = rsqrtf(block_sum(ss) / static_cast<float>(cols) + eps);
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) store(y, base + c, load(x, base + c) * r);
+  if (threadIdx.x == 0) rstd[blockIdx.x] = r;
+}
+
+template <typename Tin, typename Tout>
+__global__ void rms_norm_bwd(const Tout* g, const Tin* x, const float* rstd, Tin* dx, int64_t cols) {
+  const int64_t base = static_cast<int64_t>(blockIdx.x) * cols;
+  const float r = rstd[blockIdx.x];
+  float dot = 0.f;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
+    dot += load(g, base + c) * load(x, base + c) * r;
+  const float mean = block_sum(dot) / static_cast<float>(cols);
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float xhat = load(x, base + c) * r;
+    store(dx, base + c, r * (load(g, base + c) - xhat * mean));
+  }
+}
+
+__device__ __forceinline__ float act(float h, bool leaky) { return h > 0.f ? h : (leaky ? 0.5f * h : 0.f); }
+
+template <typename T>
+__global__ void relu2_fwd(const T* h, T* y, int64_t n, bool leaky) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float a = act(load(h, i), leaky);
+    store(y, i, a * a);
+  }
+}
+
+template <typename T>
+__global__ void relu2_bwd(const T* g, const T* h, T* dh, int64_t n, bool leaky) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float hv = load(h, i);
+    const float slope = hv > 0.f ? 1.f : (leaky ? 0.5f : 0.f);
+    store(dh, i, load(g, i) * 2.f * act(hv, leaky) * slope);
+  }
+}
+
+unsigned grid_for(int64_t n) {
+  const int64_t blocks = (n + kEltThreads - 1) / kEltThreads;
+  return static_cast<unsigned>(blocks < 65535 * 8 ? (blocks > 0 ? blocks : 1) : 65535 * 8);
+}
+
+}  // namespace
+
+void rms_norm_forward(const void* x, void* y, float* rstd, int64_t rows, int64_t cols, float eps,
+                      DType in, DType out, CUstream_st* stream) {
+  const dim3 grid(static_cast<unsigned>(rows)), block(kRowThreads);
+  if (in == DType::kFloat32)
+    rms_norm_fwd<<<grid, block, 0, stream>>>(static_cast<const float*>(x), static_cast<float*>(y),
+                                              rstd, cols, eps);
+  else if (out == DType::kBFloat16)
+    rms_norm_fwd<<<grid, block, 0, stream>>>(static_cast<const __nv_bfloat16*>(x),
+                                              static_cast<__nv_bfloat16*>(y), rstd, cols, eps);
+  else
+    rms_norm_fwd<<<grid, block, 0, stream>>>(static_cast<const __nv_bfloat16*>(x),
+                                              static_cast<float*>(y), rstd, cols, eps);
+}
+
+void rms_norm_backward(const void* g, const void* x, const float* rstd, void* dx, int64_t rows,
+                       int64_t cols, DType in, DType out, CUstream_st* stream) {
+  const dim3 grid(static_cast<unsigned>(rows)), block(kRowThreads);
+  if (in == DType::kFloat32)
+    rms_norm_bwd<<<grid, block, 0, stream>>>(static_cast<const float*>(g),
+                                              static_cast<const float*>(x), rstd,
+                                              static_cast<float*>(dx), cols);
+  else if (out == DType::kBFloat16)
+    rms_norm_bwd<<<grid, block, 0, stream>>>(static_cast<const __nv_bfloat16*>(g),
+                                              static_cast<const __nv_bfloat16*>(x), rstd,
+                                              static_cast<__nv_bfloat16*>(dx), cols);
+  else
+    rms_norm_bwd<<<grid, block, 0, stream>>>(static_cast<const float*>(g),
+                                              static_cast<const __nv_bfloat16*>(x), rstd,
+                                              static_cast<__nv_bfloat16*>(dx), cols);
+}
+
+void relu2_forward(const void* h, void* y, int64_t n, bool leaky, DType dtype, CUstream_st* stream) {
+  if (dtype == DType::kFloat32)
+    relu2_fwd<<<grid_for(n), kEltThreads, 0, stream>>>(static_cast<const float*>(h),
+                                                       static_cast<float*>(y), n, leaky);
+  else
+    relu2_fwd<<<grid_for(n), kEltThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(h),
+                                                       static_cast<__nv_bfloat16*>(y), n, leaky);
+}
+
+void relu2_backward(const void* g, const void* h, void* dh, int64_t n, bool leaky, DType dtype,
+                    CUstream_st* stream) {
+  if (dtype == DType::kFloat32)
+    relu2_bwd<<<grid_for(n), kEltThreads, 0, stream>>>(static_cast<const float*>(g),
+                                                       static_cast<const float*>(h),
+                                                       static_cast<float*>(dh), n, leaky);
+  else
+    relu2_bwd<<<grid_for(n), kEltThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(g),
+                                                       static_cast<const __nv_bfloat16*>(h),
+                                                       static_cast<__nv_bfloat16*>(dh), n, leaky);
+}
+
+}  // namespace pgolf::model::kernels

@@ -1,0 +1,26 @@
+// Raw launchers of pgolf's fused CUDA kernels (src/model/cuda/fused_kernels.cu). No torch headers
+// on purpose: the .cu file then compiles in seconds with nvcc. Tensors, dtypes, streams and
+// autograd live in fused_ops.cpp. Pointers are device pointers to contiguous data.
+#pragma once
+
+#include <cstdint>
+
+struct CUstream_st;
+
+namespace pgolf::model::kernels {
+
+enum class DType { kFloat32, kBFloat16 };
+
+// y[r, :] = x[r, :] * rstd[r], rstd[r] = 1 / sqrt(mean(x[r, :]^2) + eps), in fp32; x in `in`,
+// y in `out` (bf16 -> fp32 is what autocast's fp32 policy for rms_norm produces).
+void rms_norm_forward(const void* x, void* y, float* rstd, int64_t rows, int64_t cols, float eps,
+                      DType in, DType out, CUstream_st* stream);
+// dx = rstd * (g - xhat * mean(g * xhat)), xhat = x * rstd; g in `out`, x and dx in `in`.
+void rms_norm_backward(const void* g, const void* x, const float* rstd, void* dx, int64_t rows,
+                       int64_t cols, DType in, DType out, CUstream_st* stream);
+// y = a(h)^2 with a = relu, or leaky_relu(., 0.5) when `leaky`; dh = g * 2 a(h) a'(h).
+void relu2_forward(const void* h, void* y, int64_t n, bool leaky, DType dtype, CUstream_st* stream);
+void relu2_backward(const void* g, const void* h, void* dh, int64_t n, bool leaky, DType dtype,
+                    CUstream_st* stream);
+
+}  // namespace pgolf::model::kernels
