@@ -39,7 +39,8 @@ struct InfoArgs {
 };
 
 // Gaussian stand-ins for the matrices of an initialised model (see the file comment).
-core::NamedTensors surrogate_weights(const model::GPTImpl& gpt, const std::vector<std::string>& ctrl) {
+core::NamedTensors surrogate_weights(const model::GPTImpl& gpt,
+                                     const std::vector<std::string>& ctrl) {
   torch::manual_seed(1234);
   core::NamedTensors sd;
   for (const auto& [name, t] : gpt.state_dict()) {
@@ -78,15 +79,17 @@ Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qc
     k.stored_bytes += t.stored_bytes;
   }
   Json j;
-  j["weights"] = a.weights.empty() ? "surrogate N(0,0.02) matrices, initial control tensors"
-                                   : a.weights;
+  j["weights"] =
+      a.weights.empty() ? "surrogate N(0,0.02) matrices, initial control tensors" : a.weights;
   j["quant_scheme"] = qcfg.quant_scheme;
   j["compressor"] = qcfg.compressor;
   j["level"] = qcfg.zstd_level;
   j["kinds"] = Json::array();
   for (const auto& [kind, k] : kinds)
-    j["kinds"].push_back(
-        {{"kind", kind}, {"tensors", k.tensors}, {"params", k.params}, {"stored_bytes", k.stored_bytes}});
+    j["kinds"].push_back({{"kind", kind},
+                          {"tensors", k.tensors},
+                          {"params", k.params},
+                          {"stored_bytes", k.stored_bytes}});
   j["raw_payload_bytes"] = rep.raw_payload_bytes;
   j["serialized_bytes"] = rep.serialized_bytes;
   j["model_bytes"] = rep.compressed_bytes;
@@ -101,9 +104,11 @@ std::string model_summary(const config::ModelConfig& m) {
                                (long long)m.num_kv_heads);
   if (m.attention == "mla") s += core::format(" kv_rank %lld", (long long)m.kv_rank);
   s += core::format(", mlp %lld (%s), vocab %lld, %s", (long long)model::mlp_hidden(m),
-                    m.activation.c_str(), (long long)m.vocab_size, m.tie_embeddings ? "tied" : "untied");
+                    m.activation.c_str(), (long long)m.vocab_size,
+                    m.tie_embeddings ? "tied" : "untied");
   if (m.bigram_vocab_size > 0)
-    s += core::format(", bigram %lldx%lld", (long long)m.bigram_vocab_size, (long long)m.bigram_dim);
+    s +=
+        core::format(", bigram %lldx%lld", (long long)m.bigram_vocab_size, (long long)m.bigram_dim);
   return s;
 }
 
@@ -113,7 +118,8 @@ void print_human(const Json& j) {
   for (const auto& g : j["params"]["groups"])
     std::cout << core::format("  %-12s %8lld %12lld\n", g["group"].get<std::string>().c_str(),
                               g["tensors"].get<long long>(), g["params"].get<long long>());
-  std::cout << core::format("  %-12s %8lld %12lld\n", "total", j["params"]["tensors"].get<long long>(),
+  std::cout << core::format("  %-12s %8lld %12lld\n", "total",
+                            j["params"]["tensors"].get<long long>(),
                             j["params"]["total"].get<long long>());
   const auto& a = j["artifact"];
   std::cout << "artifact estimate: " << a["quant_scheme"].get<std::string>() << " export of "
@@ -141,7 +147,8 @@ int run_info(const InfoArgs& a) {
   j["params"]["groups"] = Json::array();
   int64_t tensors = 0;
   for (const auto& g : model::count_param_groups(*gpt, ctrl)) {
-    j["params"]["groups"].push_back({{"group", g.group}, {"tensors", g.tensors}, {"params", g.params}});
+    j["params"]["groups"].push_back(
+        {{"group", g.group}, {"tensors", g.tensors}, {"params", g.params}});
     tensors += g.tensors;
   }
   j["params"]["tensors"] = tensors;

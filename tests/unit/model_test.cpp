@@ -154,12 +154,12 @@ TEST(ModelTest, GqaEqualsMhaWithRepeatedKvHeads) {
   const int64_t D = c.model_dim / c.num_heads, rep = 2;
   core::NamedTensors sd;
   for (const auto& [name, t] : gqa->state_dict()) {
-    const bool kv = name.find("attn.c_k") != std::string::npos ||
-                    name.find("attn.c_v") != std::string::npos;
+    const bool kv =
+        name.find("attn.c_k") != std::string::npos || name.find("attn.c_v") != std::string::npos;
     // (Hkv*D, dim) -> (Hkv, D, dim) -> repeat each head -> (H*D, dim)
-    sd.emplace_back(name, kv ? t.view({-1, D, t.size(1)}).repeat_interleave(rep, 0).reshape(
-                                   {-1, t.size(1)})
-                             : t);
+    sd.emplace_back(
+        name,
+        kv ? t.view({-1, D, t.size(1)}).repeat_interleave(rep, 0).reshape({-1, t.size(1)}) : t);
   }
   mha->load_state_dict(sd);
   const auto ids = ids_for(5);
@@ -207,9 +207,9 @@ TEST(ModelTest, MlaShapesAndKeys) {
   c.attention = "mla";
   auto m = make(c);
   const int64_t kv_dim = c.num_kv_heads * (c.model_dim / c.num_heads);  // 16
-  const std::vector<std::string> want = {"blocks.0.attn.q_gain",        "blocks.0.attn.c_q.weight",
-                                         "blocks.0.attn.kv_down.weight", "blocks.0.attn.k_up.weight",
-                                         "blocks.0.attn.v_up.weight",   "blocks.0.attn.proj.weight"};
+  const std::vector<std::string> want = {
+      "blocks.0.attn.q_gain",      "blocks.0.attn.c_q.weight",  "blocks.0.attn.kv_down.weight",
+      "blocks.0.attn.k_up.weight", "blocks.0.attn.v_up.weight", "blocks.0.attn.proj.weight"};
   std::vector<std::string> got;
   for (const auto& k : keys(m))
     if (k.rfind("blocks.0.attn.", 0) == 0) got.push_back(k);
@@ -233,7 +233,7 @@ TEST(ModelTest, StateDictOrderEqualsReference) {
   auto c = small_config();
   c.num_layers = 2;
   c.tie_embeddings = false;
-  std::vector<std::string> want = {"skip_weights", "tok_emb.weight", "bigram.scale",
+  std::vector<std::string> want = {"skip_weights",        "tok_emb.weight",     "bigram.scale",
                                    "bigram.embed.weight", "bigram.proj.weight", "smear.gate"};
   for (const char* b : {"blocks.0.", "blocks.1."})
     for (const char* leaf : {"attn_scale", "mlp_scale", "resid_mix", "attn.q_gain",
@@ -318,8 +318,8 @@ TEST(ModelTest, Activations) {
   relu->fc->weight.copy_(leaky->fc->weight);
   relu->proj->weight.copy_(leaky->proj->weight);
   const auto h = torch::matmul(x, leaky->fc->weight.t());
-  const auto want_leaky = torch::matmul(torch::where(h > 0, h, 0.5 * h).square(),
-                                        leaky->proj->weight.t());
+  const auto want_leaky =
+      torch::matmul(torch::where(h > 0, h, 0.5 * h).square(), leaky->proj->weight.t());
   const auto want_relu = torch::matmul(h.clamp_min(0).square(), relu->proj->weight.t());
   EXPECT_LE(max_diff(leaky(x), want_leaky), 1e-4);
   EXPECT_LE(max_diff(relu(x), want_relu), 1e-4);
@@ -372,9 +372,9 @@ TEST(ModelTest, StrictLoadNamesTheKey) {
   for (auto& kv : bf) kv.second = kv.second.to(torch::kBFloat16);
   EXPECT_EQ(load_error(m, bf), "");
   EXPECT_EQ(param(m, "blocks.0.attn.c_q.weight").scalar_type(), torch::kFloat32);
-  EXPECT_TRUE(torch::equal(param(m, "blocks.0.attn.c_q.weight"),
-                           param(other, "blocks.0.attn.c_q.weight").to(torch::kBFloat16).to(
-                               torch::kFloat32)));
+  EXPECT_TRUE(torch::equal(
+      param(m, "blocks.0.attn.c_q.weight"),
+      param(other, "blocks.0.attn.c_q.weight").to(torch::kBFloat16).to(torch::kFloat32)));
 }
 
 // FLOPs per token (flops.h) against a hand count for the small config, and the PR #180 figure.
@@ -390,14 +390,15 @@ TEST(ModelTest, FlopsPerToken) {
   EXPECT_DOUBLE_EQ(f.forward_backward, 3.0 * f.forward);
 
   c.attention = "mla";
-  EXPECT_EQ(flops_per_token(c, 12).matmul_params, mm - 3 * (2 * 32 * 16) + 3 * (32 * 12 + 2 * 12 * 16));
+  EXPECT_EQ(flops_per_token(c, 12).matmul_params,
+            mm - 3 * (2 * 32 * 16) + 3 * (32 * 12 + 2 * 12 * 16));
 
   // PR #180: every parameter except tok_emb (a lookup, reused as the head), bigram.embed and
   // the control tensors is a matmul weight; the tied head adds vocab*dim.
   const config::ModelConfig pr180{};
   const auto p = flops_per_token(pr180, 2048);
-  EXPECT_EQ(p.matmul_params, 25517137 - 524288 - 1310720 - 1 - 2560 - 512 - 10 * (8 + 1024 + 1024) +
-                                 524288);
+  EXPECT_EQ(p.matmul_params,
+            25517137 - 524288 - 1310720 - 1 - 2560 - 512 - 10 * (8 + 1024 + 1024) + 524288);
 }
 
 }  // namespace
