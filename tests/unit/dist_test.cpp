@@ -290,11 +290,15 @@ TEST(LauncherTest, FirstFailureStopsTheOthersAndSetsTheExitCode) {
 
 TEST(LauncherTest, TheEarliestErrorFileNamesTheCause) {
   // Rank 0 fails first (its error file says when) but exits last, as a rank does whose peers
-  // notice its broken connection before it has finished exiting; rank 1 exits early, no file.
+  // notice its broken connection before it has finished exiting; rank 1 exits after rank 0's
+  // file exists and writes none.
   const std::string script =
+      "D=$(dirname $TORCHELASTIC_ERROR_FILE); F=$TORCHELASTIC_ERROR_FILE; "
       "if [ $RANK = 0 ]; then trap '' TERM; "
       "printf '{\"message\":{\"message\":\"boom\",\"extraInfo\":{\"timestamp_ns\":\"%s\"}}}' "
-      "$(date +%s%N) > $TORCHELASTIC_ERROR_FILE; sleep 0.4; exit 2; fi; sleep 0.1; exit 1";
+      "$(date +%s%N) > $F.tmp; mv $F.tmp $F; "
+      "while [ ! -e $D/done1 ]; do sleep 0.01; done; sleep 0.2; exit 2; fi; "
+      "while [ ! -e $D/rank0.json ]; do sleep 0.01; done; touch $D/done1; exit 1";
   std::ostringstream log;
   const auto res = launch_ranks(one_node(2), sh(script), log);
   EXPECT_EQ(res.exit_codes, std::vector<int>({2, 1}));
@@ -334,8 +338,13 @@ TEST(ErrorFileTest, WritesAndReadsTorchrunsFormat) {
 
 TEST(LauncherTest, RanksIgnoringSigtermAreKilledAfterTheGracePeriod) {
   std::ostringstream log;
-  const auto res = launch_ranks(one_node(2, /*grace=*/0.2),
-                                sh("[ $RANK = 0 ] && exit 5; trap '' TERM; exec sleep 60"), log);
+  // Rank 0 fails once rank 1 ignores SIGTERM (files in the launcher's error-file folder).
+  const auto res = launch_ranks(
+      one_node(2, /*grace=*/0.2),
+      sh("D=$(dirname $TORCHELASTIC_ERROR_FILE); if [ $RANK = 0 ]; then "
+         "while [ ! -e $D/ready1 ]; do sleep 0.01; done; exit 5; fi; "
+         "trap '' TERM; touch $D/ready1; exec sleep 60"),
+      log);
   EXPECT_EQ(res.exit_code, 5);
   EXPECT_EQ(res.failed_rank, 0);
   EXPECT_EQ(res.exit_codes, std::vector<int>({5, 128 + SIGKILL}));
