@@ -52,8 +52,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   v = v.reshape({B, T, Hkv, D}).transpose(1, 2);  // (B,Hkv,T,D)
   q = fused::rms_norm(q);
   k = fused::rms_norm(k);
-  q = apply_rotary(q, cos.to(q.scalar_type()), sin.to(q.scalar_type()));
-  k = apply_rotary(k, cos.to(k.scalar_type()), sin.to(k.scalar_type()));
+  q = fused::rotary(q, cos.to(q.scalar_type()), sin.to(q.scalar_type()));
+  k = fused::rotary(k, cos.to(k.scalar_type()), sin.to(k.scalar_type()));
   q = q * q_gain.to(q.scalar_type()).view({1, H, 1, 1});
   auto y = compat::causal_attention(q, k, v);                    // (B,H,T,D)
   y = y.transpose(1, 2).contiguous().reshape({B, T, H * D});     // (B,T,dim)

@@ -6,6 +6,7 @@
 #include "pgolf/core/error.h"
 #include "pgolf/cuda_kernels.h"  // generated: PGOLF_WITH_CUDA_KERNELS 0 | 1
 #include "pgolf/model/compat.h"
+#include "pgolf/model/layers.h"
 
 namespace pgolf::model::fused {
 namespace {
@@ -36,6 +37,23 @@ torch::Tensor relu2_reference(const torch::Tensor& h, bool leaky) {
   return (leaky ? torch::leaky_relu(h, /*negative_slope=*/0.5) : torch::relu(h)).square();
 }
 
+torch::Tensor rotary_reference(const torch::Tensor& x, const torch::Tensor& cos,
+                               const torch::Tensor& sin) {
+  return apply_rotary(x, cos, sin);
+}
+
+bool rotary_suits(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  return suits(x) && x.dim() >= 2 && x.size(-1) % 2 == 0 && cos.defined() && sin.defined() &&
+         cos.scalar_type() == x.scalar_type() && sin.scalar_type() == x.scalar_type() &&
+         cos.device() == x.device() && sin.device() == x.device() &&
+         cos.numel() == x.size(-2) * (x.size(-1) / 2) && sin.numel() == cos.numel();
+}
+
+torch::Tensor rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  if (compiled() && enabled() && rotary_suits(x, cos, sin)) return rotary_cuda(x, cos, sin);
+  return rotary_reference(x, cos, sin);
+}
+
 torch::Tensor rms_norm(const torch::Tensor& x) {
   if (compiled() && enabled() && suits(x)) return rms_norm_cuda(x);
   return rms_norm_reference(x);
@@ -53,6 +71,10 @@ torch::Tensor rms_norm_cuda(const torch::Tensor&) {
 }
 torch::Tensor relu2_cuda(const torch::Tensor&, bool) {
   PGOLF_FAIL("relu2_cuda: this pgolf was built without its CUDA kernels");
+  return {};
+}
+torch::Tensor rotary_cuda(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) {
+  PGOLF_FAIL("rotary_cuda: this pgolf was built without its CUDA kernels");
   return {};
 }
 #endif

@@ -126,5 +126,37 @@ TEST(FusedKernelsTest, Relu2CudaMatchesCpuReference) {
   }
 }
 
+TEST(FusedReferenceTest, RotaryBackwardIsTheInverseRotation) {
+  // The kernel's backward applies the rotation with -sin to the gradient; check that identity on
+  // the reference: the input gradient of rotary for upstream g equals rotary(g, cos, -sin).
+  torch::manual_seed(3);
+  const auto x = torch::randn({2, 3, 16, 8});
+  const auto ang = torch::rand({1, 1, 16, 4}) * 6.28;
+  const auto cos = ang.cos(), sin = ang.sin();
+  const auto g = torch::randn({2, 3, 16, 8});
+  auto [y, dx] = fwd_bwd([&](torch::Tensor t) { return rotary_reference(t, cos, sin); }, x, g);
+  expect_close(dx, rotary_reference(g, cos, -sin), 1e-5, "rotary backward");
+  EXPECT_FALSE(rotary_suits(x, cos, sin));  // CPU tensors never take the kernel
+}
+
+TEST(FusedKernelsTest, RotaryCudaMatchesCpuReference) {
+  PGOLF_REQUIRE_GPU_KERNELS();
+  torch::manual_seed(4);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const auto x = torch::randn({2, 4, 33, 64}).to(dtype);
+    const auto ang = torch::rand({1, 1, 33, 32}) * 6.28;
+    const auto cos = ang.cos().to(dtype), sin = ang.sin().to(dtype);
+    const auto g = torch::randn({2, 4, 33, 64}).to(dtype);
+    auto f_cuda = [&](torch::Tensor t) { return rotary_cuda(t, cos.cuda(), sin.cuda()); };
+    auto f_ref = [&](torch::Tensor t) { return rotary_reference(t, cos, sin); };
+    // Non-contiguous input too, as q/k after transpose in the model.
+    const auto xt = x.transpose(1, 2).contiguous().transpose(1, 2);
+    auto [yc, dxc] = fwd_bwd(f_cuda, xt.cuda(), g);
+    auto [yr, dxr] = fwd_bwd(f_ref, x, g);
+    expect_close(yc, yr, tol(dtype) * 2, "rotary forward");
+    expect_close(dxc, dxr, tol(dtype) * 2, "rotary backward");
+  }
+}
+
 }  // namespace
 }  // namespace pgolf::model::fused

@@ -1,5 +1,5 @@
 // Fused CUDA kernels for memory-bound pieces of the model (issue #9 item 3): RMSNorm and the MLP's
-// relu^2 / leaky-relu(0.5)^2, each with forward and backward. They are OFF by default
+// relu^2 / leaky-relu(0.5)^2 and rotary, each with forward and backward. They are OFF by default
 // (FUSED_KERNELS=1 turns them on) and used only for CUDA tensors of dtype fp32 or bf16 when the
 // build has the kernels (nvcc found: generated pgolf/cuda_kernels.h); everything else takes the plain LibTorch path,
 // which is also the CPU reference the kernel test compares with. The kernels have been compiled
@@ -19,15 +19,22 @@ bool compiled();
 // What the model calls: the fused kernel when enabled() and `x` suits it, else the reference.
 torch::Tensor rms_norm(const torch::Tensor& x);
 torch::Tensor relu2(const torch::Tensor& h, bool leaky);
+// model::apply_rotary (x (B,H,T,D), cos/sin (1,1,T,D/2) in x's dtype).
+torch::Tensor rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 // Plain LibTorch implementations (any device): compat::rms_norm (autocast's fp32 policy included)
 // and relu(h)^2 / leaky_relu(h, 0.5)^2.
 torch::Tensor rms_norm_reference(const torch::Tensor& x);
 torch::Tensor relu2_reference(const torch::Tensor& h, bool leaky);
+torch::Tensor rotary_reference(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+// Shapes/dtypes the rotary kernel takes: x CUDA fp32/bf16 with even last dim, cos/sin holding
+// x.size(-2) * x.size(-1)/2 elements of x's dtype on x's device.
+bool rotary_suits(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 // The kernels behind torch::autograd::Functions, callable directly (tests). Throw when the build
 // has no kernels or the tensor is not a CUDA fp32/bf16 tensor.
 torch::Tensor rms_norm_cuda(const torch::Tensor& x);
 torch::Tensor relu2_cuda(const torch::Tensor& h, bool leaky);
+torch::Tensor rotary_cuda(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 }  // namespace pgolf::model::fused

@@ -1,5 +1,5 @@
-// pgolf's fused CUDA kernels: RMSNorm (forward/backward, one block per row) and relu^2 /
-// leaky-relu(0.5)^2 (forward/backward, elementwise). All arithmetic in fp32; storage fp32 or bf16.
+// pgolf's fused CUDA kernels: RMSNorm (forward/backward, one block per row), relu^2 /
+// leaky-relu(0.5)^2 (forward/backward, elementwise) and rotary (one kernel for both directions). All arithmetic in fp32; storage fp32 or bf16.
 // Compiled and linked in CI; never run there (no GPU) — tests/unit/fused_kernels_test.cpp
 // compares them with the CPU references wherever a GPU exists.
 #include <cuda_bf16.h>
@@ -83,6 +83,22 @@ __global__ void relu2_bwd(const T* g, const T* h, T* dh, int64_t n, bool leaky) 
   }
 }
 
+template <typename T>
+__global__ void rotary_k(const T* x, const T* cos, const T* sin, T* y, int64_t rows, int64_t half,
+                         int64_t seq_len, float sign) {
+  const int64_t n = rows * half;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t row = i / half, j = i % half;
+    const int64_t t = (row % seq_len) * half + j;
+    const int64_t a = row * 2 * half + j, b = a + half;
+    const float c = load(cos, t), s = sign * load(sin, t);
+    const float x1 = load(x, a), x2 = load(x, b);
+    store(y, a, x1 * c + x2 * s);
+    store(y, b, x2 * c - x1 * s);
+  }
+}
+
 unsigned grid_for(int64_t n) {
   const int64_t blocks = (n + kEltThreads - 1) / kEltThreads;
   return static_cast<unsigned>(blocks < 65535 * 8 ? (blocks > 0 ? blocks : 1) : 65535 * 8);
@@ -140,6 +156,21 @@ void relu2_backward(const void* g, const void* h, void* dh, int64_t n, bool leak
     relu2_bwd<<<grid_for(n), kEltThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(g),
                                                        static_cast<const __nv_bfloat16*>(h),
                                                        static_cast<__nv_bfloat16*>(dh), n, leaky);
+}
+
+void rotary(const void* x, const void* cos, const void* sin, void* y, int64_t rows, int64_t half,
+            int64_t seq_len, float sign, DType dtype, CUstream_st* stream) {
+  const unsigned grid = grid_for(rows * half);
+  if (dtype == DType::kFloat32)
+    rotary_k<<<grid, kEltThreads, 0, stream>>>(static_cast<const float*>(x),
+                                               static_cast<const float*>(cos),
+                                               static_cast<const float*>(sin), static_cast<float*>(y),
+                                               rows, half, seq_len, sign);
+  else
+    rotary_k<<<grid, kEltThreads, 0, stream>>>(
+        static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(cos),
+        static_cast<const __nv_bfloat16*>(sin), static_cast<__nv_bfloat16*>(y), rows, half, seq_len,
+        sign);
 }
 
 }  // namespace pgolf::model::kernels

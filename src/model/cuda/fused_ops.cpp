@@ -88,6 +88,32 @@ struct Relu2Fn : public torch::autograd::Function<Relu2Fn> {
   }
 };
 
+// cos/sin are constants (the rotary tables): no gradient flows to them.
+struct RotaryFn : public torch::autograd::Function<RotaryFn> {
+  static torch::Tensor run(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                           float sign) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    const auto xc = x.contiguous();
+    auto y = torch::empty_like(xc);
+    const int64_t half = xc.size(-1) / 2, seq_len = xc.size(-2);
+    kernels::rotary(xc.data_ptr(), cos.data_ptr(), sin.data_ptr(), y.data_ptr(), xc.numel() / (2 * half),
+                    half, seq_len, sign, kdtype(xc), stream_of(xc));
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return y;
+  }
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& cos,
+                               const torch::Tensor& sin) {
+    const auto c = cos.contiguous(), s = sin.contiguous();
+    ctx->save_for_backward({c, s});
+    return run(x, c, s, 1.0f);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto g = grads[0].to(saved[0].scalar_type());
+    return {run(g, saved[0], saved[1], -1.0f), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 torch::Tensor rms_norm_cuda(const torch::Tensor& x) {
@@ -99,6 +125,14 @@ torch::Tensor rms_norm_cuda(const torch::Tensor& x) {
 torch::Tensor relu2_cuda(const torch::Tensor& h, bool leaky) {
   check_input(h, "relu2_cuda");
   return Relu2Fn::apply(h, leaky);
+}
+
+torch::Tensor rotary_cuda(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  check_input(x, "rotary_cuda");
+  PGOLF_CHECK(rotary_suits(x, cos, sin), "rotary_cuda: expected x (..., T, 2*half) and cos/sin of T*half "
+                                         "elements in x's dtype and device, found x "
+                                             << x.sizes() << ", cos " << cos.sizes());
+  return RotaryFn::apply(x, cos.detach(), sin.detach());
 }
 
 }  // namespace pgolf::model::fused

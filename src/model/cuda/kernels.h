@@ -23,4 +23,10 @@ void relu2_forward(const void* h, void* y, int64_t n, bool leaky, DType dtype, C
 void relu2_backward(const void* g, const void* h, void* dh, int64_t n, bool leaky, DType dtype,
                     CUstream_st* stream);
 
+// Rotary on x (rows, 2*half) whose row r is position r % seq_len; cos/sin (seq_len, half), same dtype
+// as x: y1 = x1 c + sign x2 s, y2 = x2 c - sign x1 s. sign = +1 forward; -1 is the backward (the
+// inverse rotation applied to the upstream gradient).
+void rotary(const void* x, const void* cos, const void* sin, void* y, int64_t rows, int64_t half,
+            int64_t seq_len, float sign, DType dtype, CUstream_st* stream);
+
 }  // namespace pgolf::model::kernels
