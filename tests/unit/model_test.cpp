@@ -401,5 +401,23 @@ TEST(ModelTest, FlopsPerToken) {
             25517137 - 524288 - 1310720 - 1 - 2560 - 512 - 10 * (8 + 1024 + 1024) + 524288);
 }
 
+// SMEAR_BOS_MASK (issue #6): at a BOS position the smear must not mix in the previous document's
+// last token; everywhere else, and always without the mask, it does.
+TEST(SmearGateTest, BosMaskDropsOnlyThePreviousTokenAtBos) {
+  torch::manual_seed(7);
+  const auto x = torch::randn({1, 5, 8});
+  const auto ids = torch::tensor({{5, 6, 1, 7, 8}}, torch::kLong);  // BOS (id 1) at position 2
+  SmearGate masked(8, /*bos_mask=*/true), plain(8, /*bos_mask=*/false);
+  torch::NoGradGuard no_grad;
+  masked->gate.fill_(0.3);
+  plain->gate.fill_(0.3);
+  const auto g = torch::sigmoid(torch::tensor(0.3)).item<float>();
+  const auto ym = masked(x, ids), yp = plain(x, ids);
+  EXPECT_TRUE(torch::allclose(ym[0][2], (1 - g) * x[0][2]));  // no x[1] term at BOS
+  EXPECT_TRUE(torch::allclose(yp[0][2], (1 - g) * x[0][2] + g * x[0][1]));
+  EXPECT_TRUE(torch::allclose(ym[0][3], (1 - g) * x[0][3] + g * x[0][2]));  // after BOS: smeared
+  EXPECT_TRUE(torch::allclose(ym[0][1], yp[0][1]));
+}
+
 }  // namespace
 }  // namespace pgolf::model
