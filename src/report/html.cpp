@@ -13,11 +13,12 @@ namespace pgolf::report {
 namespace {
 
 const char* kStyle = R"(body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
-h1{font-size:22px}h2{font-size:17px;margin-top:28px}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px}h3{font-size:14px}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f4f4f4}td.k,th.k{text-align:left;font-family:monospace}
 tr.diff td{background:#fff3b0}tr.diff td.k{font-weight:bold}
-.charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0;border:1px solid #ddd}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:12px}
+.charts figure{margin:0;border:1px solid #ddd}.charts svg{display:block;width:100%;height:auto}
 .note{color:#666;font-size:12px})";
 
 std::string fmt(double v, const char* f) {

@@ -385,5 +385,23 @@ TEST(ReportRecordTest, LaterLogFormatAndEvalTimeRules) {
   EXPECT_EQ(status_of(c, "train time"), CheckStatus::kFail);  // no training log at all
 }
 
+TEST(ReportRecordTest, SubmissionMayReportAnEarlierScoreLine) {
+  // A sliding-window score followed by a worse diagnostic TTT score; the submission is the former.
+  std::vector<LogSummary> logs = {parse_train_log(
+      "step:10/10 val_loss:2.6 val_bpb:1.11 train_time:500000ms step_avg:50000.00ms\n"
+      "final_int6_sliding_window val_loss:2.50671564 val_bpb:1.08938974 eval_time:76195ms\n"
+      "final_int6_ttt val_loss:3.07421378 val_bpb:1.33603200 eval_time:405410ms\n")};
+  logs[0].path = "train.log";
+  const nlohmann::json sub = {{"name", "x"}, {"author", "a"}, {"github_id", "g"},
+                              {"val_bpb", 1.0894}, {"val_loss", 2.5067}, {"bytes_total", 1}};
+  const RecordCheck c = check_record({"README.md", "submission.json", "train_gpt.py", "train.log"},
+                                     sub, logs, RecordCheckOptions{});
+  EXPECT_TRUE(c.passed()) << format_record_check(c);
+  EXPECT_EQ(status_of(c, "score line"), CheckStatus::kWarn);
+  EXPECT_EQ(status_of(c, "submission val_bpb"), CheckStatus::kPass);
+  EXPECT_EQ(status_of(c, "submission val_loss"), CheckStatus::kPass);
+  EXPECT_NE(format_record_check(c).find("score eval 76.2s"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pgolf::report

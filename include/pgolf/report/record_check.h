@@ -31,7 +31,11 @@ struct LogSummary {
   double eval_time_ms = 0.0;     // sum of eval_time over the score lines
   int eval_time_lines = 0;
   double bytes_total = kNaN;     // last "Total submission size ...: N bytes"
-  const FinalLine* score() const { return finals.empty() ? nullptr : &finals.back(); }
+  int score_index = -1;           // which score line is the submission's (-1: the last)
+  const FinalLine* score() const {
+    if (finals.empty()) return nullptr;
+    return &finals[score_index >= 0 ? static_cast<size_t>(score_index) : finals.size() - 1];
+  }
 };
 LogSummary parse_train_log(const std::string& text);
 
