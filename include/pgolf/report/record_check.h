@@ -1,9 +1,10 @@
 // `pgolf record check`: a record folder against the challenge's rules (README "Submission Process",
 // reference-spec §1): README.md, submission.json, train log(s) and code (train_gpt.py, or a pgolf
 // config.json + command.sh); submission.json's fields and their agreement with the logs; artifact
-// bytes under the 16,000,000-byte cap; training and evaluation time <= 600 s each from the logs; and
+// bytes <= 16,000,000 (as quant::check_budget); training and evaluation time <= 600 s each; and
 // with several seeds, the 0.005-nat / p < 0.01 one-sided t-test against a given baseline.
-// Logs are read in the reference's line format, which pgolf's train.log keeps byte for byte.
+// Logs are read in the reference's line format (which pgolf's train.log keeps byte for byte) and
+// in the later records' format ("N/M train_loss: ... train_time: 8.7m", "quantized_* val_bpb:").
 #pragma once
 
 #include <cstdint>
