@@ -2,6 +2,7 @@
 // CLI11, so that env beats files and flags beat env as in design.md §3.
 #include "pgolf/config/resolve.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -25,7 +26,18 @@ bool is_section(const std::string& key) {
   return false;
 }
 
+// Nesting depth of `j`, counted no further than `limit` (so the walk itself stays shallow).
+int depth(const nlohmann::json& j, int limit) {
+  if (!j.is_structured() || limit == 0) return 0;
+  int d = 0;
+  for (const auto& v : j) d = std::max(d, depth(v, limit - 1));
+  return d + 1;
+}
+
+// A short rendering of a value for error messages. Deeply nested values are shown by type only:
+// dump() recurses once per level, and a hostile file can nest millions of levels.
 std::string describe(const nlohmann::json& j) {
+  if (depth(j, 8) >= 8) return std::string("a deeply nested ") + j.type_name();
   std::string s = j.dump();
   return s.size() > 60 ? s.substr(0, 57) + "..." : s;
 }
@@ -211,7 +223,10 @@ std::vector<std::string> apply_layers(const Layers& layers, Resolved& r) {
                        type_name(field));
     }
   });
-  for (const auto& [name, value] : layers.flags) {
+  for (const auto& flag : layers.flags) {
+    // Plain references: clang < 16 cannot capture structured bindings in the lambda below.
+    const std::string& name = flag.first;
+    const std::string& value = flag.second;
     bool found = false;
     for_each_field(r.cfg, [&](const char*, const char* leaf, auto& field, const char*) {
       if (name != leaf) return;

@@ -1,6 +1,15 @@
 // Tensor dictionaries on disk (see tensor_io.h). torch::pickle_save writes the same zip layout as
-// torch.save (archive/data.pkl + archive/data/<n>), and torch::pickle_load reads either.
+// torch.save (archive/data.pkl + archive/data/<n>); load_archive reads either, as
+// torch::pickle_load does, and knows the bytes behind each storage.
 #include "pgolf/core/tensor_io.h"
+
+#include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/unpickler.h>
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
@@ -18,15 +27,80 @@ std::vector<char> tensors_to_bytes(const NamedTensors& tensors) {
   return torch::pickle_save(dict);
 }
 
-NamedTensors tensors_from_bytes(const std::vector<char>& bytes, const std::string& what) {
+Archive load_archive(const std::vector<char>& bytes, const std::string& what) {
   PGOLF_CHECK_INPUT(!bytes.empty(), what << ": empty file, expected a torch.save archive");
-  torch::IValue value;
+  Archive out;
   try {
-    value = torch::pickle_load(bytes);
+    // What torch::pickle_load does (archive "data", records "data/<key>"), with our own record
+    // reader so that the bytes behind every storage are known.
+    caffe2::serialize::PyTorchStreamReader reader(
+        std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(),
+                                                               static_cast<off_t>(bytes.size())));
+    auto [pickle, pickle_size] = reader.getRecord("data.pkl");
+    const char* data = static_cast<const char*>(pickle.get());
+    const size_t total = pickle_size;
+    size_t pos = 0;
+    auto read = [&](char* buf, size_t n) -> size_t {
+      n = std::min(n, total - pos);
+      if (n > 0) std::memcpy(buf, data + pos, n);
+      pos += n;
+      return n;
+    };
+    auto read_record = [&](const std::string& key) {
+      auto record = reader.getRecord("data/" + key);
+      out.record_bytes[std::get<0>(record).get()] = std::get<1>(record);
+      return std::move(std::get<0>(record));
+    };
+    torch::jit::Unpickler unpickler(read, /*type_resolver=*/nullptr, /*obj_loader=*/nullptr,
+                                    read_record, /*device=*/std::nullopt);
+    unpickler.set_version(reader.version());
+    out.value = unpickler.parse_ivalue();
+  } catch (const c10::Error& e) {
+    PGOLF_FAIL_INPUT(what << ": not a readable torch.save archive ("
+                          << e.what_without_backtrace() << ")");
   } catch (const std::exception& e) {
-    PGOLF_FAIL_INPUT(what << ": not a readable torch.save/pickle archive of tensors ("
-                          << e.what() << ")");
+    PGOLF_FAIL_INPUT(what << ": not a readable torch.save archive (" << e.what() << ")");
   }
+  return out;
+}
+
+void Archive::check_tensor(const torch::Tensor& t, const std::string& what,
+                           const std::string& name) const {
+  PGOLF_CHECK_INPUT(t.defined() && t.device().is_cpu() && t.has_storage(),
+                    what << ": entry '" << name << "' is not a CPU tensor with storage");
+  size_t bytes = t.storage().nbytes();
+  const auto it = record_bytes.find(t.storage().data_ptr().get());
+  if (it != record_bytes.end()) {
+    bytes = std::min(bytes, it->second);
+  } else {
+    PGOLF_CHECK_INPUT(bytes == 0, what << ": entry '" << name << "' has storage not read from "
+                                       << "the archive's records");
+  }
+  const int64_t item = static_cast<int64_t>(t.element_size());
+  const int64_t capacity = item > 0 ? static_cast<int64_t>(bytes) / item : 0;
+  int64_t last = t.storage_offset();  // index of the last element reached, overflow-checked
+  bool ok = last >= 0;
+  bool empty = false;
+  for (int64_t d = 0; d < t.dim() && ok; ++d) {
+    const int64_t size = t.size(d), stride = t.stride(d);
+    ok = size >= 0 && stride >= 0;
+    if (size == 0) empty = true;
+    int64_t reach = 0;
+    if (ok && size > 0) {
+      ok = !__builtin_mul_overflow(size - 1, stride, &reach) &&
+           !__builtin_add_overflow(last, reach, &last);
+    }
+  }
+  PGOLF_CHECK_INPUT(ok && (empty || last < capacity),
+                    what << ": entry '" << name << "' (shape " << t.sizes() << ", strides "
+                         << t.strides() << ", offset " << t.storage_offset()
+                         << ") reaches past the " << capacity << " elements its record holds; "
+                         << "the archive is corrupt");
+}
+
+NamedTensors tensors_from_bytes(const std::vector<char>& bytes, const std::string& what) {
+  const Archive archive = load_archive(bytes, what);
+  const torch::IValue& value = archive.value;
   PGOLF_CHECK_INPUT(value.isGenericDict(), what << ": expected a dict of name -> tensor, found "
                                                 << value.tagKind());
   NamedTensors out;
@@ -37,6 +111,7 @@ NamedTensors tensors_from_bytes(const std::vector<char>& bytes, const std::strin
     PGOLF_CHECK_INPUT(item.value().isTensor(), what << ": entry '" << name
                                                     << "' is a " << item.value().tagKind()
                                                     << ", expected a tensor");
+    archive.check_tensor(item.value().toTensor(), what, name);
     out.emplace_back(name, item.value().toTensor());
   }
   return out;

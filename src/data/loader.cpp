@@ -14,6 +14,19 @@ void widen(const uint16_t* src, int64_t n, int64_t* dst) {
   for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
 
+// Tokens [first, first + n) of `shard` widened into dst, read in bounded chunks through pread so
+// that a shard truncated on disk is an input error naming it (see ShardReader::read_tokens).
+void read_widened(const ShardReader& shard, int64_t first, int64_t n, int64_t* dst) {
+  constexpr int64_t kChunk = int64_t{1} << 16;
+  std::vector<uint16_t> buf(static_cast<size_t>(std::min(n, kChunk)));
+  for (int64_t done = 0; done < n;) {
+    const int64_t k = std::min(n - done, kChunk);
+    shard.read_tokens(first + done, k, buf.data());
+    widen(buf.data(), k, dst + done);
+    done += k;
+  }
+}
+
 }  // namespace
 
 nlohmann::json loader_state_to_json(const LoaderState& s) {
@@ -26,13 +39,19 @@ nlohmann::json loader_state_to_json(const LoaderState& s) {
 LoaderState loader_state_from_json(const nlohmann::json& j) {
   LoaderState s;
   for (const char* key : {"file_index", "position", "num_files"}) {
-    PGOLF_CHECK_INPUT(j.is_object() && j.contains(key) && j.at(key).is_number_integer(),
-                      "loader state: expected integer key \"" << key << "\", found " << j.dump());
+    const bool present = j.is_object() && j.contains(key);
+    PGOLF_CHECK_INPUT(present && j.at(key).is_number_integer(),
+                      "loader state: expected an integer \"" << key << "\", found "
+                          << (present ? j.at(key).type_name() : "none"));
   }
   s.file_index = j.at("file_index").get<int64_t>();
   s.position = j.at("position").get<int64_t>();
   s.num_files = j.at("num_files").get<int64_t>();
-  s.tokens_consumed = j.value("tokens_consumed", int64_t{0});
+  if (j.contains("tokens_consumed")) {
+    PGOLF_CHECK_INPUT(j.at("tokens_consumed").is_number_integer(),
+                      "loader state: \"tokens_consumed\" is not an integer");
+    s.tokens_consumed = j.at("tokens_consumed").get<int64_t>();
+  }
   return s;
 }
 
@@ -86,7 +105,7 @@ void TokenStream::consume(int64_t n, Sink&& sink) {
       continue;
     }
     const int64_t k = std::min(remaining, avail);
-    sink(current_.tokens() + pos_, k);
+    sink(pos_, k);
     pos_ += k;
     remaining -= k;
   }
@@ -94,8 +113,8 @@ void TokenStream::consume(int64_t n, Sink&& sink) {
 }
 
 void TokenStream::take(int64_t n, int64_t* out) {
-  consume(n, [&out](const uint16_t* src, int64_t k) {
-    widen(src, k, out);
+  consume(n, [this, &out](int64_t pos, int64_t k) {
+    read_widened(current_, pos, k, out);
     out += k;
   });
 }
@@ -107,7 +126,7 @@ torch::Tensor TokenStream::take(int64_t n) {
 }
 
 void TokenStream::skip(int64_t n) {
-  consume(n, [](const uint16_t*, int64_t) {});
+  consume(n, [](int64_t, int64_t) {});
 }
 
 LoaderState TokenStream::state() const {
@@ -179,7 +198,7 @@ torch::Tensor load_validation_tokens(const std::vector<std::string>& files, int6
   for (size_t i = 0; i < files.size() && filled < usable + 1; ++i) {
     ShardReader shard(files[i]);
     const int64_t k = std::min(shard.num_tokens(), usable + 1 - filled);
-    widen(shard.tokens(), k, dst + filled);
+    read_widened(shard, 0, k, dst + filled);
     filled += k;
   }
   PGOLF_CHECK(filled == usable + 1, "validation: read " << filled << " tokens, expected "

@@ -1,6 +1,7 @@
 // Shard reader/writer (reference-spec §2.3). The reader checks what the reference's
 // load_data_shard checks (header size, magic, version, exact file size) and names the file and
-// the numbers in every error; tokens are used in place through mmap.
+// the numbers in every error. The loader reads tokens with pread (a shard truncated under a
+// running job is then a clear error, not a SIGBUS from a memory map); tokens() maps the file.
 #include "pgolf/data/shard.h"
 
 #include <fcntl.h>
@@ -121,6 +122,8 @@ ShardReader::ShardReader(const std::string& path) {
   PGOLF_CHECK_INPUT(m != MAP_FAILED, "shard " << path << ": mmap of " << map_bytes_
                                               << " bytes failed (" << std::strerror(errno) << ")");
   map_ = m;
+  fd_ = fd.fd;  // kept open for read_tokens
+  fd.fd = -1;
   // The stream reads each shard front to back once per pass.
   ::madvise(map_, map_bytes_, MADV_SEQUENTIAL);
   tokens_ =
@@ -135,9 +138,11 @@ ShardReader& ShardReader::operator=(ShardReader&& other) noexcept {
   if (this != &other) {
     release();
     info_ = std::move(other.info_);
+    fd_ = other.fd_;
     map_ = other.map_;
     map_bytes_ = other.map_bytes_;
     tokens_ = other.tokens_;
+    other.fd_ = -1;
     other.map_ = nullptr;
     other.map_bytes_ = 0;
     other.tokens_ = nullptr;
@@ -151,7 +156,37 @@ int32_t ShardReader::header_word(int64_t i) const {
   return load_le32(static_cast<const uint8_t*>(map_) + 4 * i);
 }
 
+void ShardReader::read_tokens(int64_t first, int64_t count, uint16_t* dst) const {
+  PGOLF_CHECK(fd_ >= 0 && first >= 0 && count >= 0 && first + count <= info_.num_tokens,
+              "shard " << info_.path << ": tokens [" << first << ", " << first + count
+                       << ") outside [0, " << info_.num_tokens << ") or not open");
+  auto* p = reinterpret_cast<uint8_t*>(dst);
+  size_t left = static_cast<size_t>(count) * 2;
+  off_t off = static_cast<off_t>(kShardHeaderBytes + 2 * first);
+  while (left > 0) {
+    const ssize_t n = ::pread(fd_, p, left, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      PGOLF_FAIL_INPUT("shard " << info_.path << ": read of " << left << " bytes at offset " << off
+                                << " failed (" << std::strerror(errno) << ")");
+    if (n == 0) {
+      struct stat st {};
+      const long long now = ::fstat(fd_, &st) == 0 ? static_cast<long long>(st.st_size) : -1;
+      PGOLF_FAIL_INPUT("shard " << info_.path << ": file shrank while in use: it had "
+                                << info_.file_bytes << " bytes (" << info_.num_tokens
+                                << " tokens), now " << now << "; token "
+                                << (off - kShardHeaderBytes) / 2 << " onwards cannot be read "
+                                << "(was it truncated or rewritten in place?)");
+    }
+    p += n;
+    off += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
 void ShardReader::release() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   if (map_ != nullptr) ::munmap(map_, map_bytes_);
   map_ = nullptr;
   map_bytes_ = 0;
@@ -192,7 +227,9 @@ void write_shard(const std::string& path, const uint16_t* tokens, int64_t count)
 
 std::vector<uint16_t> read_shard(const std::string& path) {
   ShardReader reader(path);
-  return std::vector<uint16_t>(reader.tokens(), reader.tokens() + reader.num_tokens());
+  std::vector<uint16_t> out(static_cast<size_t>(reader.num_tokens()));
+  reader.read_tokens(0, reader.num_tokens(), out.data());
+  return out;
 }
 
 ShardStats shard_stats(const ShardReader& shard, int bos_id) {

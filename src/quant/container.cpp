@@ -48,6 +48,12 @@ bool is_zlib(const std::vector<char>& b) {  // RFC 1950: deflate, window <= 32K,
   return (cmf & 0x0F) == 8 && (cmf >> 4) <= 7 && ((cmf << 8) | flg) % 31 == 0;
 }
 
+struct DCtxFree {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+// Streams the frame into a buffer that grows with the decoded bytes, so a header that declares a
+// huge content size costs memory only for what the frame really holds.
 std::vector<char> zstd_decompress(const std::vector<char>& blob, const std::string& what,
                                   uint64_t max_bytes) {
   const unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
@@ -65,12 +71,33 @@ std::vector<char> zstd_decompress(const std::vector<char>& blob, const std::stri
   PGOLF_CHECK_INPUT(frame == blob.size(), what << ": " << (blob.size() - frame)
                                                << " trailing bytes after the zstd frame of "
                                                << frame << " bytes; expected exactly one frame");
-  std::vector<char> out(static_cast<size_t>(size));
-  const size_t got = ZSTD_decompress(out.data(), out.size(), blob.data(), blob.size());
-  PGOLF_CHECK_INPUT(!ZSTD_isError(got),
-                    what << ": zstd decompression failed (" << ZSTD_getErrorName(got) << ")");
-  PGOLF_CHECK_INPUT(got == size, what << ": zstd frame decoded to " << got
+  std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
+  PGOLF_CHECK(dctx, "ZSTD_createDCtx failed");
+  // One byte of room past the declared size, so that a frame holding more shows up as such.
+  const uint64_t room = size + 1;
+  std::vector<char> out(static_cast<size_t>(
+      std::min<uint64_t>(room, std::max<uint64_t>(uint64_t{1} << 20, 4 * blob.size()))));
+  ZSTD_inBuffer in{blob.data(), blob.size(), 0};
+  size_t pos = 0;
+  while (true) {
+    ZSTD_outBuffer ob{out.data(), out.size(), pos};
+    const size_t rc = ZSTD_decompressStream(dctx.get(), &ob, &in);
+    PGOLF_CHECK_INPUT(!ZSTD_isError(rc),
+                      what << ": zstd decompression failed (" << ZSTD_getErrorName(rc) << ")");
+    pos = ob.pos;
+    PGOLF_CHECK_INPUT(pos <= size, what << ": zstd frame decodes to more than the " << size
+                                        << " bytes its header declares");
+    if (rc == 0) break;  // frame complete, checksum verified
+    if (pos == out.size()) {
+      out.resize(static_cast<size_t>(std::min<uint64_t>(room, 2 * uint64_t{out.size()})));
+      continue;
+    }
+    PGOLF_CHECK_INPUT(in.pos < in.size, what << ": truncated zstd frame (input ended after "
+                                             << pos << " of " << size << " bytes)");
+  }
+  PGOLF_CHECK_INPUT(pos == size, what << ": zstd frame decoded to " << pos
                                       << " bytes, its header declares " << size);
+  out.resize(pos);
   return out;
 }
 
@@ -245,15 +272,8 @@ std::vector<char> serialize_quant(const QuantResult& quant) {
 
 QuantResult deserialize_quant(const std::vector<char>& bytes, const std::string& what) {
   verify_torch_zip(bytes, what);
-  c10::IValue v;
-  try {
-    v = torch::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    PGOLF_FAIL_INPUT(what << ": not a readable torch.save archive (" << e.what_without_backtrace()
-                          << ")");
-  } catch (const std::exception& e) {
-    PGOLF_FAIL_INPUT(what << ": not a readable torch.save archive (" << e.what() << ")");
-  }
+  const core::Archive archive = core::load_archive(bytes, what);
+  const c10::IValue& v = archive.value;
   PGOLF_CHECK_INPUT(v.isGenericDict(), what << ": expected a dict {\"w\", \"m\"}, found a "
                                             << v.tagKind());
   const auto top = v.toGenericDict();
@@ -263,6 +283,7 @@ QuantResult deserialize_quant(const std::vector<char>& bytes, const std::string&
     PGOLF_CHECK_INPUT(item.key().isString() && item.value().isTensor(),
                       what << ": \"w\" must map names to tensors, found a " << item.key().tagKind()
                            << " -> " << item.value().tagKind() << " entry");
+    archive.check_tensor(item.value().toTensor(), what, item.key().toStringRef());
     out.w.emplace_back(item.key().toStringRef(), item.value().toTensor());
     names.insert(item.key().toStringRef());
   }

@@ -3,14 +3,20 @@
 #include "pgolf/tokenizer/tokenizer.h"
 
 #include <sentencepiece_processor.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <string_view>
 #include <thread>
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 
 namespace pgolf::tokenizer {
+namespace {
+// Vocabularies of 1K-64K pieces take well under 10 MB; anything past this is not a model.
+constexpr int64_t kMaxModelBytes = int64_t{1} << 28;
+}  // namespace
 
 struct Tokenizer::Impl {
   std::string path;
@@ -19,10 +25,30 @@ struct Tokenizer::Impl {
 
 Tokenizer::Tokenizer(const std::string& model_path) : impl_(std::make_unique<Impl>()) {
   impl_->path = model_path;
-  PGOLF_CHECK_INPUT(core::file_exists(model_path),
+  PGOLF_CHECK_INPUT(model_path.find('\0') == std::string::npos,
+                    "tokenizer path contains a NUL byte (TOKENIZER_PATH)");
+  // Only a regular file of plausible size is read, and by us: a folder, a FIFO or a device such
+  // as /dev/zero given as TOKENIZER_PATH must be an error, not a hang or an endless read.
+  struct stat st {};
+  PGOLF_CHECK_INPUT(::stat(model_path.c_str(), &st) == 0,
                     "tokenizer " << model_path << ": file not found (expected a SentencePiece "
                                  << ".model, see TOKENIZER_PATH)");
-  const auto status = impl_->sp.Load(model_path);
+  PGOLF_CHECK_INPUT(S_ISREG(st.st_mode), "tokenizer " << model_path << ": not a regular file "
+                                                      << "(expected a SentencePiece .model)");
+  PGOLF_CHECK_INPUT(st.st_size <= kMaxModelBytes,
+                    "tokenizer " << model_path << ": " << st.st_size << " bytes, more than "
+                                 << kMaxModelBytes << "; not a SentencePiece model?");
+  const auto bytes = core::read_file(model_path);
+  sentencepiece::util::Status status;
+  try {
+    status = impl_->sp.LoadFromSerializedProto(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  } catch (const std::exception& e) {
+    // SentencePiece's trie builder (darts_clone) throws on some malformed models, e.g. an empty
+    // piece (found by tests/fuzz/tokenizer_fuzz.cpp).
+    PGOLF_FAIL_INPUT("tokenizer " << model_path << ": not a valid SentencePiece model ("
+                                  << e.what() << ")");
+  }
   PGOLF_CHECK_INPUT(status.ok(), "tokenizer " << model_path << ": not a valid SentencePiece "
                                               << "model (" << status.ToString() << ")");
   PGOLF_CHECK_INPUT(impl_->sp.GetPieceSize() > 0,

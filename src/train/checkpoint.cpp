@@ -3,6 +3,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
+#include "pgolf/quant/zip_check.h"
 
 namespace pgolf::train {
 namespace {
@@ -26,14 +27,23 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  core::NamedTensors all = core::load_tensors(path);
+  const auto raw = core::read_file(path);
+  const std::vector<char> bytes(raw.begin(), raw.end());
+  PGOLF_CHECK_INPUT(!bytes.empty(), path << ": empty file, expected a pgolf checkpoint");
+  // LibTorch's reader ignores the zip CRCs: without this a flipped bit would resume silently.
+  quant::verify_torch_zip(bytes, path);
+  return checkpoint_from_tensors(core::tensors_from_bytes(bytes, path), path);
+}
+
+Checkpoint checkpoint_from_tensors(core::NamedTensors all, const std::string& what) {
+  const std::string& path = what;
   PGOLF_CHECK_INPUT(!all.empty() && all.front().first == kMetaKey,
                     path << ": not a pgolf checkpoint (expected a '" << kMetaKey
                          << "' header entry first)");
-  const torch::Tensor meta = all.front().second;
+  const torch::Tensor meta = all.front().second.contiguous();
   PGOLF_CHECK_INPUT(meta.scalar_type() == torch::kUInt8 && meta.dim() == 1,
-                    path << ": checkpoint header has dtype " << meta.scalar_type()
-                         << ", expected uint8 JSON bytes");
+                    path << ": checkpoint header has dtype " << meta.scalar_type() << " and "
+                         << meta.dim() << " dimension(s), expected 1-D uint8 JSON bytes");
   const std::string text(static_cast<const char*>(meta.data_ptr()), meta.numel());
   nlohmann::json header;
   try {
@@ -41,17 +51,34 @@ Checkpoint load_checkpoint(const std::string& path) {
   } catch (const std::exception& e) {
     PGOLF_FAIL_INPUT(path << ": checkpoint header is not valid JSON (" << e.what() << ")");
   }
-  PGOLF_CHECK_INPUT(header.value("magic", "") == kCheckpointMagic,
-                    path << ": checkpoint magic is '" << header.value("magic", "")
-                         << "', expected '" << kCheckpointMagic << "'");
-  PGOLF_CHECK_INPUT(header.value("version", -1) == kCheckpointVersion,
-                    path << ": checkpoint version " << header.value("version", -1)
-                         << ", this pgolf reads version " << kCheckpointVersion);
+  const auto field = [&](const char* key) -> const nlohmann::json& {
+    PGOLF_CHECK_INPUT(header.is_object() && header.contains(key),
+                      path << ": checkpoint header lacks \"" << key << "\"");
+    return header.at(key);
+  };
+  // Scalars are shown as found; containers only by type (dumping them would recurse deeply).
+  const auto shown = [](const nlohmann::json& j) {
+    return j.is_primitive() ? j.dump(-1, ' ', /*ensure_ascii=*/true) : std::string(j.type_name());
+  };
+  const auto& magic = field("magic");
+  PGOLF_CHECK_INPUT(magic.is_string() && magic.get<std::string>() == kCheckpointMagic,
+                    path << ": checkpoint magic is " << shown(magic) << ", expected \""
+                         << kCheckpointMagic << "\"");
+  const auto& version = field("version");
+  PGOLF_CHECK_INPUT(version.is_number_integer() && version.get<int64_t>() == kCheckpointVersion,
+                    path << ": checkpoint version " << shown(version) << ", this pgolf reads version "
+                         << kCheckpointVersion);
+  const auto& step = field("step");
+  const auto& elapsed = field("elapsed_ms");
+  const auto& state = field("state");
+  PGOLF_CHECK_INPUT(step.is_number_integer() && step.get<int64_t>() >= 0 && elapsed.is_number() &&
+                        state.is_object(),
+                    path << ": checkpoint header has a malformed step, elapsed_ms or state");
   Checkpoint ckpt;
-  ckpt.step = header.at("step").get<int64_t>();
-  ckpt.elapsed_ms = header.at("elapsed_ms").get<double>();
-  ckpt.state = header.at("state");
-  ckpt.tensors.assign(all.begin() + 1, all.end());
+  ckpt.step = step.get<int64_t>();
+  ckpt.elapsed_ms = elapsed.get<double>();
+  ckpt.state = state;
+  ckpt.tensors.assign(std::make_move_iterator(all.begin() + 1), std::make_move_iterator(all.end()));
   return ckpt;
 }
 

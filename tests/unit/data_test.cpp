@@ -3,6 +3,7 @@
 // validation truncation (§2.5), the encode pipeline, and the loader against golden batches.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <sstream>
@@ -151,6 +152,16 @@ TEST(TokenStreamTest, TakeConcatenatesAcrossFilesAndWrapsForever) {
 TEST(TokenStreamTest, RejectsAllEmptyFiles) {
   const auto files = make_shards(make_temp_dir(), {0, 0});
   expect_input_error([&] { TokenStream s(files); }, {"0 tokens", files[0]});
+}
+
+// Issue #10: a shard truncated under a running stream is an input error naming it (the stream
+// reads with pread; through the memory map this was a SIGBUS).
+TEST(TokenStreamTest, ShardShrinkingWhileOpenIsAnInputError) {
+  const auto files = make_shards(make_temp_dir(), {5000});
+  TokenStream stream(files);
+  stream.take(10);
+  ASSERT_EQ(::truncate(files[0].c_str(), 1024 + 2 * 100), 0);
+  expect_input_error([&] { stream.take(1000); }, {files[0], "shrank while in use", "5000 tokens"});
 }
 
 TEST(TokenLoaderTest, SlicesDisjointSpansPerRank) {

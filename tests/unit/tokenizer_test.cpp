@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <sstream>
 
@@ -57,6 +58,19 @@ TEST(TokenizerTest, LoadErrorsNameTheFile) {
   const auto msg = error_of([&] { Tokenizer t(junk); });
   EXPECT_NE(msg.find(junk), std::string::npos) << msg;
   EXPECT_NE(msg.find("not a valid SentencePiece"), std::string::npos) << msg;
+}
+
+// Issue #10: TOKENIZER_PATH pointing at a folder, a FIFO or a device is an input error, not a
+// hang or an endless read.
+TEST(TokenizerTest, OnlyRegularFilesAreRead) {
+  const std::string dir = ::testing::TempDir() + "/tok_paths";
+  ::mkdir(dir.c_str(), 0755);
+  ::mkfifo((dir + "/fifo").c_str(), 0644);
+  for (const std::string& path : {dir, dir + "/fifo", std::string("/dev/zero")}) {
+    const auto msg = error_of([&] { Tokenizer t(path); });
+    EXPECT_NE(msg.find("not a regular file"), std::string::npos) << path << ": " << msg;
+  }
+  EXPECT_NE(error_of([] { Tokenizer t(std::string("a\0b", 3)); }).find("NUL"), std::string::npos);
 }
 
 TEST(TokenizerTest, DevModelEncodesDecodesAndChecksVocab) {

@@ -1,6 +1,8 @@
 // Unit tests for the train component's pure parts: reference log lines, checkpoints, run dirs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fstream>
 
 #include "pgolf/core/error.h"
@@ -82,6 +84,30 @@ TEST(CheckpointTest, CorruptFilesAreInputErrors) {
       EXPECT_EQ(e.kind(), ErrorKind::kInput) << name;
       EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
     }
+  }
+}
+
+// Issue #10: LibTorch's reader ignores the zip CRCs; a flipped bit inside a checkpoint must be an
+// input error, not a silently different resume.
+TEST(CheckpointTest, FlippedBitIsDetected) {
+  const std::string dir = ::testing::TempDir();
+  Checkpoint c;
+  c.step = 5;
+  c.tensors = {{"model/w", torch::ones({64, 64})}};
+  save_checkpoint(dir + "/flip_good.pt", c);
+  auto bytes = core::read_file(dir + "/flip_good.pt");
+  // Inside the weights: the first float 1.0f is the byte pattern 00 00 80 3f.
+  const std::vector<uint8_t> one = {0x00, 0x00, 0x80, 0x3f};
+  auto it = std::search(bytes.begin(), bytes.end(), one.begin(), one.end());
+  ASSERT_NE(it, bytes.end());
+  it[2] ^= 0x01;
+  core::write_file_atomic(dir + "/flip_bad.pt", bytes);
+  try {
+    load_checkpoint(dir + "/flip_bad.pt");
+    ADD_FAILURE() << "a flipped bit was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("CRC-32 mismatch"), std::string::npos) << e.what();
   }
 }
 

@@ -48,7 +48,7 @@ class TokenStream {
 
  private:
   template <class Sink>
-  void consume(int64_t n, Sink&& sink);
+  void consume(int64_t n, Sink&& sink);  // sink(position in current_, count) per piece
   void open_file(size_t index);
 
   std::vector<std::string> files_;

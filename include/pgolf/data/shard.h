@@ -1,6 +1,6 @@
 // Token shard files in the reference format (reference-spec §2.3): a 256 x int32 little-endian
 // header {20240520, 1, num_tokens, 0...} followed by num_tokens uint16 little-endian tokens.
-// Reading is memory-mapped and validated; writing goes through a temp file + rename.
+// Reading is validated; writing goes through a temp file + rename.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,9 @@ struct ShardInfo {
 };
 ShardInfo read_shard_info(const std::string& path);
 
-// A validated, read-only, memory-mapped shard. Move-only; unmaps on destruction.
+// A validated, read-only shard. Move-only; closes and unmaps on destruction. read_tokens() reads
+// with pread and checks every read, so a shard truncated while open is an input error naming the
+// file; tokens() is a memory map, where such a truncation would raise SIGBUS (inspection only).
 class ShardReader {
  public:
   ShardReader() = default;
@@ -43,10 +45,13 @@ class ShardReader {
   const uint16_t* tokens() const { return tokens_; }
   uint16_t operator[](int64_t i) const { return tokens_[i]; }
   int32_t header_word(int64_t i) const;  // i in [0, 256)
+  // Copies tokens [first, first + count) into dst; input error if the file no longer holds them.
+  void read_tokens(int64_t first, int64_t count, uint16_t* dst) const;
 
  private:
   void release();
   ShardInfo info_;
+  int fd_ = -1;
   void* map_ = nullptr;
   size_t map_bytes_ = 0;
   const uint16_t* tokens_ = nullptr;

@@ -23,8 +23,11 @@ struct Checkpoint {
 };
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
-// Input error naming the file when it is missing, truncated, not ours or of another version.
+// Input error naming the file when it is missing, truncated, damaged (zip CRC-32 mismatch), not
+// ours or of another version.
 Checkpoint load_checkpoint(const std::string& path);
+// The header checks of load_checkpoint on an already parsed tensor dict; `what` names the source.
+Checkpoint checkpoint_from_tensors(core::NamedTensors all, const std::string& what);
 
 // Tensors of `ckpt` whose name starts with `prefix` (prefix stripped), in stored order.
 core::NamedTensors with_prefix(const core::NamedTensors& all, const std::string& prefix);
