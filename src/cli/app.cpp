@@ -2,6 +2,7 @@
 // codes. Library code throws; only this file decides what the user sees on failure.
 #include "pgolf/cli/app.h"
 
+#include <csignal>
 #include <iostream>
 
 #include <c10/util/Exception.h>
@@ -26,6 +27,9 @@ int not_implemented(const std::string& name, int issue) {
 
 int run(int argc, char** argv) {
   g_argv.assign(argv, argv + argc);
+  // Past a file-size limit (ulimit -f) a write must fail with EFBIG and a clear error, like a full
+  // disk, instead of the default SIGXFSZ killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"pgolf: train, export and evaluate Parameter Golf language models (LibTorch)"};
   app.require_subcommand(0, 1);
   bool show_version = false;

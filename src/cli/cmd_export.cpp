@@ -1,10 +1,12 @@
 // `pgolf export`: checkpoint or state dict -> pruned, quantised, zstd-22 artifact through
 // quant::export_artifact (the same path as the end of `pgolf train`), then the byte budget:
 // model + code bytes against the 16,000,000 cap (exit 3 when over unless --allow-over-budget),
-// optionally submission.json. `pgolf export --inspect FILE` validates and summarises an artifact.
+// optionally submission.json. `pgolf export --inspect FILE...` validates and summarises artifacts,
+// training checkpoints and state dicts.
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -15,6 +17,7 @@
 #include "pgolf/core/log.h"
 #include "pgolf/quant/budget.h"
 #include "pgolf/quant/export.h"
+#include "pgolf/quant/zip_check.h"
 #include "pgolf/train/checkpoint.h"
 
 namespace pgolf::cli {
@@ -23,7 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ExportArgs {
-  std::string checkpoint, out, inspect, submission_json, repo_root;
+  std::string checkpoint, out, submission_json, repo_root;
+  std::vector<std::string> inspect;
   bool allow_over_budget = false;
   int zstd_threads = 0;
   quant::SubmissionInfo info;
@@ -61,7 +65,44 @@ std::string find_repo_root(const std::string& given) {
                    "working directory; pass --repo-root DIR or set CODE_BYTES");
 }
 
+int64_t count_non_finite(const core::NamedTensors& tensors) {
+  int64_t n = 0;
+  for (const auto& [name, t] : tensors)
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) ++n;
+  return n;
+}
+
+// A torch.save archive (zip): a pgolf training checkpoint (fully validated as --resume reads it,
+// CRCs included) or a plain state dict.
+int inspect_archive(const std::string& path) {
+  const auto raw = core::read_file(path);
+  const std::vector<char> bytes(raw.begin(), raw.end());
+  quant::verify_torch_zip(bytes, path);
+  const auto tensors = core::tensors_from_bytes(bytes, path);
+  if (core::find_tensor(tensors, "__pgolf_checkpoint__") == nullptr) {
+    std::cout << path << ": state dict, " << core::file_size(path) << " bytes\n"
+              << "state_dict: tensors:" << tensors.size()
+              << " non_finite_tensors:" << count_non_finite(tensors) << "\n";
+    return kExitOk;
+  }
+  const auto ckpt = train::load_checkpoint(path);
+  std::cout << path << ": pgolf checkpoint, " << core::file_size(path) << " bytes\n"
+            << "checkpoint: step:" << ckpt.step << " train_time:" << ckpt.elapsed_ms
+            << "ms tensors:" << ckpt.tensors.size()
+            << " model_tensors:" << train::with_prefix(ckpt.tensors, "model/").size()
+            << " non_finite_tensors:" << count_non_finite(ckpt.tensors) << "\n";
+  return kExitOk;
+}
+
+bool starts_like_zip(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[2] = {0, 0};
+  in.read(head, 2);
+  return in.gcount() == 2 && head[0] == 'P' && head[1] == 'K';
+}
+
 int run_inspect(const std::string& path) {
+  if (starts_like_zip(path)) return inspect_archive(path);
   const auto q = quant::read_artifact(path);
   std::map<std::string, std::pair<int64_t, int64_t>> kinds;  // kind -> (tensors, bytes)
   std::map<std::string, int64_t> bytes;
@@ -80,7 +121,10 @@ int run_inspect(const std::string& path) {
 }
 
 int run_export(ExportArgs& a, const ConfigOptions& opts) {
-  if (!a.inspect.empty()) return run_inspect(a.inspect);
+  if (!a.inspect.empty()) {
+    for (const auto& path : a.inspect) run_inspect(path);  // the first invalid file throws
+    return kExitOk;
+  }
   PGOLF_CHECK_INPUT(!a.checkpoint.empty() && !a.out.empty(),
                     "pgolf export: --checkpoint FILE and --out FILE are required (or --inspect FILE)");
   const auto resolved = resolve_config(opts, /*world_size=*/1);
@@ -133,7 +177,8 @@ Command register_export(CLI::App& app) {
                   "state dict (torch.save / pgolf) or pgolf training checkpoint")
       ->check(CLI::ExistingFile);
   sub->add_option("--out", a->out, "artifact to write (e.g. final_model.int8.ptz)");
-  sub->add_option("--inspect", a->inspect, "validate and summarise an existing artifact instead");
+  sub->add_option("--inspect", a->inspect,
+                  "validate and summarise existing artifacts, checkpoints or state dicts instead");
   sub->add_flag("--allow-over-budget", a->allow_over_budget,
                 "exit 0 even when code + model bytes exceed 16,000,000");
   sub->add_option("--submission-json", a->submission_json, "write submission.json here");

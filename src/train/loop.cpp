@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
@@ -25,6 +26,32 @@ double ms_since(Clock::time_point t0) {
 }
 
 std::vector<torch::Tensor> param_list(Session& s) { return s.model->parameters(); }
+
+// Test hook (tests/e2e/fault_nan_grad_test.sh): PGOLF_INJECT_NAN_STEP=N fills one gradient of this
+// rank with NaN at optimiser step N (1-based), after the gradient all-reduce.
+int64_t nan_injection_step() {
+  static const int64_t step = [] {
+    const char* v = std::getenv("PGOLF_INJECT_NAN_STEP");
+    return v != nullptr ? std::atoll(v) : int64_t{-1};
+  }();
+  return step;
+}
+
+// L2 norm over all gradients as a 0-d tensor (one fused foreach kernel, no host sync); NaN/Inf in
+// any gradient makes it non-finite.
+torch::Tensor total_grad_norm(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return torch::zeros({}, torch::kFloat64);
+  return torch::stack(at::_foreach_norm(grads, 2)).to(torch::kFloat64).norm();
+}
+
+struct StepResult {
+  double loss = 0.0;        // mean micro-step loss over the global batch
+  double norm = 0.0;        // the clip norm (0 without clipping)
+  bool grads_finite = true;
+};
 
 // On CUDA a batch goes through pinned host memory, so the non-blocking copy is really
 // asynchronous (a pageable source makes it synchronous); a tensor already on the device stays.
@@ -65,8 +92,9 @@ void ensure_step_graph(Session& s) {
 }
 
 // Forward/backward over the accumulation micro-steps, gradient averaging, clipping and the
-// optimiser step. Returns the mean micro-step loss (fp32 sum as the reference) and the norm.
-std::pair<double, double> train_step(Session& s, double scale, double momentum, bool clip) {
+// optimiser step (skipped when the loss or any gradient is non-finite on any rank). Returns the
+// mean micro-step loss (fp32 sum as the reference) and the norm.
+StepResult train_step(Session& s, double scale, double momentum, bool clip, bool poison = false) {
   const auto& t = s.cfg.train;
   s.optim->zero_grad();
   std::vector<StepBatch> batches;  // CPU int64, all micro-steps of this step
@@ -85,19 +113,32 @@ std::pair<double, double> train_step(Session& s, double scale, double momentum, 
     loss_sum = forward_backward(s, batches, /*arm_sync=*/true);
     if (s.grad_sync) s.grad_sync->finish();
   }
+  if (poison) {
+    for (const auto& p : params)
+      if (p.grad().defined()) {
+        p.grad().fill_(std::nan(""));
+        break;
+      }
+  }
   s.optim->set_schedule(scale, momentum);
+  const bool clipping = clip && s.cfg.optim.grad_clip_norm > 0;
   double norm = 0.0;
-  if (clip && s.cfg.optim.grad_clip_norm > 0)
-    norm = optim::clip_grad_norm(params, s.cfg.optim.grad_clip_norm);
+  if (clipping) norm = optim::clip_grad_norm(params, s.cfg.optim.grad_clip_norm);
+  // A NaN gradient can come with a finite loss (an overflow in backward); stepping on it would
+  // poison the weights and every later checkpoint. 0 * norm is 0, or NaN for a NaN/Inf norm.
+  torch::Tensor health = clipping ? torch::tensor(norm, torch::kFloat64) : total_grad_norm(params);
   // The mean over the global batch (the reference prints rank 0's share only). Summed over ranks,
-  // so a non-finite loss on any rank is non-finite on all: every rank agrees before stepping.
-  torch::Tensor sum = loss_sum.to(torch::kCPU, torch::kFloat64);
-  if (s.comm.world_size() > 1) s.comm.all_reduce_sum(sum);
-  const double train_loss = sum.item<double>() / (s.grad_accum * s.comm.world_size());
-  if (!std::isfinite(train_loss)) return {std::nan(""), norm};
+  // so a non-finite loss or gradient on any rank is non-finite on all: every rank agrees before
+  // stepping.
+  torch::Tensor sums = torch::stack({loss_sum.to(torch::kCPU, torch::kFloat64),
+                                     health.to(torch::kCPU, torch::kFloat64) * 0.0});
+  if (s.comm.world_size() > 1) s.comm.all_reduce_sum(sums);
+  const double train_loss = sums[0].item<double>() / (s.grad_accum * s.comm.world_size());
+  const bool grads_finite = std::isfinite(sums[1].item<double>());
+  if (!std::isfinite(train_loss) || !grads_finite) return {train_loss, norm, grads_finite};
   s.optim->step();
   s.optim->zero_grad();
-  return {train_loss, norm};
+  return {train_loss, norm, true};
 }
 
 double momentum_at(const config::OptimConfig& o, int64_t step) {
@@ -201,11 +242,13 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
                               static_cast<long long>(step), scale));
     }
     const auto step_t0 = Clock::now();
-    auto [train_loss, norm] = train_step(s, scale, momentum, /*clip=*/true);
-    if (!std::isfinite(train_loss)) {
+    const auto [train_loss, norm, grads_finite] =
+        train_step(s, scale, momentum, /*clip=*/true, /*poison=*/step + 1 == nan_injection_step());
+    if (!std::isfinite(train_loss) || !grads_finite) {  // not stepped: weights are step's
       training_ms += ms_since(t0);
       save(s, opts, step, training_ms);
-      PGOLF_FAIL("non-finite train loss at step " << step + 1 << " (lr scale " << scale
+      PGOLF_FAIL("non-finite " << (std::isfinite(train_loss) ? "gradient" : "train loss")
+                 << " at step " << step + 1 << " (lr scale " << scale
                  << "); weights are from step " << step
                  << (opts.checkpoint_path.empty() ? std::string()
                                                   : ", checkpoint written to " + opts.checkpoint_path));

@@ -62,6 +62,10 @@ RunDir create_run_dir(const std::string& out_dir, const std::string& run_id) {
 
 RunDir open_run_dir(const std::string& path) {
   RunDir dir{path};
+  // Temporary files of a run killed mid-write; the final names always hold complete files.
+  core::remove_stale_temp_files(dir.path);
+  core::remove_stale_temp_files(dir.checkpoints());
+  core::remove_stale_temp_files(dir.path + "/charts");
   PGOLF_CHECK_INPUT(core::file_exists(dir.latest_checkpoint()),
                     path << ": cannot resume, expected a checkpoint at " << dir.latest_checkpoint()
                          << " but found none");

@@ -26,7 +26,9 @@ Checkpoint make_checkpoint(Session& s, int64_t step, double train_ms) {
   return c;
 }
 
-void restore_checkpoint(Session& s, const Checkpoint& c) {
+namespace {
+
+void restore_unchecked(Session& s, const Checkpoint& c) {
   const int world = c.state.value("world_size", 1);
   PGOLF_CHECK_INPUT(world == s.comm.world_size(),
                     "checkpoint was written by " << world << " ranks, this run has "
@@ -43,6 +45,21 @@ void restore_checkpoint(Session& s, const Checkpoint& c) {
   for (const auto& [name, t] : c.tensors)
     if (name == "rng/cpu") gen.set_state(t);
   s.loader->restore(data::loader_state_from_json(c.state.at("loader")));
+}
+
+}  // namespace
+
+// A checkpoint's JSON state and tensors come from a file: a missing key, a wrong type or a tensor
+// LibTorch rejects (e.g. an RNG state of the wrong size) is an input error, not a crash.
+void restore_checkpoint(Session& s, const Checkpoint& c) {
+  try {
+    restore_unchecked(s, c);
+  } catch (const nlohmann::json::exception& e) {
+    PGOLF_FAIL_INPUT("checkpoint of step " << c.step << ": malformed state (" << e.what() << ")");
+  } catch (const c10::Error& e) {
+    PGOLF_FAIL_INPUT("checkpoint of step " << c.step << " does not fit this run ("
+                                           << e.what_without_backtrace() << ")");
+  }
 }
 
 }  // namespace pgolf::train

@@ -1,6 +1,9 @@
 // Unit tests for core helpers: atomic writes, file reads with clear errors, globbing, formatting.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "pgolf/core/error.h"
@@ -35,6 +38,21 @@ TEST(CoreFilesTest, ReadMissingFileIsInputError) {
     EXPECT_EQ(e.kind(), ErrorKind::kInput);
     EXPECT_NE(std::string(e.what()).find("/nonexistent/file.bin"), std::string::npos);
   }
+}
+
+TEST(CoreFilesTest, RemovesOnlyStaleTemporaryFiles) {
+  const std::string dir = ::testing::TempDir() + "/stale_tmp";
+  std::filesystem::remove_all(dir);  // files of an earlier run of this test are stale too
+  std::filesystem::create_directories(dir);
+  const std::string live = dir + "/a.pt.tmp." + std::to_string(::getpid()) + ".7";
+  const std::string dead = dir + "/a.pt.tmp.999999999.12";  // beyond pid_max: never alive
+  for (const auto& p : {live, dead, dir + "/a.pt", dir + "/notes.tmp.txt"}) std::ofstream(p) << "x";
+  EXPECT_EQ(remove_stale_temp_files(dir), 1);
+  EXPECT_FALSE(file_exists(dead));
+  EXPECT_TRUE(file_exists(live));
+  EXPECT_TRUE(file_exists(dir + "/a.pt"));
+  EXPECT_TRUE(file_exists(dir + "/notes.tmp.txt"));
+  EXPECT_EQ(remove_stale_temp_files(dir + "/missing"), 0);
 }
 
 TEST(CoreFilesTest, GlobIsSorted) {

@@ -21,6 +21,10 @@ inline void write_file_atomic(const std::string& path, const std::vector<uint8_t
   write_file_atomic(path, bytes.data(), bytes.size());
 }
 
+// Deletes the temporary files write_file_atomic leaves behind when its process is killed mid-write
+// (`<name>.tmp.<pid>.<n>` in `dir` whose pid is no longer alive on this host); returns how many.
+int remove_stale_temp_files(const std::string& dir);
+
 bool file_exists(const std::string& path);
 uint64_t file_size(const std::string& path);
 // Sorted list of paths matching a shell glob (e.g. ".../fineweb_train_*.bin"); empty if none.

@@ -25,7 +25,8 @@ struct RunDir {
 std::string new_run_id();
 // Creates <out_dir>/<run_id>/ and checkpoints/ (mkdir -p); an input error names what failed.
 RunDir create_run_dir(const std::string& out_dir, const std::string& run_id);
-// Opens an existing run directory for --resume; checks that it holds a checkpoint.
+// Opens an existing run directory for --resume; checks that it holds a checkpoint and deletes
+// temporary files left by a process killed mid-write (core::remove_stale_temp_files).
 RunDir open_run_dir(const std::string& path);
 // Writes config.json (the `pgolf config --dump` JSON plus "_versions") and command.sh (argv,
 // shell-quoted, with the environment variables that set config values).
