@@ -66,7 +66,8 @@ std::vector<std::string> keys(const GPT& m) {
   return out;
 }
 
-const torch::Tensor& param(const GPT& m, const std::string& name) {
+// By value: named_parameters() returns a temporary dict, so a reference into it would dangle.
+torch::Tensor param(const GPT& m, const std::string& name) {
   for (const auto& kv : m->named_parameters())
     if (kv.key() == name) return kv.value();
   throw std::runtime_error("no parameter " + name);
@@ -74,7 +75,7 @@ const torch::Tensor& param(const GPT& m, const std::string& name) {
 
 void set_param(GPT& m, const std::string& name, const torch::Tensor& value) {
   torch::NoGradGuard no_grad;
-  const_cast<torch::Tensor&>(param(m, name)).copy_(value);
+  param(m, name).copy_(value);  // shares storage with the module's parameter
 }
 
 double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
