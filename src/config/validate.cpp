@@ -60,8 +60,11 @@ void check_train(const Config& c, int world, std::vector<std::string>& errs) {
   const int accum = grad_accum_steps(world);
   PGOLF_REQUIRE(accum > 0, "WORLD_SIZE " + s(world) + " must divide 8 (grad_accum_steps = 8/world)");
   PGOLF_REQUIRE(t.train_seq_len >= 1, "train_seq_len: expected >= 1, found " + s(t.train_seq_len));
-  if (accum > 0 && t.train_seq_len >= 1) {
-    const int64_t unit = static_cast<int64_t>(world) * accum * t.train_seq_len;
+  int64_t unit = 0;  // overflow-checked: a wrapped product of 0 would be a division by zero
+  const bool unit_fits =
+      !__builtin_mul_overflow(static_cast<int64_t>(world) * accum, t.train_seq_len, &unit);
+  PGOLF_REQUIRE(unit_fits, "train_seq_len " + s(t.train_seq_len) + " is too large");
+  if (accum > 0 && t.train_seq_len >= 1 && unit_fits) {
     PGOLF_REQUIRE(t.train_batch_tokens > 0 && t.train_batch_tokens % unit == 0,
                   "train_batch_tokens " + s(t.train_batch_tokens) +
                       " is not a positive multiple of world_size*grad_accum_steps*train_seq_len = " +
@@ -69,7 +72,7 @@ void check_train(const Config& c, int world, std::vector<std::string>& errs) {
     PGOLF_REQUIRE(t.val_batch_size / (static_cast<int64_t>(world) * accum) >= t.train_seq_len,
                   "val_batch_size " + s(t.val_batch_size) +
                       " gives less than one sequence per rank and micro-step (needs >= " +
-                      s(static_cast<int64_t>(world) * accum * t.train_seq_len) + ")");
+                      s(unit) + ")");
   }
   PGOLF_REQUIRE(t.iterations >= 0, "iterations: expected >= 0, found " + s(t.iterations));
   PGOLF_REQUIRE(t.warmup_steps >= 0, "warmup_steps: expected >= 0, found " + s(t.warmup_steps));

@@ -26,10 +26,10 @@ ITERS=30
 tiny_data "$OUT/data" 2 60000
 tiny_config "$OUT/tiny.json" "$OUT/data" $ITERS
 
-# killer.py PID MODE DIR DELAY_MS: SIGKILLs PID after DELAY_MS (mode delay) or as soon as a
-# temporary file appears: of the checkpoint (mode ckpt), of final_model.pt / the artifact /
-# eval.json / submission.json (mode final) or of config.json / command.sh (mode meta). Prints
-# what it did; does nothing when the process ends first.
+# killer.py PID MODE DIR DELAY_MS: SIGKILLs PID after DELAY_MS (mode delay) or as soon as PID's
+# temporary file appears: of the checkpoint (ckpt), final_model.pt (pt), the artifact (ptz),
+# eval.json / submission.json (json) or config.json / command.sh (meta). Prints what it did;
+# does nothing when the process ends first.
 cat >"$OUT/killer.py" <<'PYEOF'
 import os, signal, sys, time
 pid, mode, d, delay = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -39,15 +39,16 @@ def alive():
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-watch = {"ckpt": os.path.join(d, "checkpoints"), "final": d, "meta": d}.get(mode)
-prefixes = {"final": ("final_model", "eval.json", "submission.json"),
-            "meta": ("config.json", "command.sh")}.get(mode, ("",))
+watch = None if mode == "delay" else os.path.join(d, "checkpoints") if mode == "ckpt" else d
+prefixes = {"pt": ("final_model.pt.",), "ptz": ("final_model.int8.ptz.",),
+            "json": ("eval.json.", "submission.json."),
+            "meta": ("config.json.", "command.sh.")}.get(mode, ("",))
 deadline = time.monotonic() + (delay / 1000.0 if watch is None else 60.0)
 seen = None
 while alive() and time.monotonic() < deadline and seen is None:
     if watch is not None and os.path.isdir(watch):
-        seen = next((e.name for e in os.scandir(watch)
-                     if ".tmp." in e.name and e.name.startswith(prefixes)), None)
+        seen = next((e.name for e in os.scandir(watch)  # its own temporary files only
+                     if f".tmp.{pid}." in e.name and e.name.startswith(prefixes)), None)
     if seen is None:
         time.sleep(0.0005 if watch else 0.005)
 if alive():
@@ -58,11 +59,13 @@ else:
     print("process ended first")
 PYEOF
 
-# check.py DIR KILLED_PID PREV_STEP INSPECT_OUT: the run directory after a kill (see the header);
-# prints the checkpoint step (-1 without a checkpoint).
+# check.py DIR KILLED_PID PREV_STEP INSPECT_OUT CLEANED: the run directory after a kill (see the
+# header); CLEANED=1 when the killed process had opened the run for --resume, which deletes the
+# temporary files of earlier killed writers. Prints the checkpoint step (-1 without a checkpoint).
 cat >"$OUT/check.py" <<'PYEOF'
 import json, os, re, sys
 d, killed, prev, inspect = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+cleaned = sys.argv[5] == "1"
 steps = []
 if os.path.exists(os.path.join(d, "metrics.jsonl")):
     for n, line in enumerate(open(os.path.join(d, "metrics.jsonl")), 1):
@@ -79,7 +82,7 @@ if os.path.exists(p):
 for root, _, files in os.walk(d):
     for f in files:
         m = re.search(r"\.tmp\.(\d+)\.\d+$", f)
-        if m:
+        if m and cleaned:
             assert m.group(1) == killed, f"stale temporary file {f} of pid {m.group(1)} (killed {killed})"
 step = -1
 if os.path.exists(os.path.join(d, "checkpoints", "latest.pt")):
@@ -119,23 +122,27 @@ while ((kills < KILLS)); do
   case $((RANDOM % 10)) in
     [0-2]) mode=delay ;;
     [3-5]) mode=ckpt ;;
-    [6-8]) mode=final ;;
-    *) mode=meta ;;
+    6) mode=pt ;;
+    [7-8]) mode=ptz ;;
+    *) mode=$( ((RANDOM % 2)) && echo json || echo meta) ;;
   esac
   what=$("$PY" "$OUT/killer.py" "$pid" "$mode" "$dir" $((300 + RANDOM % 3500)))
   set +e; wait "$pid" 2>/dev/null; rc=$?; set -e
   killed_pid=$pid
   pid=""
+  cleaned=0
   if ((prev >= 0)) && grep -q "^resume: step:" "$OUT/round.out"; then
     grep -q "^resume: step:$prev " "$OUT/round.out" || {
       cat "$OUT/round.out" >&2; fail "resume did not start from the checkpoint's step $prev"; }
     resumes=$((resumes + 1))
+    cleaned=1
   fi
   if ((rc == 0)); then  # finished before the kill: a complete run, then a new one
     [[ $what == "process ended first" ]] || fail "exit 0 although: $what"
     inspect_run "$dir"
     grep -q "^checkpoint: step:$ITERS " "$OUT/inspect.out" || fail "finished run without a final checkpoint"
     "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["results"]' "$dir/eval.json"
+    [[ -z $(find "$dir" -name '*.tmp.*') ]] || fail "temporary files left in a completed run"
     completed=$((completed + 1))
     run_no=$((run_no + 1)); dir="$OUT/runs/r$run_no"; prev=-1
     continue
@@ -149,7 +156,7 @@ while ((kills < KILLS)); do
   esac
   how[$key]=$((${how[$key]:-0} + 1))
   inspect_run "$dir"
-  step=$("$PY" "$OUT/check.py" "$dir" "$killed_pid" "$prev" "$OUT/inspect.out") || fail "kill $kills ($what): run directory check failed"
+  step=$("$PY" "$OUT/check.py" "$dir" "$killed_pid" "$prev" "$OUT/inspect.out" "$cleaned") || fail "kill $kills ($what): run directory check failed"
   echo "kill $kills: $mode, $what; checkpoint step $step"
   if ((step < 0)); then  # killed before the first checkpoint: resume must refuse clearly
     if [[ -d "$dir" ]]; then
@@ -169,6 +176,7 @@ if ((prev >= 0)); then
   inspect_run "$dir"
   grep -q "^checkpoint: step:$ITERS " "$OUT/inspect.out" || fail "final checkpoint is not at step $ITERS"
   "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["results"]' "$dir/eval.json"
+  [[ -z $(find "$dir" -name '*.tmp.*') ]] || fail "temporary files left in the completed run"
   completed=$((completed + 1))
 fi
 summary=""
