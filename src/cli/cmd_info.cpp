@@ -2,14 +2,16 @@
 // estimate of its compressed artifact size.
 //
 // The estimate runs the real export path (quant::export_artifact: prune -> QUANT_SCHEME
-// classification and quantisation -> torch.save bytes -> zstd) on stand-in weights and measures
-// the result. Stand-in ("surrogate") weights: every 2-D tensor that matches no control pattern
-// becomes N(0, 0.02) (seeded); control tensors keep their initial values. Trained matrices of these
-// records are close to Gaussian, and the per-row intN codes of a Gaussian row compress to its
-// entropy, so the surrogate predicts PR #180 within its seed-to-seed spread (README). zstd runs at
-// level 1 by default: on the golden quantize_export case level 1 is 0.6% larger than level 22
-// (3,582,678 vs 3,561,955 bytes) but ~300x faster; --exact uses ZSTD_LEVEL. --weights FILE
-// replaces the surrogate by real weights (checkpoint, state dict or artifact).
+// classification and quantisation -> torch.save bytes -> compression) on stand-in weights and
+// measures the result. Stand-in ("surrogate") weights: every 2-D tensor that matches no control
+// pattern becomes N(0, --surrogate-std) (seeded); control tensors keep their initial values.
+// Trained matrices of these records are close to Gaussian, and per-row codes scaled by the row max
+// compress to about their entropy whatever the scale, so for PR #180 the surrogate lands within
+// the record's seed-to-seed spread (README). Schemes that floor scales at an absolute value (int8,
+// the clip31 schemes, INTN_SCALE_FLOOR=inv_clip) make the codes depend on the weights' magnitude,
+// which training sets; the output says so. zstd runs at level 1 unless --exact: on PR #180's
+// surrogate level 22 is only 0.04% smaller and ~50x slower. --weights FILE replaces the surrogate
+// by real weights (checkpoint, state dict or artifact).
 #include <unistd.h>
 
 #include <filesystem>
@@ -33,6 +35,7 @@ using Json = nlohmann::ordered_json;
 struct InfoArgs {
   ConfigOptions config;
   std::string weights;
+  double surrogate_std = 0.02;
   bool exact = false;
   bool json = false;
   int zstd_threads = 0;
@@ -40,12 +43,12 @@ struct InfoArgs {
 
 // Gaussian stand-ins for the matrices of an initialised model (see the file comment).
 core::NamedTensors surrogate_weights(const model::GPTImpl& gpt,
-                                     const std::vector<std::string>& ctrl) {
+                                     const std::vector<std::string>& ctrl, double std) {
   torch::manual_seed(1234);
   core::NamedTensors sd;
   for (const auto& [name, t] : gpt.state_dict()) {
     const bool matrix = t.dim() == 2 && !quant::matches_any(name, ctrl);
-    sd.emplace_back(name, matrix ? 0.02 * torch::randn(t.sizes()) : t.detach().clone());
+    sd.emplace_back(name, matrix ? std * torch::randn(t.sizes()) : t.detach().clone());
   }
   return sd;
 }
@@ -56,7 +59,7 @@ struct KindTotal {
 
 Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qcfg,
                        const InfoArgs& a) {
-  if (!a.exact) qcfg.zstd_level = 1;
+  if (!a.exact && qcfg.compressor == "zstd") qcfg.zstd_level = 1;  // zlib's 9 is fast already
   const auto tmp = std::filesystem::temp_directory_path() /
                    ("pgolf_info_" + std::to_string(::getpid()) + ".ptz");
   quant::ExportOptions eopts;
@@ -80,7 +83,9 @@ Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qc
   }
   Json j;
   j["weights"] =
-      a.weights.empty() ? "surrogate N(0,0.02) matrices, initial control tensors" : a.weights;
+      a.weights.empty()
+          ? core::format("surrogate N(0,%g) matrices, initial control tensors", a.surrogate_std)
+          : a.weights;
   j["quant_scheme"] = qcfg.quant_scheme;
   j["compressor"] = qcfg.compressor;
   j["level"] = qcfg.zstd_level;
@@ -90,6 +95,12 @@ Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qc
                           {"tensors", k.tensors},
                           {"params", k.params},
                           {"stored_bytes", k.stored_bytes}});
+  // Row-max intN codes do not depend on the weights' scale; int8 (clip/127 floored at 1/127), the
+  // clip31 schemes and INTN_SCALE_FLOOR=inv_clip floor the scale at 1/clip, so there the
+  // surrogate's std sets the entropy of the codes (see the README).
+  j["magnitude_dependent"] = kinds.count("int8") > 0 || qcfg.quant_scheme == "int6_clip31" ||
+                             qcfg.quant_scheme == "gptq_lite" ||
+                             qcfg.intn_scale_floor == "inv_clip";
   j["raw_payload_bytes"] = rep.raw_payload_bytes;
   j["serialized_bytes"] = rep.serialized_bytes;
   j["model_bytes"] = rep.compressed_bytes;
@@ -133,6 +144,10 @@ void print_human(const Json& j) {
   std::cout << "  serialized " << a["serialized_bytes"].get<int64_t>() << " bytes -> model bytes "
             << a["model_bytes"].get<int64_t>() << " (cap " << quant::kByteCap
             << " for model + code bytes)" << std::endl;
+  if (a["magnitude_dependent"].get<bool>() && !j["weights_given"].get<bool>())
+    std::cout
+        << "  note: this scheme floors some scales at an absolute value, so the estimate depends "
+           "on the\n  weights' magnitude (--surrogate-std); use --weights FILE for a real figure\n";
 }
 
 int run_info(const InfoArgs& a) {
@@ -155,11 +170,12 @@ int run_info(const InfoArgs& a) {
   j["params"]["total"] = model::count_params(*gpt);
   core::NamedTensors weights;
   if (a.weights.empty()) {
-    weights = surrogate_weights(*gpt, ctrl);
+    weights = surrogate_weights(*gpt, ctrl, a.surrogate_std);
   } else {
     train::load_weights(a.weights, *gpt);
     weights = gpt->state_dict();
   }
+  j["weights_given"] = !a.weights.empty();
   j["artifact"] = artifact_estimate(weights, cfg.quant, a);
   if (a.json) {
     std::cout << j.dump(2) << std::endl;
@@ -179,6 +195,9 @@ Command register_info(CLI::App& app) {
                   "estimate from these weights (checkpoint, state dict or artifact) instead of "
                   "Gaussian surrogates")
       ->check(CLI::ExistingFile);
+  sub->add_option("--surrogate-std", a->surrogate_std,
+                  "std of the Gaussian stand-in matrices (default 0.02; matters only for schemes "
+                  "with an absolute scale floor)");
   sub->add_flag("--exact", a->exact, "compress at ZSTD_LEVEL (slow at 22) instead of level 1");
   sub->add_flag("--json", a->json, "print JSON");
   sub->add_option("--zstd-threads", a->zstd_threads, "zstd worker threads (0: single-threaded)");

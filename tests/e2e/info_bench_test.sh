@@ -16,8 +16,12 @@ trap 'rm -rf "$tmp"' EXIT
 # kv_down 128 x 512 + k_up 256 x 128 + v_up 256 x 128, i.e. 2,361,352 - 131,072 per block;
 # non-block tensors as PR #180 with 6 skip weights: 524,288 + 1,310,720 + 65,536 + 1 + 6 x 512 + 512.
 ATTENTION=mla KV_RANK=128 "$PGOLF_BIN" info --json --num-layers 13 >"$tmp/mla.json"
-"$PGOLF_BIN" info --config "$PGOLF_SOURCE_DIR/configs/smoke_cpu.json" | grep -q "^  total" ||
-  fail "human info output lacks the total line"
+"$PGOLF_BIN" info --config "$PGOLF_SOURCE_DIR/configs/smoke_cpu.json" >"$tmp/smoke.txt"
+grep -q "^  total" "$tmp/smoke.txt" || fail "human info output lacks the total line"
+# The baseline's int8 scales are floored at 1/127, so its estimate depends on the weights' scale.
+"$PGOLF_BIN" info --config "$PGOLF_SOURCE_DIR/configs/baseline_9x512.json" >"$tmp/baseline.txt"
+grep -q "note: " "$tmp/baseline.txt" ||
+  fail "info does not flag the magnitude-dependent estimate of the int8 baseline"
 
 "$PY" - "$tmp/info.json" "$tmp/mla.json" <<'PYEOF'
 import json, sys
@@ -35,6 +39,7 @@ kinds = {k["kind"]: k["tensors"] for k in a["kinds"]}
 assert kinds == {"int5": 20, "int6": 41, "passthrough_fp16": 2, "passthrough": 43}, kinds
 # the record's artifacts were 15.63-15.91 MB; the Gaussian-surrogate estimate must land near
 assert 15.0e6 < a["model_bytes"] < 16.5e6, a["model_bytes"]
+assert a["magnitude_dependent"] is False and d["weights_given"] is False, a
 m = json.load(open(sys.argv[2]))
 want_mla = 13 * (2361352 - 131072) + 524288 + 1310720 + 65536 + 1 + 6 * 512 + 512
 assert m["params"]["total"] == want_mla == 30897769, (m["params"]["total"], want_mla)
