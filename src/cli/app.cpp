@@ -20,11 +20,6 @@ std::vector<std::string> g_argv;
 
 const std::vector<std::string>& raw_argv() { return g_argv; }
 
-int not_implemented(const std::string& name, int issue) {
-  std::cerr << "pgolf " << name << ": not implemented yet (tracked in issue #" << issue << ")\n";
-  return kExitBadInput;
-}
-
 int run(int argc, char** argv) {
   g_argv.assign(argv, argv + argc);
   // Past a file-size limit (ulimit -f) a write must fail with EFBIG and a clear error, like a full

@@ -48,7 +48,4 @@ Command register_record(CLI::App& app);
 // The command line as given (for command.sh in run directories).
 const std::vector<std::string>& raw_argv();
 
-// Prints "pgolf <name>: not implemented yet (issue #N)" and returns kExitBadInput.
-int not_implemented(const std::string& name, int issue);
-
 }  // namespace pgolf::cli
