@@ -8,6 +8,7 @@
 #include <torch/csrc/jit/serialization/unpickler.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <tuple>
 
@@ -15,6 +16,100 @@
 #include "pgolf/core/files.h"
 
 namespace pgolf::core {
+namespace {
+
+// Walks the opcodes of a pickle (protocols 0-5) without executing them and fails when an argument
+// runs past the end or a memo index skips ahead: LibTorch's Unpickler sizes a string from its
+// declared length before reading it and its memo table from the index a PUT names, so a 2 KB file
+// made it allocate 4-6 GB (found by tests/fuzz). Picklers number memo entries 0, 1, 2, ...
+void check_pickle(const char* p, size_t n, const std::string& what) {
+  size_t i = 0;
+  uint64_t memo = 0;  // memo entries so far
+  const auto put = [&](uint64_t id) {
+    PGOLF_CHECK_INPUT(id <= memo, what << ": corrupt pickle (memo index " << id << " after "
+                                       << memo << " entries, at offset " << i << ")");
+    memo = std::max(memo, id + 1);
+  };
+  const auto get = [&](uint64_t id) {
+    PGOLF_CHECK_INPUT(id < memo, what << ": corrupt pickle (memo index " << id << " of "
+                                      << memo << " entries, at offset " << i << ")");
+  };
+  const auto need = [&](uint64_t k) {
+    PGOLF_CHECK_INPUT(k <= n - i, what << ": corrupt pickle (an argument of " << k
+                                       << " bytes at offset " << i << " runs past its end)");
+  };
+  const auto le = [&](int bytes) {
+    need(static_cast<uint64_t>(bytes));
+    uint64_t v = 0;
+    for (int b = bytes - 1; b >= 0; --b) v = (v << 8) | static_cast<unsigned char>(p[i + b]);
+    i += static_cast<size_t>(bytes);
+    return v;
+  };
+  const auto line = [&]() {
+    const void* nl = std::memchr(p + i, '\n', n - i);
+    PGOLF_CHECK_INPUT(nl != nullptr, what << ": corrupt pickle (unterminated line at offset " << i
+                                          << ")");
+    i = static_cast<size_t>(static_cast<const char*>(nl) - p) + 1;
+  };
+  while (i < n) {
+    const auto op = static_cast<unsigned char>(p[i++]);
+    switch (op) {
+      case '.': return;  // STOP
+      case '(': case '0': case '1': case '2': case 'N': case 'Q': case 'R': case 'a': case 'b':
+      case 'd': case '}': case 'e': case 'l': case ']': case 'o': case 's': case 't': case ')':
+      case 'u': case 0x81: case 0x85: case 0x86: case 0x87: case 0x88: case 0x89: case 0x8f:
+      case 0x90: case 0x91: case 0x92: case 0x93: case 0x97: case 0x98:
+        break;  // no argument
+      case 'p': {  // PUT: a decimal index on its line
+        const size_t start = i;
+        line();
+        put(std::strtoull(std::string(p + start, i - 1 - start).c_str(), nullptr, 10));
+        break;
+      }
+      case 'g': {  // GET
+        const size_t start = i;
+        line();
+        get(std::strtoull(std::string(p + start, i - 1 - start).c_str(), nullptr, 10));
+        break;
+      }
+      case 'h': get(le(1)); break;  // BINGET
+      case 'j': get(le(4)); break;  // LONG_BINGET
+      case 0x94: put(memo); break;  // MEMOIZE
+      case 'q': put(le(1)); break;  // BINPUT
+      case 'r': put(le(4)); break;  // LONG_BINPUT
+      case 'F': case 'I': case 'L': case 'P': case 'S': case 'V':
+        line();
+        break;
+      case 'c': case 'i':  // GLOBAL, INST: module and name lines
+        line();
+        line();
+        break;
+      case 'K': case 0x80: case 0x82: le(1); break;
+      case 'M': case 0x83: le(2); break;
+      case 'J': case 0x84: le(4); break;
+      case 'G': case 0x95: le(8); break;  // BINFLOAT; FRAME (its length only announces bytes)
+      case 'U': case 'C': case 0x8a: case 0x8c: { const uint64_t k = le(1); need(k); i += k; break; }
+      case 'T': case 'X': case 'B': case 0x8b: { const uint64_t k = le(4); need(k); i += k; break; }
+      case 0x8d: case 0x8e: case 0x96: { const uint64_t k = le(8); need(k); i += k; break; }
+      default:
+        PGOLF_FAIL_INPUT(what << ": corrupt pickle (unknown opcode 0x" << std::hex << int{op}
+                              << std::dec << " at offset " << i - 1 << ")");
+    }
+  }
+  PGOLF_FAIL_INPUT(what << ": corrupt pickle (no STOP opcode)");
+}
+
+// The record's declared size must fit the archive (torch.save stores records uncompressed), so
+// that reading it never allocates more than the file holds.
+void check_record_size(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name,
+                       size_t archive_bytes, const std::string& what) {
+  const size_t size = reader.getRecordSize(name);
+  PGOLF_CHECK_INPUT(size <= archive_bytes, what << ": corrupt archive (record " << name
+                                                << " declares " << size << " bytes, the file has "
+                                                << archive_bytes << ")");
+}
+
+}  // namespace
 
 std::vector<char> tensors_to_bytes(const NamedTensors& tensors) {
   c10::Dict<std::string, torch::Tensor> dict;
@@ -36,9 +131,11 @@ Archive load_archive(const std::vector<char>& bytes, const std::string& what) {
     caffe2::serialize::PyTorchStreamReader reader(
         std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(),
                                                                static_cast<off_t>(bytes.size())));
+    check_record_size(reader, "data.pkl", bytes.size(), what);
     auto [pickle, pickle_size] = reader.getRecord("data.pkl");
     const char* data = static_cast<const char*>(pickle.get());
     const size_t total = pickle_size;
+    check_pickle(data, total, what);
     size_t pos = 0;
     auto read = [&](char* buf, size_t n) -> size_t {
       n = std::min(n, total - pos);
@@ -47,6 +144,7 @@ Archive load_archive(const std::vector<char>& bytes, const std::string& what) {
       return n;
     };
     auto read_record = [&](const std::string& key) {
+      check_record_size(reader, "data/" + key, bytes.size(), what);
       auto record = reader.getRecord("data/" + key);
       out.record_bytes[std::get<0>(record).get()] = std::get<1>(record);
       return std::move(std::get<0>(record));
@@ -55,6 +153,8 @@ Archive load_archive(const std::vector<char>& bytes, const std::string& what) {
                                     read_record, /*device=*/std::nullopt);
     unpickler.set_version(reader.version());
     out.value = unpickler.parse_ivalue();
+  } catch (const Error&) {
+    throw;
   } catch (const c10::Error& e) {
     PGOLF_FAIL_INPUT(what << ": not a readable torch.save archive ("
                           << e.what_without_backtrace() << ")");
