@@ -19,15 +19,16 @@ namespace pgolf::core {
 namespace {
 
 // Walks the opcodes of a pickle (protocols 0-5) without executing them and fails when an argument
-// runs past the end or a memo index skips ahead: LibTorch's Unpickler sizes a string from its
+// runs past the end or a memo index is implausible: LibTorch's Unpickler sizes a string from its
 // declared length before reading it and its memo table from the index a PUT names, so a 2 KB file
-// made it allocate 4-6 GB (found by tests/fuzz). Picklers number memo entries 0, 1, 2, ...
+// made it allocate 4-6 GB (found by tests/fuzz). Picklers number memo entries 0, 1, 2, ... (an
+// optimised pickle may skip some), so an index is at most the pickle's length.
 void check_pickle(const char* p, size_t n, const std::string& what) {
   size_t i = 0;
-  uint64_t memo = 0;  // memo entries so far
+  uint64_t memo = 0;  // highest memo index put so far, plus one
   const auto put = [&](uint64_t id) {
-    PGOLF_CHECK_INPUT(id <= memo, what << ": corrupt pickle (memo index " << id << " after "
-                                       << memo << " entries, at offset " << i << ")");
+    PGOLF_CHECK_INPUT(id < n, what << ": corrupt pickle (memo index " << id << " in a pickle of "
+                                   << n << " bytes, at offset " << i << ")");
     memo = std::max(memo, id + 1);
   };
   const auto get = [&](uint64_t id) {
@@ -168,6 +169,17 @@ void Archive::check_tensor(const torch::Tensor& t, const std::string& what,
                            const std::string& name) const {
   PGOLF_CHECK_INPUT(t.defined() && t.device().is_cpu() && t.has_storage(),
                     what << ": entry '" << name << "' is not a CPU tensor with storage");
+  // The dtypes pgolf and the reference write. LibTorch implements few ops for the others (Int5,
+  // UInt3, float8, quantized, ...), so a corrupt archive naming one would fail later, deep inside.
+  switch (t.scalar_type()) {
+    case torch::kFloat: case torch::kDouble: case torch::kHalf: case torch::kBFloat16:
+    case torch::kByte: case torch::kChar: case torch::kShort: case torch::kInt: case torch::kLong:
+    case torch::kBool:
+      break;
+    default:
+      PGOLF_FAIL_INPUT(what << ": entry '" << name << "' has dtype " << t.scalar_type()
+                            << ", which pgolf does not read");
+  }
   size_t bytes = t.storage().nbytes();
   const auto it = record_bytes.find(t.storage().data_ptr().get());
   if (it != record_bytes.end()) {

@@ -40,10 +40,12 @@ Checkpoint checkpoint_from_tensors(core::NamedTensors all, const std::string& wh
   PGOLF_CHECK_INPUT(!all.empty() && all.front().first == kMetaKey,
                     path << ": not a pgolf checkpoint (expected a '" << kMetaKey
                          << "' header entry first)");
+  PGOLF_CHECK_INPUT(all.front().second.scalar_type() == torch::kUInt8 &&
+                        all.front().second.dim() == 1,
+                    path << ": checkpoint header has dtype " << all.front().second.scalar_type()
+                         << " and " << all.front().second.dim()
+                         << " dimension(s), expected 1-D uint8 JSON bytes");
   const torch::Tensor meta = all.front().second.contiguous();
-  PGOLF_CHECK_INPUT(meta.scalar_type() == torch::kUInt8 && meta.dim() == 1,
-                    path << ": checkpoint header has dtype " << meta.scalar_type() << " and "
-                         << meta.dim() << " dimension(s), expected 1-D uint8 JSON bytes");
   const std::string text(static_cast<const char*>(meta.data_ptr()), meta.numel());
   nlohmann::json header;
   try {
