@@ -39,7 +39,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x_in, const torch::Tensor&
                                  const torch::Tensor& cos, const torch::Tensor& sin,
                                  const LoraAdapter* q_lora, const LoraAdapter* v_lora) {
   const auto mix = resid_mix.to(x_in.scalar_type());
-  auto x = mix[0].view({1, 1, -1}) * x_in + mix[1].view({1, 1, -1}) * x0;
+  auto x = fused::resid_mix(x_in, x0, mix);  // mix[0] x + mix[1] x0; fused with FUSED_KERNELS=1
   const auto a = attn(fused::rms_norm(x), cos, sin, q_lora, v_lora);
   x = x + chan(attn_scale, x) * a;
   x = x + chan(mlp_scale, x) * mlp(fused::rms_norm(x));

@@ -1,7 +1,9 @@
 // Dispatch between the fused CUDA kernels and the LibTorch reference (see fused.h).
 #include "pgolf/model/fused.h"
 
+#include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include "pgolf/core/error.h"
 #include "pgolf/cuda_kernels.h"  // generated: PGOLF_WITH_CUDA_KERNELS 0 | 1
@@ -42,6 +44,51 @@ torch::Tensor rotary_reference(const torch::Tensor& x, const torch::Tensor& cos,
   return apply_rotary(x, cos, sin);
 }
 
+torch::Tensor softcap_cross_entropy_reference(const torch::Tensor& z, const torch::Tensor& targets,
+                                              double cap, bool mean) {
+  // Exactly GPT's eager composition (bit for bit on CPU): softcap in z's dtype, fp32 upcast, then
+  // LibTorch's cross-entropy.
+  const auto logits = cap * torch::tanh(z / cap);
+  const int64_t V = logits.size(-1);
+  namespace F = torch::nn::functional;
+  if (mean)
+    return F::cross_entropy(logits.to(torch::kFloat32).reshape({-1, V}), targets.reshape({-1}));
+  return F::cross_entropy(logits.to(torch::kFloat32).reshape({-1, V}), targets.reshape({-1}),
+                          F::CrossEntropyFuncOptions().reduction(torch::kNone))
+      .reshape(targets.sizes());
+}
+
+torch::Tensor resid_mix_reference(const torch::Tensor& x, const torch::Tensor& x0,
+                                  const torch::Tensor& mix) {
+  // Block's eager expression: (1, ..., 1, D) views of the mix rows (bit for bit the same ops).
+  std::vector<int64_t> shape(static_cast<size_t>(std::max<int64_t>(x.dim(), 1)), 1);
+  shape.back() = -1;
+  return mix[0].view(shape) * x + mix[1].view(shape) * x0;
+}
+
+bool softcap_ce_suits(const torch::Tensor& z, const torch::Tensor& targets) {
+  return suits(z) && z.size(-1) > 0 && targets.defined() && targets.scalar_type() == torch::kInt64 &&
+         targets.device() == z.device() && targets.numel() * z.size(-1) == z.numel();
+}
+
+bool resid_mix_suits(const torch::Tensor& x, const torch::Tensor& x0, const torch::Tensor& mix) {
+  return suits(x) && x0.defined() && x0.sizes() == x.sizes() && x0.scalar_type() == x.scalar_type() &&
+         x0.device() == x.device() && mix.defined() && mix.is_floating_point() && mix.dim() == 2 &&
+         mix.size(0) == 2 && mix.size(1) == x.size(-1) && mix.device() == x.device();
+}
+
+torch::Tensor softcap_cross_entropy(const torch::Tensor& z, const torch::Tensor& targets, double cap,
+                                    bool mean) {
+  if (compiled() && enabled() && softcap_ce_suits(z, targets))
+    return softcap_cross_entropy_cuda(z, targets, cap, mean);
+  return softcap_cross_entropy_reference(z, targets, cap, mean);
+}
+
+torch::Tensor resid_mix(const torch::Tensor& x, const torch::Tensor& x0, const torch::Tensor& mix) {
+  if (compiled() && enabled() && resid_mix_suits(x, x0, mix)) return resid_mix_cuda(x, x0, mix);
+  return resid_mix_reference(x, x0, mix);
+}
+
 bool rotary_suits(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   return suits(x) && x.dim() >= 2 && x.size(-1) % 2 == 0 && cos.defined() && sin.defined() &&
          cos.scalar_type() == x.scalar_type() && sin.scalar_type() == x.scalar_type() &&
@@ -75,6 +122,14 @@ torch::Tensor relu2_cuda(const torch::Tensor&, bool) {
 }
 torch::Tensor rotary_cuda(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) {
   PGOLF_FAIL("rotary_cuda: this pgolf was built without its CUDA kernels");
+  return {};
+}
+torch::Tensor softcap_cross_entropy_cuda(const torch::Tensor&, const torch::Tensor&, double, bool) {
+  PGOLF_FAIL("softcap_cross_entropy_cuda: this pgolf was built without its CUDA kernels");
+  return {};
+}
+torch::Tensor resid_mix_cuda(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) {
+  PGOLF_FAIL("resid_mix_cuda: this pgolf was built without its CUDA kernels");
   return {};
 }
 #endif

@@ -111,7 +111,7 @@ torch::Tensor GPTImpl::hidden(const torch::Tensor& ids, const LoraSet* lora) {
   return fused::rms_norm(x);  // final_norm
 }
 
-torch::Tensor GPTImpl::forward_logits(const torch::Tensor& ids, const LoraSet* lora) {
+torch::Tensor GPTImpl::head_logits(const torch::Tensor& ids, const LoraSet* lora) {
   const auto x = hidden(ids, lora);  // (B,T,dim)
   torch::Tensor z;                   // (B,T,V)
   if (lm_head) {
@@ -120,29 +120,28 @@ torch::Tensor GPTImpl::forward_logits(const torch::Tensor& ids, const LoraSet* l
     z = torch::nn::functional::linear(x, tok_emb->weight.to(x.scalar_type()));
   }
   if (lora && lora->head.defined()) z = z + lora_delta(x, lora->head, "head");
+  return z;
+}
+
+torch::Tensor GPTImpl::forward_logits(const torch::Tensor& ids, const LoraSet* lora) {
   const double cap = cfg_.logit_softcap;
-  return cap * torch::tanh(z / cap);
+  return cap * torch::tanh(head_logits(ids, lora) / cap);
 }
 
 torch::Tensor GPTImpl::per_token_loss(const torch::Tensor& ids, const torch::Tensor& targets,
                                       const LoraSet* lora) {
   PGOLF_CHECK(targets.sizes() == ids.sizes(), "GPT: targets " << targets.sizes()
                                                               << " do not match ids " << ids.sizes());
-  const auto logits = forward_logits(ids, lora);
-  const int64_t V = logits.size(-1);
-  namespace F = torch::nn::functional;
-  return F::cross_entropy(logits.to(torch::kFloat32).reshape({-1, V}), targets.reshape({-1}),
-                          F::CrossEntropyFuncOptions().reduction(torch::kNone))
-      .reshape(ids.sizes());
+  // Softcap + fp32 cross-entropy; one fused CUDA kernel when FUSED_KERNELS=1.
+  return fused::softcap_cross_entropy(head_logits(ids, lora), targets, cfg_.logit_softcap,
+                                      /*mean=*/false);
 }
 
 torch::Tensor GPTImpl::forward(const torch::Tensor& ids, const torch::Tensor& targets) {
   PGOLF_CHECK(targets.sizes() == ids.sizes(), "GPT: targets " << targets.sizes()
                                                               << " do not match ids " << ids.sizes());
-  const auto logits = forward_logits(ids);
-  const int64_t V = logits.size(-1);
-  return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32).reshape({-1, V}),
-                                              targets.reshape({-1}));
+  return fused::softcap_cross_entropy(head_logits(ids, nullptr), targets, cfg_.logit_softcap,
+                                      /*mean=*/true);
 }
 
 torch::Tensor GPTImpl::bigram_hash(const torch::Tensor& ids) const {

@@ -75,6 +75,8 @@ class GPTImpl : public torch::nn::Module {
 
  private:
   torch::Tensor hidden(const torch::Tensor& ids, const LoraSet* lora);  // final-normed (B,T,dim)
+  // Head outputs before the softcap (B,T,V) in the compute dtype.
+  torch::Tensor head_logits(const torch::Tensor& ids, const LoraSet* lora);
   torch::Tensor embed(const torch::Tensor& ids);
   torch::Tensor run_blocks(torch::Tensor x, const torch::Tensor& x0, const LoraSet* lora);
 

@@ -1,9 +1,14 @@
 // pgolf's fused CUDA kernels: RMSNorm (forward/backward, one block per row), relu^2 /
-// leaky-relu(0.5)^2 (forward/backward, elementwise) and rotary (one kernel for both directions). All arithmetic in fp32; storage fp32 or bf16.
+// leaky-relu(0.5)^2 (forward/backward, elementwise), rotary (one kernel for both directions),
+// softcapped cross-entropy (forward/backward, one block per token) and residual mixing
+// (forward elementwise; backward with per-chunk column sums for the mix gradient). All arithmetic
+// in fp32; storage fp32 or bf16.
 // Compiled and linked in CI; never run there (no GPU) — tests/unit/fused_kernels_test.cpp
 // compares them with the CPU references wherever a GPU exists.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+
+#include <cmath>
 
 #include "kernels.h"
 
@@ -33,6 +38,20 @@ __device__ float block_sum(float v) {
   for (int w = 0; w < kRowThreads / 32; ++w) total += partial[w];
   __syncthreads();  // partial[] is reused by the next call
   return total;
+}
+
+// Max of `v` over the block (blockDim.x == kRowThreads), returned to every thread. NaN inputs are
+// ignored by fmaxf; they still reach the sum that follows.
+__device__ float block_max(float v) {
+  __shared__ float partial[kRowThreads / 32];
+  for (int off = 16; off > 0; off >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  float m = -INFINITY;
+  for (int w = 0; w < kRowThreads / 32; ++w) m = fmaxf(m, partial[w]);
+  __syncthreads();
+  return m;
 }
 
 template <typename Tin, typename Tout>
@@ -97,6 +116,89 @@ __global__ void rotary_k(const T* x, const T* cos, const T* sin, T* y, int64_t r
     store(y, a, x1 * c + x2 * s);
     store(y, b, x2 * c - x1 * s);
   }
+}
+
+// cap * tanh(z / cap), as the model's eager `cap * torch::tanh(z / cap)` (division, not a
+// reciprocal multiply, so fp32 inputs round the same way).
+template <typename T>
+__device__ __forceinline__ float softcap_at(const T* z, int64_t i, float cap) {
+  return cap * tanhf(load(z, i) / cap);
+}
+
+template <typename T>
+__global__ void softcap_ce_fwd(const T* z, const int64_t* targets, float* loss, float* lse,
+                               int64_t cols, float cap) {
+  const int64_t row = blockIdx.x, base = row * cols;
+  float m = -INFINITY;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, softcap_at(z, base + c, cap));
+  m = block_max(m);
+  float se = 0.f;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) se += expf(softcap_at(z, base + c, cap) - m);
+  se = block_sum(se);
+  if (threadIdx.x == 0) {
+    const float l = m + logf(se);
+    lse[row] = l;
+    const int64_t t = targets[row];
+    loss[row] = (t >= 0 && t < cols) ? l - softcap_at(z, base + t, cap) : NAN;
+  }
+}
+
+template <typename T>
+__global__ void softcap_ce_bwd(const T* z, const int64_t* targets, const float* lse, const float* g,
+                               T* dz, int64_t cols, float cap) {
+  const int64_t row = blockIdx.x, base = row * cols;
+  const float l = lse[row], gr = g[row];
+  const int64_t t = targets[row];
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float th = tanhf(load(z, base + c) / cap);
+    const float p = expf(cap * th - l);
+    store(dz, base + c, gr * (p - (c == t ? 1.f : 0.f)) * (1.f - th * th));
+  }
+}
+
+template <typename T>
+__global__ void resid_mix_fwd(const T* x, const T* x0, const float* mix, T* y, int64_t n,
+                              int64_t cols) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t c = i % cols;
+    store(y, i, mix[c] * load(x, i) + mix[cols + c] * load(x0, i));
+  }
+}
+
+// grid (ceil(cols / kEltThreads), chunks): thread = one column of one chunk of rows (coalesced
+// across the threads of a block), fp32 sums written to partial[chunk, 0|1, col].
+template <typename T>
+__global__ void resid_mix_bwd(const T* g, const T* x, const T* x0, const float* mix, T* dx, T* dx0,
+                              float* partial, int64_t rows, int64_t cols, int64_t rows_per_chunk) {
+  const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= cols) return;
+  const int64_t k = blockIdx.y;
+  const int64_t r0 = k * rows_per_chunk;
+  const int64_t r1 = r0 + rows_per_chunk < rows ? r0 + rows_per_chunk : rows;
+  const float m0 = mix[c], m1 = mix[cols + c];
+  float s0 = 0.f, s1 = 0.f;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t i = r * cols + c;
+    const float gv = load(g, i);
+    s0 += gv * load(x, i);
+    s1 += gv * load(x0, i);
+    store(dx, i, gv * m0);
+    store(dx0, i, gv * m1);
+  }
+  partial[(2 * k) * cols + c] = s0;
+  partial[(2 * k + 1) * cols + c] = s1;
+}
+
+// Rows per chunk of the resid_mix backward: about 4096 blocks in all (enough to fill an H100),
+// at least one row per chunk, at most 65535 chunks (gridDim.y).
+int64_t resid_mix_rows_per_chunk(int64_t rows, int64_t cols) {
+  const int64_t col_blocks = (cols + kEltThreads - 1) / kEltThreads;
+  int64_t chunks = 4096 / (col_blocks > 0 ? col_blocks : 1);
+  if (chunks < 1) chunks = 1;
+  if (chunks > 65535) chunks = 65535;
+  if (chunks > rows) chunks = rows > 0 ? rows : 1;
+  return (rows + chunks - 1) / chunks > 0 ? (rows + chunks - 1) / chunks : 1;
 }
 
 unsigned grid_for(int64_t n) {
@@ -171,6 +273,65 @@ void rotary(const void* x, const void* cos, const void* sin, void* y, int64_t ro
         static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(cos),
         static_cast<const __nv_bfloat16*>(sin), static_cast<__nv_bfloat16*>(y), rows, half, seq_len,
         sign);
+}
+
+void softcap_ce_forward(const void* z, const int64_t* targets, float* loss, float* lse, int64_t rows,
+                        int64_t cols, float cap, DType dtype, CUstream_st* stream) {
+  const dim3 grid(static_cast<unsigned>(rows)), block(kRowThreads);
+  if (dtype == DType::kFloat32)
+    softcap_ce_fwd<<<grid, block, 0, stream>>>(static_cast<const float*>(z), targets, loss, lse,
+                                                cols, cap);
+  else
+    softcap_ce_fwd<<<grid, block, 0, stream>>>(static_cast<const __nv_bfloat16*>(z), targets, loss,
+                                                lse, cols, cap);
+}
+
+void softcap_ce_backward(const void* z, const int64_t* targets, const float* lse, const float* g,
+                         void* dz, int64_t rows, int64_t cols, float cap, DType dtype,
+                         CUstream_st* stream) {
+  const dim3 grid(static_cast<unsigned>(rows)), block(kRowThreads);
+  if (dtype == DType::kFloat32)
+    softcap_ce_bwd<<<grid, block, 0, stream>>>(static_cast<const float*>(z), targets, lse, g,
+                                                static_cast<float*>(dz), cols, cap);
+  else
+    softcap_ce_bwd<<<grid, block, 0, stream>>>(static_cast<const __nv_bfloat16*>(z), targets, lse,
+                                                g, static_cast<__nv_bfloat16*>(dz), cols, cap);
+}
+
+void resid_mix_forward(const void* x, const void* x0, const float* mix, void* y, int64_t rows,
+                       int64_t cols, DType dtype, CUstream_st* stream) {
+  const int64_t n = rows * cols;
+  if (dtype == DType::kFloat32)
+    resid_mix_fwd<<<grid_for(n), kEltThreads, 0, stream>>>(static_cast<const float*>(x),
+                                                           static_cast<const float*>(x0), mix,
+                                                           static_cast<float*>(y), n, cols);
+  else
+    resid_mix_fwd<<<grid_for(n), kEltThreads, 0, stream>>>(
+        static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(x0), mix,
+        static_cast<__nv_bfloat16*>(y), n, cols);
+}
+
+int64_t resid_mix_chunks(int64_t rows, int64_t cols) {
+  const int64_t per = resid_mix_rows_per_chunk(rows, cols);
+  const int64_t chunks = (rows + per - 1) / per;
+  return chunks > 0 ? chunks : 1;
+}
+
+void resid_mix_backward(const void* g, const void* x, const void* x0, const float* mix, void* dx,
+                        void* dx0, float* partial, int64_t rows, int64_t cols, DType dtype,
+                        CUstream_st* stream) {
+  const int64_t per = resid_mix_rows_per_chunk(rows, cols);
+  const dim3 grid(static_cast<unsigned>((cols + kEltThreads - 1) / kEltThreads),
+                  static_cast<unsigned>(resid_mix_chunks(rows, cols)));
+  if (dtype == DType::kFloat32)
+    resid_mix_bwd<<<grid, kEltThreads, 0, stream>>>(
+        static_cast<const float*>(g), static_cast<const float*>(x), static_cast<const float*>(x0),
+        mix, static_cast<float*>(dx), static_cast<float*>(dx0), partial, rows, cols, per);
+  else
+    resid_mix_bwd<<<grid, kEltThreads, 0, stream>>>(
+        static_cast<const __nv_bfloat16*>(g), static_cast<const __nv_bfloat16*>(x),
+        static_cast<const __nv_bfloat16*>(x0), mix, static_cast<__nv_bfloat16*>(dx),
+        static_cast<__nv_bfloat16*>(dx0), partial, rows, cols, per);
 }
 
 }  // namespace pgolf::model::kernels

@@ -114,6 +114,80 @@ struct RotaryFn : public torch::autograd::Function<RotaryFn> {
   }
 };
 
+// Per-token softcapped cross-entropy (fp32, one value per row of z). The softcapped logits are
+// never stored: the backward recomputes them from z and the saved log-sum-exp.
+struct SoftcapCeFn : public torch::autograd::Function<SoftcapCeFn> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& z, const torch::Tensor& targets,
+                               double cap) {
+    const c10::cuda::CUDAGuard guard(z.device());
+    const auto zc = z.contiguous();
+    const auto tc = targets.reshape({-1}).contiguous();
+    const int64_t cols = zc.size(-1), rows = zc.numel() / cols;
+    auto loss = torch::empty({rows}, zc.options().dtype(torch::kFloat32));
+    auto lse = torch::empty({rows}, zc.options().dtype(torch::kFloat32));
+    kernels::softcap_ce_forward(zc.data_ptr(), tc.data_ptr<int64_t>(), loss.data_ptr<float>(),
+                                lse.data_ptr<float>(), rows, cols, static_cast<float>(cap), kdtype(zc),
+                                stream_of(zc));
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    ctx->save_for_backward({zc, tc, lse});
+    ctx->saved_data["cap"] = cap;
+    return loss;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& z = saved[0];
+    const auto& t = saved[1];
+    const auto& lse = saved[2];
+    const float cap = static_cast<float>(ctx->saved_data["cap"].toDouble());
+    const c10::cuda::CUDAGuard guard(z.device());
+    const auto g = grads[0].to(torch::kFloat32).contiguous();  // (rows); mean's is an expand
+    auto dz = torch::empty_like(z);
+    const int64_t cols = z.size(-1), rows = z.numel() / cols;
+    kernels::softcap_ce_backward(z.data_ptr(), t.data_ptr<int64_t>(), lse.data_ptr<float>(),
+                                 g.data_ptr<float>(), dz.data_ptr(), rows, cols, cap, kdtype(z),
+                                 stream_of(z));
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return {dz, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// mix[0] * x + mix[1] * x0 with gradients for x, x0 and mix (the mix's summed over all rows in
+// fp32, deterministically: per-chunk partial sums, then one sum over the chunks).
+struct ResidMixFn : public torch::autograd::Function<ResidMixFn> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& x0,
+                               const torch::Tensor& mix) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    const auto xc = x.contiguous(), x0c = x0.contiguous();
+    const auto mf = mix.to(torch::kFloat32).contiguous();
+    const int64_t cols = xc.size(-1), rows = xc.numel() / cols;
+    auto y = torch::empty_like(xc);
+    kernels::resid_mix_forward(xc.data_ptr(), x0c.data_ptr(), mf.data_ptr<float>(), y.data_ptr(),
+                               rows, cols, kdtype(xc), stream_of(xc));
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    ctx->save_for_backward({xc, x0c, mf});
+    ctx->saved_data["mix_dtype"] = static_cast<int64_t>(mix.scalar_type());
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& x0 = saved[1];
+    const auto& mf = saved[2];
+    const auto mix_dtype = static_cast<torch::ScalarType>(ctx->saved_data["mix_dtype"].toInt());
+    const c10::cuda::CUDAGuard guard(x.device());
+    const auto g = grads[0].to(x.scalar_type()).contiguous();
+    const int64_t cols = x.size(-1), rows = x.numel() / cols;
+    auto dx = torch::empty_like(x), dx0 = torch::empty_like(x0);
+    auto partial = torch::empty({kernels::resid_mix_chunks(rows, cols), 2, cols},
+                                x.options().dtype(torch::kFloat32));
+    kernels::resid_mix_backward(g.data_ptr(), x.data_ptr(), x0.data_ptr(), mf.data_ptr<float>(),
+                                dx.data_ptr(), dx0.data_ptr(), partial.data_ptr<float>(), rows, cols,
+                                kdtype(x), stream_of(x));
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return {dx, dx0, partial.sum(0).to(mix_dtype)};
+  }
+};
+
 }  // namespace
 
 torch::Tensor rms_norm_cuda(const torch::Tensor& x) {
@@ -133,6 +207,27 @@ torch::Tensor rotary_cuda(const torch::Tensor& x, const torch::Tensor& cos, cons
                                          "elements in x's dtype and device, found x "
                                              << x.sizes() << ", cos " << cos.sizes());
   return RotaryFn::apply(x, cos.detach(), sin.detach());
+}
+
+torch::Tensor softcap_cross_entropy_cuda(const torch::Tensor& z, const torch::Tensor& targets,
+                                         double cap, bool mean) {
+  check_input(z, "softcap_cross_entropy_cuda");
+  PGOLF_CHECK(softcap_ce_suits(z, targets),
+              "softcap_cross_entropy_cuda: expected z (..., V) and int64 targets of z.numel()/V "
+              "elements on z's device, found z " << z.sizes() << ", targets " << targets.sizes() << " "
+                                                 << targets.scalar_type() << " " << targets.device());
+  PGOLF_CHECK(cap > 0, "softcap_cross_entropy_cuda: cap must be > 0, found " << cap);
+  const auto loss = SoftcapCeFn::apply(z, targets, cap);
+  return mean ? loss.mean() : loss.reshape(targets.sizes());
+}
+
+torch::Tensor resid_mix_cuda(const torch::Tensor& x, const torch::Tensor& x0, const torch::Tensor& mix) {
+  check_input(x, "resid_mix_cuda");
+  PGOLF_CHECK(resid_mix_suits(x, x0, mix),
+              "resid_mix_cuda: expected x, x0 of one shape and dtype and mix (2, D) on x's device, "
+              "found x " << x.sizes() << ", x0 " << x0.sizes() << " " << x0.scalar_type() << ", mix "
+                         << mix.sizes());
+  return ResidMixFn::apply(x, x0, mix);
 }
 
 }  // namespace pgolf::model::fused

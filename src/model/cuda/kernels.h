@@ -29,4 +29,26 @@ void relu2_backward(const void* g, const void* h, void* dh, int64_t n, bool leak
 void rotary(const void* x, const void* cos, const void* sin, void* y, int64_t rows, int64_t half,
             int64_t seq_len, float sign, DType dtype, CUstream_st* stream);
 
+// Softcapped cross-entropy, one row (token) per block: s = cap * tanh(z / cap) in fp32 (never
+// stored), loss[r] = logsumexp(s[r, :]) - s[r, t[r]], lse[r] kept for the backward. A target
+// outside [0, cols) gives a NaN loss (the training loop stops on it).
+void softcap_ce_forward(const void* z, const int64_t* targets, float* loss, float* lse, int64_t rows,
+                        int64_t cols, float cap, DType dtype, CUstream_st* stream);
+// dz[r, j] = g[r] * (exp(s - lse[r]) - [j == t[r]]) * (1 - (s / cap)^2), s recomputed from z.
+void softcap_ce_backward(const void* z, const int64_t* targets, const float* lse, const float* g,
+                         void* dz, int64_t rows, int64_t cols, float cap, DType dtype,
+                         CUstream_st* stream);
+
+// Residual mixing y[r, c] = mix[0, c] * x[r, c] + mix[1, c] * x0[r, c]; mix fp32 (2, cols).
+void resid_mix_forward(const void* x, const void* x0, const float* mix, void* y, int64_t rows,
+                       int64_t cols, DType dtype, CUstream_st* stream);
+// dx = g * mix[0], dx0 = g * mix[1], and per chunk k of consecutive rows the column sums
+// partial[k, 0, c] = sum g*x, partial[k, 1, c] = sum g*x0 (fp32); the caller sums over k, which
+// keeps the mix gradient deterministic (no atomics). partial holds resid_mix_chunks(rows, cols)
+// * 2 * cols floats.
+int64_t resid_mix_chunks(int64_t rows, int64_t cols);
+void resid_mix_backward(const void* g, const void* x, const void* x0, const float* mix, void* dx,
+                        void* dx0, float* partial, int64_t rows, int64_t cols, DType dtype,
+                        CUstream_st* stream);
+
 }  // namespace pgolf::model::kernels
