@@ -7,10 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
-smoke_data_or_fail
-cd "$PGOLF_SOURCE_DIR"
-OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+fault_setup
 tiny_data "$OUT/data" 1 40000
 tiny_config "$OUT/tiny.json" "$OUT/data" 2
 "$PGOLF_BIN" train --config "$OUT/tiny.json" --out-dir "$OUT" --run-id run --no-final >"$OUT/train.out" 2>&1 || {

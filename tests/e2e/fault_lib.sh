@@ -1,6 +1,17 @@
 # Helpers of the crash-safety and failure-injection tests (sigkill_test.sh, fault_*_test.sh):
 # a tiny dataset cut from the smoke shards and a tiny model config, so each run takes seconds.
-# Source after lib.sh, from $PGOLF_SOURCE_DIR.
+# Source after lib.sh, then call fault_setup.
+
+# fault_setup: the common preamble. Needs the smoke data, works from $PGOLF_SOURCE_DIR, makes a
+# scratch folder $OUT removed at exit, and SIGKILLs the background pgolf whose pid the test keeps
+# in $pid (empty when none is running) if the test ends early.
+fault_setup() {
+  smoke_data_or_fail
+  cd "$PGOLF_SOURCE_DIR"
+  OUT=$(mktemp -d)
+  pid=""
+  trap '[[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null; rm -rf "$OUT"' EXIT
+}
 
 # tiny_data DIR NSHARDS TOKENS: NSHARDS train shards of TOKENS tokens (real copies, so tests may
 # delete or truncate them) and an 8K-token validation shard, cut from data/smoke.

@@ -5,11 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
-smoke_data_or_fail
-cd "$PGOLF_SOURCE_DIR"
-OUT=$(mktemp -d)
-pid=""
-trap '[[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null; rm -rf "$OUT"' EXIT
+fault_setup
 # 6 shards of 12,000 tokens; a step takes 2,056, so the last shard is needed from step ~30 on.
 tiny_data "$OUT/data" 6 12000
 tiny_config "$OUT/tiny.json" "$OUT/data" 60

@@ -12,15 +12,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
-smoke_data_or_fail
-cd "$PGOLF_SOURCE_DIR"
+fault_setup
 KILLS=${PGOLF_SIGKILL_KILLS:-8}
 SEED=${PGOLF_SIGKILL_SEED:-$((RANDOM * 32768 + RANDOM))}
 echo "sigkill_test: $KILLS kills, seed $SEED (PGOLF_SIGKILL_SEED=$SEED repeats the kill modes and delays)"
 RANDOM=$SEED
-OUT=$(mktemp -d)
-pid=""
-trap '[[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null; rm -rf "$OUT"' EXIT
 
 ITERS=30
 tiny_data "$OUT/data" 2 60000
