@@ -105,6 +105,7 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(c.eval.ttt_chunk_size >= 1, "ttt_chunk_size: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_eval_seq_len >= c.eval.ttt_chunk_size,
                 "ttt_eval_seq_len " + s(c.eval.ttt_eval_seq_len) + " must be >= ttt_chunk_size " +
+  one_of(errs, "muon_ns_dtype", c.optim.muon_ns_dtype, {"bf16", "fp32"});
                     s(c.eval.ttt_chunk_size));
   PGOLF_REQUIRE(c.eval.ttt_batch_size >= 1, "ttt_batch_size: expected >= 1");
   one_of(errs, "quant_scheme", c.quant.quant_scheme,

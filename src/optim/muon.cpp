@@ -25,10 +25,16 @@ double bf16_round(double v) {
 
 }  // namespace
 
-torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps, bool bf16_coeffs) {
+torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps, bool bf16_coeffs,
+                             torch::ScalarType dtype) {
   PGOLF_CHECK(g.dim() == 2, "newton_schulz5: expected a 2-D matrix, found shape " << g.sizes());
+  PGOLF_CHECK(dtype == torch::kBFloat16 || dtype == torch::kFloat32,
+              "newton_schulz5: dtype must be bf16 or fp32, found " << dtype);
   torch::NoGradGuard no_grad;
-  torch::Tensor x = g.to(torch::kBFloat16);
+  const auto mm = [dtype](const torch::Tensor& a, const torch::Tensor& b) {
+    return dtype == torch::kBFloat16 ? bf16_mm(a, b) : a.mm(b);
+  };
+  torch::Tensor x = g.to(dtype);
   x = x / (x.norm() + eps);  // bf16 norm, bf16 (norm + eps), bf16 division
   const bool transposed = g.size(0) > g.size(1);
   if (transposed) x = x.t();  // work on the wide side: A is min(rows, cols) square
@@ -36,9 +42,9 @@ torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps, 
   const double cb = bf16_coeffs ? bf16_round(kNsB) : kNsB;
   const double cc = bf16_coeffs ? bf16_round(kNsC) : kNsC;
   for (int64_t i = 0; i < steps; ++i) {
-    torch::Tensor a = bf16_mm(x, x.t());
-    torch::Tensor b = a * cb + bf16_mm(a * cc, a);  // the reference's `c * A @ A` is (c*A) @ A
-    x = x * ca + bf16_mm(b, x);
+    torch::Tensor a = mm(x, x.t());
+    torch::Tensor b = a * cb + mm(a * cc, a);  // the reference's `c * A @ A` is (c*A) @ A
+    x = x * ca + mm(b, x);
   }
   return transposed ? x.t() : x;
 }
@@ -71,9 +77,9 @@ void Muon::fill_updates(ParamGroup& group, torch::Tensor& flat, int rank, int wo
       // Without Nesterov the reference orthogonalises the raw gradient (the buffer then only
       // accumulates); kept as is for fidelity.
       torch::Tensor u = opts_.nesterov ? grad.add(buf, group.momentum) : grad;
-      u = newton_schulz5(u, opts_.backend_steps, 1e-7, opts_.bf16_coeffs);
+      u = newton_schulz5(u, opts_.backend_steps, 1e-7, opts_.bf16_coeffs, opts_.ns_dtype);
       const double ratio = static_cast<double>(p.size(0)) / static_cast<double>(p.size(1));
-      u.mul_(std::sqrt(std::max(1.0, ratio)));  // in bf16, like `g *= ...` on the NS output
+      u.mul_(std::sqrt(std::max(1.0, ratio)));  // in the NS dtype, like `g *= ...` on its output
       flat.narrow(0, offset, n).copy_(u.reshape({-1}));
     }
     offset += n;
@@ -89,7 +95,7 @@ void Muon::step() {
     int64_t total = 0;
     for (const auto& p : group.params) total += p.numel();
     torch::Tensor flat = torch::zeros(
-        {total}, torch::TensorOptions().dtype(torch::kBFloat16).device(group.params[0].device()));
+        {total}, torch::TensorOptions().dtype(opts_.ns_dtype).device(group.params[0].device()));
     fill_updates(group, flat, rank, world);
     if (world > 1) comm_->all_reduce_sum(flat);  // each slice is non-zero on exactly one rank
     const double lr = group.lr;

@@ -39,7 +39,8 @@ OptimizerSet::OptimizerSet(const core::NamedTensors& named_params, const config:
   if (!plan_.muon.empty()) {
     std::vector<ParamGroup> groups{make_group("muon", plan_.muon, by_name, plan_.matrix_lr)};
     MuonOptions mo{cfg.muon_backend_steps, /*nesterov=*/true, cfg.muon_weight_decay,
-                   /*bf16_coeffs=*/cfg.muon_ns_coeffs == "bf16"};
+                   /*bf16_coeffs=*/cfg.muon_ns_coeffs == "bf16",
+                   cfg.muon_ns_dtype == "fp32" ? torch::kFloat32 : torch::kBFloat16};
     auto muon = std::make_unique<Muon>(std::move(groups), mo, comm);
     muon->set_momentum(cfg.muon_momentum);
     optimizers_.emplace_back("muon", std::move(muon));

@@ -55,6 +55,7 @@ struct OptimConfig {
   double beta1 = 0.9;                        // BETA1
   double beta2 = 0.95;                       // BETA2
   double adam_eps = 1e-8;                    // ADAM_EPS
+  std::string muon_ns_dtype = "bf16";        // MUON_NS_DTYPE: bf16 (the reference) | fp32
   double weight_decay = 0.04;                // WEIGHT_DECAY: AdamW decay (tok and scalar groups)
   double grad_clip_norm = 0.3;               // GRAD_CLIP_NORM: 0 disables
 };

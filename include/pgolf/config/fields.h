@@ -61,6 +61,10 @@ void for_each_field(C& c, V&& v) {
   v("train", "iterations", c.train.iterations, "max steps");
   v("train", "warmdown_iters", c.train.warmdown_iters, "");
   v("train", "warmup_steps", c.train.warmup_steps, "warm-up steps, undone afterwards");
+  v("optim", "muon_ns_dtype", c.optim.muon_ns_dtype,
+    "bf16 | fp32: precision of Newton-Schulz and of the summed Muon update; bf16 is the "
+    "reference, fp32 keeps runs that differ only in float summation order (e.g. 1 vs N ranks) "
+    "within rounding of each other");
   v("train", "train_batch_tokens", c.train.train_batch_tokens, "global tokens per step");
   v("train", "train_seq_len", c.train.train_seq_len, "");
   v("train", "max_wallclock_seconds", c.train.max_wallclock_seconds, "<= 0 disables the cap");

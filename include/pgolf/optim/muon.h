@@ -21,14 +21,19 @@ constexpr double kNsA = 3.4445, kNsB = -4.7750, kNsC = 2.0315;
 // vectors) casts a Python scalar to the tensor's dtype for `b * A`; torch 2.x (the records' H100
 // runs) multiplies in fp32 with the exact coefficients. The two differ by ~5% relative Frobenius,
 // the size of bf16 Newton-Schulz noise, so both are legitimate; `exact` is the default.
+// `dtype` kFloat32 runs the same iteration in fp32 (MUON_NS_DTYPE=fp32; not the reference): bf16
+// rounding turns a one-ulp difference in G into a 2-10% difference in the output for
+// ill-conditioned G, fp32 keeps it at rounding level.
 torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps = 5, double eps = 1e-7,
-                             bool bf16_coeffs = false);
+                             bool bf16_coeffs = false,
+                             torch::ScalarType dtype = torch::kBFloat16);
 
 struct MuonOptions {
   int64_t backend_steps = 5;  // MUON_BACKEND_STEPS
   bool nesterov = true;
   double weight_decay = 0.0;  // decoupled: p *= 1 - lr*wd before the update
   bool bf16_coeffs = false;   // MUON_NS_COEFFS=bf16 (see newton_schulz5)
+  torch::ScalarType ns_dtype = torch::kBFloat16;  // MUON_NS_DTYPE: NS and the flat update buffer
 };
 
 class Muon final : public Optimizer {
