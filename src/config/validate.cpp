@@ -49,6 +49,10 @@ void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(m.bigram_dim >= 1, "bigram_dim: expected >= 1, found " + s(m.bigram_dim));
   one_of(errs, "activation", m.activation, {"relu2", "leaky_relu2"});
   one_of(errs, "attention", m.attention, {"gqa", "mla"});
+  one_of(errs, "bigram_hash", m.bigram_hash, {"xor", "mult"});
+  one_of(errs, "ortho_init_gain", m.ortho_init_gain, {"one", "inv_sqrt_dim"});
+  PGOLF_REQUIRE(m.ortho_init || m.ortho_init_gain == "one",
+                "ortho_init_gain=" + m.ortho_init_gain + " needs ortho_init=1");
   if (m.attention == "mla")
     PGOLF_REQUIRE(m.kv_rank >= 1, "kv_rank: expected >= 1 with attention=mla, found " +
                                       s(m.kv_rank));
@@ -101,17 +105,24 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
                 "eval_batch_seqs: expected >= 1, found " + s(c.eval.eval_batch_seqs));
   one_of(errs, "sliding_mode", c.eval.sliding_mode, {"reference", "exact"});
   one_of(errs, "muon_ns_coeffs", c.optim.muon_ns_coeffs, {"exact", "bf16"});
+  one_of(errs, "muon_ns_dtype", c.optim.muon_ns_dtype, {"bf16", "fp32"});
   PGOLF_REQUIRE(c.eval.ttt_lora_rank >= 1, "ttt_lora_rank: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_chunk_size >= 1, "ttt_chunk_size: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_eval_seq_len >= c.eval.ttt_chunk_size,
                 "ttt_eval_seq_len " + s(c.eval.ttt_eval_seq_len) + " must be >= ttt_chunk_size " +
-  one_of(errs, "muon_ns_dtype", c.optim.muon_ns_dtype, {"bf16", "fp32"});
                     s(c.eval.ttt_chunk_size));
   PGOLF_REQUIRE(c.eval.ttt_batch_size >= 1, "ttt_batch_size: expected >= 1");
   one_of(errs, "quant_scheme", c.quant.quant_scheme,
          {"mixed", "int8", "int6", "int6_clip31", "gptq_lite"});
   one_of(errs, "compressor", c.quant.compressor, {"zstd", "zlib"});
   one_of(errs, "intn_scale_floor", c.quant.intn_scale_floor, {"fp16_tiny", "inv_clip"});
+  one_of(errs, "passthrough_dtype", c.quant.passthrough_dtype, {"fp16", "fp32"});
+  one_of(errs, "intn_scale_stat", c.quant.intn_scale_stat, {"max", "quantile"});
+  PGOLF_REQUIRE(c.quant.intn_clip_quantile > 0 && c.quant.intn_clip_quantile <= 1,
+                "intn_clip_quantile: expected in (0,1], found " + s(c.quant.intn_clip_quantile));
+  PGOLF_REQUIRE(c.quant.intn_scale_stat != "quantile" || c.quant.intn_scale_floor == "inv_clip",
+                "intn_scale_stat=quantile floors its scales at 1/clip (PR #354): set "
+                "intn_scale_floor=inv_clip");
   PGOLF_REQUIRE(c.quant.zstd_level >= 1 && c.quant.zstd_level <= 22,
                 "zstd_level: expected 1..22, found " + s(c.quant.zstd_level));
   PGOLF_REQUIRE(c.quant.prune_pct >= 0 && c.quant.prune_pct < 1,

@@ -13,22 +13,29 @@ torch::Tensor chan(const torch::Tensor& p, const torch::Tensor& like) {
 }
 }  // namespace
 
-MLPImpl::MLPImpl(int64_t dim, int64_t hidden, std::string activation)
+MLPImpl::MLPImpl(int64_t dim, int64_t hidden, std::string activation, bool gated)
     : leaky_(activation == "leaky_relu2") {
   PGOLF_CHECK(activation == "relu2" || activation == "leaky_relu2",
               "activation: expected relu2 | leaky_relu2, found '" << activation << "'");
-  fc = register_module("fc", CastedLinear(dim, hidden));
+  if (gated) {
+    gate = register_module("gate", CastedLinear(dim, hidden));
+    up = register_module("up", CastedLinear(dim, hidden));
+  } else {
+    fc = register_module("fc", CastedLinear(dim, hidden));
+  }
   proj = register_module("proj", CastedLinear(hidden, dim, /*zero_init=*/true));
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  if (gate) return proj(fused::relu2(gate(x), leaky_) * up(x));  // act(gate x)^2 * up x
   auto h = fc(x);  // (B,T,hidden)
   return proj(fused::relu2(h, leaky_));  // act(h)^2; the fused kernel only when FUSED_KERNELS=1
 }
 
-BlockImpl::BlockImpl(const AttentionOptions& opts, int64_t hidden, const std::string& activation) {
+BlockImpl::BlockImpl(const AttentionOptions& opts, int64_t hidden, const std::string& activation,
+                     bool gated_mlp) {
   attn = register_module("attn", Attention(opts));
-  mlp = register_module("mlp", MLP(opts.dim, hidden, activation));
+  mlp = register_module("mlp", MLP(opts.dim, hidden, activation, gated_mlp));
   attn_scale = register_parameter("attn_scale", torch::ones({opts.dim}));
   mlp_scale = register_parameter("mlp_scale", torch::ones({opts.dim}));
   resid_mix = register_parameter("resid_mix",
@@ -46,11 +53,17 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x_in, const torch::Tensor&
   return x;
 }
 
-BigramHashImpl::BigramHashImpl(int64_t buckets, int64_t bigram_dim, int64_t model_dim)
-    : buckets_(buckets) {
+BigramHashImpl::BigramHashImpl(int64_t buckets, int64_t bigram_dim, int64_t model_dim, bool mult)
+    : buckets_(buckets), mult_(mult) {
   PGOLF_CHECK(buckets >= 2, "bigram_vocab_size must be >= 2 when enabled, found " << buckets);
-  embed = register_module("embed", torch::nn::Embedding(buckets, bigram_dim));
+  embed = register_module(mult ? "table" : "embed", torch::nn::Embedding(buckets, bigram_dim));
   torch::NoGradGuard no_grad;
+  if (mult) {  // PR #354: Embedding's N(0,1) draw, proj's draw, then table ~ N(0, 0.02), proj = 0
+    proj = register_module("proj", CastedLinear(bigram_dim, model_dim, /*zero_init=*/true));
+    torch::nn::init::normal_(embed->weight, /*mean=*/0.0, /*std=*/0.02);
+    proj->weight.zero_();
+    return;
+  }
   embed->weight.zero_();
   if (bigram_dim != model_dim) {
     // Zeroed here, then re-initialised by the generic init pass (reference-spec §4.5).
@@ -63,6 +76,13 @@ BigramHashImpl::BigramHashImpl(int64_t buckets, int64_t bigram_dim, int64_t mode
 torch::Tensor BigramHashImpl::hash(const torch::Tensor& ids) const {
   PGOLF_CHECK(ids.dim() >= 1 && ids.size(-1) >= 1, "bigram hash: expected (..., T>=1) ids, found "
                                                        << ids.sizes());
+  if (mult_) {
+    const auto cur = ids.to(torch::kInt64);
+    const int64_t T = cur.size(-1);
+    const auto prev =
+        torch::cat({torch::zeros_like(cur.narrow(-1, 0, 1)), cur.narrow(-1, 0, T - 1)}, -1);
+    return torch::remainder(prev * 1000003 + cur, buckets_);
+  }
   const auto t = ids.to(torch::kInt32);
   const int64_t mod = buckets_ - 1;
   const int64_t T = t.size(-1);
@@ -79,7 +99,7 @@ torch::Tensor BigramHashImpl::hash(const torch::Tensor& ids) const {
 torch::Tensor BigramHashImpl::forward(const torch::Tensor& ids, torch::ScalarType table_dtype) {
   auto h = torch::embedding(embed->weight.to(table_dtype), hash(ids));  // (B,T,bigram_dim)
   if (proj) h = proj(h);                                                 // (B,T,model_dim)
-  return h * scale.to(h.scalar_type());
+  return scale.defined() ? h * scale.to(h.scalar_type()) : h;
 }
 
 SmearGateImpl::SmearGateImpl(int64_t dim, bool bos_mask) : bos_mask_(bos_mask) {

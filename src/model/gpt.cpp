@@ -23,9 +23,11 @@ GPTImpl::GPTImpl(const config::ModelConfig& cfg)
   // Construction order = the reference's: tok_emb, bigram, (skip_weights, smear: no RNG), blocks,
   // lm_head, so the generator is consumed in the same order.
   tok_emb = register_module("tok_emb", torch::nn::Embedding(cfg.vocab_size, cfg.model_dim));
+  PGOLF_CHECK_INPUT(cfg.bigram_hash == "xor" || cfg.bigram_hash == "mult",
+                    "bigram_hash: expected xor | mult, found '" << cfg.bigram_hash << "'");
   if (cfg.bigram_vocab_size > 0)
-    bigram = register_module("bigram",
-                             BigramHash(cfg.bigram_vocab_size, cfg.bigram_dim, cfg.model_dim));
+    bigram = register_module("bigram", BigramHash(cfg.bigram_vocab_size, cfg.bigram_dim,
+                                                  cfg.model_dim, cfg.bigram_hash == "mult"));
   if (cfg.unet_skips)
     skip_weights = register_parameter(
         "skip_weights", torch::ones({std::min(num_encoder_, num_decoder_), cfg.model_dim}));
@@ -42,7 +44,7 @@ GPTImpl::GPTImpl(const config::ModelConfig& cfg)
                     "attention: expected gqa | mla, found '" << cfg.attention << "'");
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg.num_layers; ++i) {
-    block_list_.push_back(Block(attn, mlp_hidden(cfg), cfg.activation));
+    block_list_.push_back(Block(attn, mlp_hidden(cfg), cfg.activation, cfg.gated_mlp));
     blocks->push_back(block_list_.back());
   }
   if (!cfg.tie_embeddings)

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "pgolf/core/error.h"
+
 namespace pgolf::model {
 namespace {
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -17,6 +19,12 @@ void init_weights(GPTImpl& model) {
   if (cfg.tie_embeddings)
     torch::nn::init::normal_(model.tok_emb->weight, /*mean=*/0.0, /*std=*/cfg.tied_embed_init_std);
   const double proj_scale = 1.0 / std::sqrt(2.0 * static_cast<double>(cfg.num_layers));
+  PGOLF_CHECK_INPUT(cfg.ortho_init_gain == "one" || cfg.ortho_init_gain == "inv_sqrt_dim",
+                    "ortho_init_gain: expected one | inv_sqrt_dim, found '" << cfg.ortho_init_gain
+                                                                            << "'");
+  // PR #354: every non-zero-init linear, whatever its size, orthogonal with gain model_dim^-0.5.
+  const bool pr354 = cfg.ortho_init_gain == "inv_sqrt_dim";
+  const double gain = pr354 ? 1.0 / std::sqrt(static_cast<double>(cfg.model_dim)) : 1.0;
   // named_modules() is pre-order in registration order, like PyTorch's, so orthogonal_ draws
   // happen in the reference's order (bigram.proj, blocks.0.attn.c_q, c_k, c_v, mlp.fc, ...).
   for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
@@ -25,8 +33,9 @@ void init_weights(GPTImpl& model) {
     auto& w = lin->weight;
     if (lin->zero_init()) {
       w.zero_();
-    } else if (cfg.ortho_init && w.size(0) >= 64 && w.size(1) >= 64) {
-      torch::nn::init::orthogonal_(w, /*gain=*/1.0);
+    } else if (cfg.ortho_init && (pr354 || (w.size(0) >= 64 && w.size(1) >= 64))) {
+      torch::nn::init::orthogonal_(w, gain);
+      if (pr354) continue;
       const std::string& name = item.key();
       // The muP-style scaling only lands on bigram.proj: attn/mlp projections are zero-init.
       if (name.find(".proj.") != std::string::npos || ends_with(name, ".proj")) w.mul_(proj_scale);

@@ -28,9 +28,13 @@ GroupPlan build_param_groups(const core::NamedTensors& named_params,
   GroupPlan plan;
   std::set<std::string> seen;
   std::vector<std::string> extra_muon, extra_scalar;  // non-block params, appended after blocks'
+  // PR #354's BigramHash (BIGRAM_HASH=mult, table "bigram.table") is wholly in the tok group.
+  bool pr354_bigram = false;
+  for (const auto& kv : named_params) pr354_bigram |= kv.first == "bigram.table.weight";
   for (const auto& [name, t] : named_params) {
     PGOLF_CHECK(seen.insert(name).second, "parameter " << name << " is listed twice");
-    if (name == "tok_emb.weight" || name == "bigram.embed.weight") {
+    if (name == "tok_emb.weight" || name == "bigram.embed.weight" ||
+        name == "bigram.table.weight" || (pr354_bigram && name == "bigram.proj.weight")) {
       plan.tok.push_back(name);
     } else if (name == "lm_head.weight") {
       plan.head.push_back(name);

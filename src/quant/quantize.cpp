@@ -155,6 +155,19 @@ QuantizedTensor quantize_clip_quantile(const torch::Tensor& t, int64_t qmax, dou
   return {q, scale};
 }
 
+QuantizedTensor quantize_row_quantile(const torch::Tensor& t, int64_t clip, double clip_q) {
+  PGOLF_CHECK(t.numel() > 0, "quantize_row_quantile: empty tensor");
+  if (t.dim() == 2) return quantize_clip_quantile(t, clip, clip_q);
+  // PR #354's per-tensor path: the same rule over all elements, one fp32 scalar scale.
+  const auto t32 = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  const double c = static_cast<double>(clip);
+  const double clip_abs = quantile_all(t32.abs(), clip_q);
+  const auto scale =
+      torch::full({}, static_cast<float>(std::max(clip_abs / c, 1.0 / c)), torch::kFloat);
+  const auto q = round_clamp_int8(torch::clamp(t32, -clip_abs, clip_abs) / scale, -clip, clip);
+  return {q, scale};
+}
+
 QuantizedTensor quantize_gptq_lite(const torch::Tensor& t, int64_t clip) {
   PGOLF_CHECK(t.numel() > 0, "quantize_gptq_lite: empty tensor");
   const auto t32 = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
@@ -191,14 +204,15 @@ struct Patterns {
 
 // Meta kind of one tensor under `scheme`; the rule order is the reference's (header note).
 std::string classify(const std::string& name, const torch::Tensor& t, Scheme scheme,
-                     const Patterns& p, int64_t passthrough_max) {
+                     const Patterns& p, int64_t passthrough_max, bool small_fp32) {
   if (!t.is_floating_point()) return "passthrough";
   const bool small = t.numel() <= passthrough_max;
   if (scheme == Scheme::kInt8) {  // baseline: the control check only applies to small tensors
     if (small) return matches_any(name, p.ctrl) ? "passthrough_ctrl" : "passthrough";
     return matches_any(name, p.keep) ? "passthrough_fp16" : "int8";
   }
-  if (small) return "passthrough";  // before the control check: control tensors end up fp16
+  // Before the control check: control tensors end up fp16 (fp32 with PASSTHROUGH_DTYPE=fp32).
+  if (small) return small_fp32 ? "passthrough_ctrl" : "passthrough";
   if (matches_any(name, p.ctrl)) return "passthrough_ctrl";
   if (matches_any(name, p.keep)) return "passthrough_fp16";
   const std::string cat = category_of(name);
@@ -211,11 +225,14 @@ std::string classify(const std::string& name, const torch::Tensor& t, Scheme sch
 }
 
 QuantizedTensor quantize_kind(const torch::Tensor& t, const std::string& kind, Scheme scheme,
-                              bool floor_inv_clip) {
+                              const config::QuantConfig& cfg) {
   if (kind == "int8") return quantize_clip_quantile(t, 127, kInt8ClipQuantile);
   if (scheme == Scheme::kInt6Clip31) return quantize_clip_quantile(t, 31, kInt8ClipQuantile);
   if (scheme == Scheme::kGptqLite) return quantize_gptq_lite(t, 31);
   const int64_t clip = kind == "int5" ? 15 : 31;
+  if (cfg.intn_scale_stat == "quantile")
+    return quantize_row_quantile(t, clip, cfg.intn_clip_quantile);
+  const bool floor_inv_clip = cfg.intn_scale_floor == "inv_clip";
   return quantize_rowmax(t, clip, floor_inv_clip ? 1.0 / static_cast<double>(clip) : 0.0);
 }
 
@@ -232,6 +249,12 @@ torch::Tensor passthrough_value(const torch::Tensor& t, const std::string& kind,
 
 QuantResult quantize_state_dict(const NamedTensors& state_dict, const config::QuantConfig& cfg) {
   const Scheme scheme = parse_scheme(cfg.quant_scheme);
+  PGOLF_CHECK_INPUT(cfg.passthrough_dtype == "fp16" || cfg.passthrough_dtype == "fp32",
+                    "passthrough_dtype: expected fp16 | fp32, found '" << cfg.passthrough_dtype
+                                                                       << "'");
+  PGOLF_CHECK_INPUT(cfg.intn_scale_stat == "max" || cfg.intn_scale_stat == "quantile",
+                    "intn_scale_stat: expected max | quantile, found '" << cfg.intn_scale_stat
+                                                                         << "'");
   const Patterns p{split_patterns(cfg.control_tensor_name_patterns),
                    split_patterns(cfg.fp16_keep_name_patterns), split_patterns(cfg.int_cats)};
   QuantResult out;
@@ -240,11 +263,12 @@ QuantResult quantize_state_dict(const NamedTensors& state_dict, const config::Qu
     PGOLF_CHECK_INPUT(tensor.defined(), "state dict entry '" << name << "' is undefined");
     PGOLF_CHECK_INPUT(seen[name]++ == 0, "state dict name '" << name << "' appears twice");
     const auto t = tensor.detach().to(torch::kCPU).contiguous();
-    const std::string kind = classify(name, t, scheme, p, cfg.passthrough_max_numel);
+    const std::string kind =
+        classify(name, t, scheme, p, cfg.passthrough_max_numel, cfg.passthrough_dtype == "fp32");
     if (kind.rfind("passthrough", 0) == 0) {
       out.w.emplace_back(name, passthrough_value(t, kind, scheme));
     } else {
-      auto qt = quantize_kind(t, kind, scheme, cfg.intn_scale_floor == "inv_clip");
+      auto qt = quantize_kind(t, kind, scheme, cfg);
       out.w.emplace_back(name + ".q", std::move(qt.q));
       out.w.emplace_back(name + ".scale", std::move(qt.scale));
     }

@@ -420,5 +420,145 @@ TEST(SmearGateTest, BosMaskDropsOnlyThePreviousTokenAtBos) {
   EXPECT_TRUE(torch::allclose(ym[0][1], yp[0][1]));
 }
 
+
+// ---------------------------------------------------------------- PR #354 switches
+
+// GATED_MLP: out = proj(relu(gate x)^2 * up x), composed by hand from the three weights.
+TEST(Pr354Test, GatedMlpEqualsHandComposition) {
+  torch::manual_seed(3);
+  const auto x = torch::randn({2, 5, 8});
+  MLP gated(8, 16, "relu2", /*gated=*/true);
+  ASSERT_TRUE(gated->gate && gated->up && gated->proj);
+  EXPECT_FALSE(gated->fc);
+  torch::NoGradGuard no_grad;
+  gated->gate->weight.copy_(torch::randn({16, 8}));
+  gated->up->weight.copy_(torch::randn({16, 8}));
+  gated->proj->weight.copy_(torch::randn({8, 16}));
+  const auto g = torch::matmul(x, gated->gate->weight.t()).clamp_min(0).square();
+  const auto u = torch::matmul(x, gated->up->weight.t());
+  const auto want = torch::matmul(g * u, gated->proj->weight.t());
+  EXPECT_LE(max_diff(gated(x), want), 1e-4);
+  // Not the ungated MLP with the same gate/proj weights (up matters).
+  const auto ungated = torch::matmul(g, gated->proj->weight.t());
+  EXPECT_GT(max_diff(gated(x), ungated), 1e-2);
+}
+
+TEST(Pr354Test, GatedMlpKeysParamsAndFlops) {
+  auto c = small_config();  // dim 32, hidden 64, 3 layers
+  c.gated_mlp = true;
+  auto m = make(c);
+  std::vector<std::string> got;
+  for (const auto& k : keys(m))
+    if (k.rfind("blocks.1.mlp.", 0) == 0) got.push_back(k);
+  EXPECT_EQ(got, (std::vector<std::string>{"blocks.1.mlp.gate.weight", "blocks.1.mlp.up.weight",
+                                           "blocks.1.mlp.proj.weight"}));
+  EXPECT_EQ(param(m, "blocks.1.mlp.up.weight").sizes(), (std::vector<int64_t>{64, 32}));
+  EXPECT_EQ(count_params(*m), count_params(*GPT(small_config())) + 3 * 64 * 32);
+  EXPECT_EQ(param_group("blocks.1.mlp.gate.weight", {"attn_scale"}), "mlp");
+  // proj is zero-initialised, gate and up are not.
+  torch::manual_seed(1);
+  GPT fresh(c);
+  EXPECT_EQ(param(fresh, "blocks.0.mlp.proj.weight").abs().max().item<double>(), 0.0);
+  EXPECT_GT(param(fresh, "blocks.0.mlp.up.weight").abs().max().item<double>(), 0.0);
+  // One more dim x hidden matmul per layer in the FLOP count.
+  auto plain = c;
+  plain.gated_mlp = false;
+  EXPECT_EQ(flops_per_token(c, 12).matmul_params,
+            flops_per_token(plain, 12).matmul_params + 3 * 32 * 64);
+}
+
+// BIGRAM_HASH=mult: (prev*1000003 + cur) mod V, prev = 0 at position 0, int64 arithmetic.
+TEST(Pr354Test, MultBigramHashHandComputed) {
+  BigramHash h(50, 16, 32, /*mult=*/true);
+  const auto ids = torch::tensor({{5, 7, 3, 63}, {0, 0, 1, 2}}, torch::kLong);
+  // (0*1000003+5)%50 = 5, (5*1000003+7)%50 = 5000022%50 = 22, 7000024%50 = 24, 3000072%50 = 22;
+  // 0, 0, 1, 1000005%50 = 5.
+  EXPECT_TRUE(torch::equal(h->hash(ids),
+                           torch::tensor({{5, 22, 24, 22}, {0, 0, 1, 5}}, torch::kLong)));
+  // Ids near 2^16: prev*1000003 exceeds int32 (65535*1000003 = 65,535,196,605).
+  BigramHash wide(10240, 16, 32, /*mult=*/true);
+  EXPECT_TRUE(torch::equal(wide->hash(torch::tensor({{65535, 65534, 0, 65535}}, torch::kLong)),
+                           torch::tensor({{4095, 9659, 9082, 4095}}, torch::kLong)));
+  // PR #180's XOR hash stays the default: position 0 -> reserved bucket V-1, then
+  // ((36313*7) XOR (27191*5)) mod 49 = 8, ((36313*3) XOR (27191*7)) mod 49 = 6.
+  EXPECT_EQ(config::ModelConfig{}.bigram_hash, "xor");
+  BigramHash x(50, 16, 32);
+  EXPECT_TRUE(torch::equal(x->hash(torch::tensor({{5, 7, 3}}, torch::kLong)),
+                           torch::tensor({{49, 8, 6}}, torch::kLong)));
+}
+
+TEST(Pr354Test, MultBigramModuleInitAndForward) {
+  auto c = small_config();
+  c.bigram_hash = "mult";
+  c.bigram_vocab_size = 4000;
+  c.bigram_dim = c.model_dim;  // proj even when the widths match
+  torch::manual_seed(5);
+  GPT m(c);
+  std::vector<std::string> got;
+  for (const auto& k : keys(m))
+    if (k.find("bigram") != std::string::npos) got.push_back(k);
+  EXPECT_EQ(got, (std::vector<std::string>{"bigram.table.weight", "bigram.proj.weight"}));
+  EXPECT_FALSE(m->bigram->scale.defined());
+  EXPECT_NEAR(param(m, "bigram.table.weight").std().item<double>(), 0.02, 0.001);
+  EXPECT_EQ(param(m, "bigram.proj.weight").abs().max().item<double>(), 0.0);
+  // forward = proj(table[hash]) with no scale.
+  randomize(*m, 6);
+  const auto ids = ids_for(2);
+  torch::NoGradGuard no_grad;
+  const auto want = torch::matmul(
+      torch::embedding(param(m, "bigram.table.weight"), m->bigram_hash(ids)),
+      param(m, "bigram.proj.weight").t());
+  EXPECT_LE(max_diff(m->bigram(ids, torch::kFloat), want), 1e-5);
+  // One parameter less than the XOR variant with the same widths (no scale), proj counted.
+  c.bigram_hash = "xor";
+  c.bigram_dim = 16;
+  auto xor_m = GPT(c);
+  c.bigram_hash = "mult";
+  EXPECT_EQ(count_params(*GPT(c)), count_params(*xor_m) - 1);
+  EXPECT_EQ(param_group("bigram.table.weight", {"bigram.scale"}), "bigram");
+  c.bigram_hash = "sum";
+  EXPECT_THROW(GPT{c}, Error);
+}
+
+// ORTHO_INIT_GAIN=inv_sqrt_dim: c_q, kv_down, k_up, v_up, gate, up orthogonal with every singular
+// value model_dim^-0.5, whatever their size (k_up is 32x16 here); the projections stay zero.
+TEST(Pr354Test, OrthoGainInvSqrtDimGivesSingularValues) {
+  config::ModelConfig c;
+  c.vocab_size = kVocab;
+  c.num_layers = 2;
+  c.model_dim = 64;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;  // kv_dim 32
+  c.attention = "mla";
+  c.kv_rank = 16;
+  c.gated_mlp = true;
+  c.bigram_hash = "mult";
+  c.bigram_vocab_size = 50;
+  c.bigram_dim = 16;
+  c.ortho_init_gain = "inv_sqrt_dim";
+  torch::manual_seed(11);
+  GPT m(c);
+  const double gain = 1.0 / 8.0;  // 64^-0.5
+  for (const char* leaf : {"attn.c_q", "attn.kv_down", "attn.k_up", "attn.v_up", "mlp.gate",
+                           "mlp.up"}) {
+    const auto w = param(m, std::string("blocks.1.") + leaf + ".weight");
+    const auto sv = torch::linalg_svdvals(w.to(torch::kDouble));
+    EXPECT_LE((sv - gain).abs().max().item<double>(), 1e-6) << leaf << " " << sv;
+  }
+  for (const char* name : {"blocks.1.attn.proj.weight", "blocks.1.mlp.proj.weight",
+                           "bigram.proj.weight"})
+    EXPECT_EQ(param(m, name).abs().max().item<double>(), 0.0) << name;
+  // Default gain one: the 64-wide matrices get singular values 1, k_up (32x16) keeps U(+-1/4).
+  c.ortho_init_gain = "one";
+  torch::manual_seed(11);
+  GPT d(c);
+  const auto sv_q = torch::linalg_svdvals(param(d, "blocks.1.attn.c_q.weight").to(torch::kDouble));
+  EXPECT_LE((sv_q - 1.0).abs().max().item<double>(), 1e-6);
+  const auto sv_k = torch::linalg_svdvals(param(d, "blocks.1.attn.k_up.weight").to(torch::kDouble));
+  EXPECT_GT((sv_k - sv_k.mean()).abs().max().item<double>(), 1e-2);  // not orthogonal
+  c.ortho_init_gain = "half";
+  EXPECT_THROW(GPT{c}, Error);
+}
+
 }  // namespace
 }  // namespace pgolf::model

@@ -367,6 +367,24 @@ TEST(ParamGroupsTest, NoBigramProjWhenWidthsMatch) {
   expect_every_param_once(plan, params);
 }
 
+TEST(ParamGroupsTest, Pr354GatedMlpInMuonAndMultBigramInTok) {
+  // PR #354: mlp.gate/up/proj are 2-D block matrices (Muon); its BigramHash (BIGRAM_HASH=mult)
+  // puts table and proj, even with equal widths, in the embedding AdamW with tok_emb.
+  auto c = small_model(/*tied=*/true, /*bigram_dim=*/32);
+  c.gated_mlp = true;
+  c.bigram_hash = "mult";
+  auto m = make_model(c);
+  const auto params = m->state_dict();
+  GroupPlan plan = build_param_groups(params, distinct_lrs(), control_patterns());
+  EXPECT_EQ(plan.tok, (Names{"tok_emb.weight", "bigram.table.weight", "bigram.proj.weight"}));
+  for (const char* leaf : {"mlp.gate.weight", "mlp.up.weight", "mlp.proj.weight"})
+    EXPECT_NE(std::find(plan.muon.begin(), plan.muon.end(), std::string("blocks.1.") + leaf),
+              plan.muon.end())
+        << leaf;
+  for (const auto& n : plan.muon) EXPECT_EQ(n.rfind("blocks.", 0), 0u) << n;
+  expect_every_param_once(plan, params);
+}
+
 TEST(ParamGroupsTest, ControlPatternsMatchBlockLocalNames) {
   // A 2-D block param whose name contains a control pattern goes to the scalar AdamW (the
   // reference tests patterns against names relative to `blocks`), and so does any 1-D param.

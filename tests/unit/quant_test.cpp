@@ -188,6 +188,83 @@ TEST(QuantClipQuantileTest, Int8ClipsOutliersAndFloorsScale) {
   EXPECT_EQ(v.q.abs().max().item<int8_t>(), 127);
 }
 
+// torch.quantile's default interpolation is linear: rank = q*(n-1), then v[lo] + w*(v[hi]-v[lo]).
+// Hand-computed at PR #354's q and at 0.9. pgolf rounds the rank to float32 as torch did until
+// mid-2026 (PR #354 ran in March 2026); later torch keeps the rank in float64 (pytorch#187574),
+// which moves the second case to 999.9762 (the installed LibTorch: agreement only to ~3e-4 there).
+TEST(QuantQuantileTest, LinearInterpolationAtPr354Q) {
+  // 0..1000 shuffled: rank = f32(0.9999984)*1000 = 999.9984 -> 999 + 0.9984*(1000-999).
+  const auto v = torch::arange(1001, torch::kFloat).index_select(0, torch::randperm(1001));
+  EXPECT_NEAR(quantile_all(v, 0.9999984), 999.9984f, 2e-4);
+  // 1..15 and an outlier 1000: rank f32(14.99997586) = 14.99997616 -> w = 0.99997616,
+  // 1000 - 985*(1-w) = 999.97652 (the outlier is clipped by 0.023).
+  auto r = torch::arange(1, 17, torch::kFloat);
+  r[15] = 1000.f;
+  EXPECT_NEAR(quantile_last_dim(r.unsqueeze(0), 0.9999984)[0].item<float>(), 999.97652f, 1e-4);
+  // |x| = 1..10: rank = 8.1 -> 9 + 0.1*(10-9) = 9.1.
+  auto x = torch::arange(1, 11, torch::kFloat);
+  x[9] = -10.f;
+  EXPECT_NEAR(quantile_last_dim(x.abs().unsqueeze(0), 0.9)[0].item<float>(), 9.1f, 1e-5);
+  EXPECT_NEAR(quantile_all(x.abs(), 0.9), torch::quantile(x.abs(), 0.9).item<float>(), 1e-6);
+}
+
+std::map<std::string, std::string> kinds(const QuantResult& r);  // below
+
+// INTN_SCALE_STAT=quantile (PR #354): int5 row scale = max(quantile/15, 1/15) from the row's
+// quantile of |w|, values beyond it clipped, the division by the fp32 scale, the scale stored fp16.
+TEST(QuantRowQuantileTest, Pr354ScaleFromRowQuantile) {
+  // Row 0: |w| = 1..10 (with -10): q=0.9 clip 9.1, scale 9.1/15 = 0.60667.
+  //   -10 -> clamp -9.1 -> -15;  9 -> 14.835 -> 15;  5 -> 8.242 -> 8;  1 -> 1.648 -> 2.
+  // Row 1: small values, so the scale is the floor 1/15 (below).
+  auto w = torch::zeros({2, 10});
+  w[0] = torch::arange(1, 11, torch::kFloat);
+  w[0][9] = -10.f;
+  w[1] = torch::full({10}, 0.2f);
+  w[1][0] = -0.4f;
+  const auto qt = quantize_row_quantile(w, 15, 0.9);
+  const float s0 = 9.1f / 15.f;
+  EXPECT_NEAR(qt.scale[0].item<float>(), s0, 1e-3);
+  EXPECT_EQ(qt.scale[0].item<float>(), static_cast<float>(c10::Half(s0)));
+  EXPECT_EQ(qt.scale.scalar_type(), torch::kHalf);
+  EXPECT_EQ(qt.q[0][9].item<int8_t>(), -15);
+  EXPECT_EQ(qt.q[0][8].item<int8_t>(), 15);
+  EXPECT_EQ(qt.q[0][4].item<int8_t>(), 8);
+  EXPECT_EQ(qt.q[0][0].item<int8_t>(), 2);
+  // Row 1: sorted |w| = 0.2 x9, 0.4; rank 8.1 -> 0.2 + 0.1*0.2 = 0.22 -> clip; scale 1/15.
+  EXPECT_EQ(qt.scale[1].item<float>(), static_cast<float>(c10::Half(1.0f / 15)));
+  EXPECT_EQ(qt.q[1][1].item<int8_t>(), 3);   // 0.2*15 = 3
+  EXPECT_EQ(qt.q[1][0].item<int8_t>(), -3);  // -0.4 -> clamp -0.22 -> -3.3 -> -3
+  // The row max would give 10/15 and 9 -> 13.5 -> 14: the statistic changes the codes.
+  EXPECT_EQ(quantize_rowmax(w, 15).q[0][8].item<int8_t>(), 14);
+
+  // Through the config: mixed scheme, MLP int5 and attention int6 take the quantile rule; the
+  // default (max) is the row-max path bit for bit.
+  config::QuantConfig cfg;
+  cfg.passthrough_max_numel = 0;
+  cfg.int_cats = "mlp,attn";
+  cfg.intn_scale_floor = "inv_clip";
+  torch::manual_seed(2);
+  const NamedTensors sd{{"blocks.0.mlp.gate.weight", torch::randn({8, 700})},
+                        {"blocks.0.attn.c_q.weight", torch::randn({8, 700})}};
+  const auto base = quantize_state_dict(sd, cfg);
+  EXPECT_TRUE(same(base.w[0].second, quantize_rowmax(sd[0].second, 15, 1.0 / 15).q));
+  cfg.intn_scale_stat = "quantile";
+  cfg.intn_clip_quantile = 0.9;
+  const auto pq = quantize_state_dict(sd, cfg);
+  EXPECT_EQ(kinds(pq).at("blocks.0.mlp.gate.weight"), "int5");
+  EXPECT_EQ(kinds(pq).at("blocks.0.attn.c_q.weight"), "int6");
+  EXPECT_TRUE(same(pq.w[0].second, quantize_clip_quantile(sd[0].second, 15, 0.9).q));
+  EXPECT_TRUE(same(pq.w[3].second, quantize_clip_quantile(sd[1].second, 31, 0.9).scale));
+  EXPECT_FALSE(same(pq.w[0].second, base.w[0].second));
+  // Non-2-D: one fp32 scalar scale max(clip/15, 1/15).
+  const auto v = quantize_row_quantile(torch::linspace(-30, 30, 61), 15, 0.9);
+  EXPECT_EQ(v.scale.dim(), 0);
+  EXPECT_EQ(v.scale.scalar_type(), torch::kFloat);
+  EXPECT_NEAR(v.scale.item<float>(), 27.0f / 15, 1e-5);  // |x| 0..30 (two each), rank 54 -> 27
+  cfg.intn_scale_stat = "mean";
+  EXPECT_EQ(error_kind_of([&] { quantize_state_dict(sd, cfg); }), ErrorKind::kInput);
+}
+
 TEST(QuantGptqLiteTest, PicksAClipThatBeatsTheRowMaxOnOutliers) {
   torch::manual_seed(5);
   auto w = 0.02 * torch::randn({64, 4096});
@@ -251,6 +328,38 @@ TEST(QuantClassifyTest, MixedSchemeRulesInOrder) {
       EXPECT_LE(t.abs().max().item<int8_t>(), 16);
     }
   }
+}
+
+// PASSTHROUGH_DTYPE=fp32 (PR #354 stores every tensor of <= 65,536 elements as fp32): the small
+// tensors round-trip exactly; big ones are classified as before.
+TEST(QuantClassifyTest, PassthroughFp32AsPr354) {
+  auto cfg = small_config();
+  const auto sd = small_state_dict();
+  const auto base = kinds(quantize_state_dict(sd, cfg));
+  cfg.passthrough_dtype = "fp32";
+  const auto r = quantize_state_dict(sd, cfg);
+  const auto k = kinds(r);
+  EXPECT_EQ(base.at("blocks.0.attn.q_gain"), "passthrough");
+  EXPECT_EQ(k.at("blocks.0.attn.q_gain"), "passthrough_ctrl");
+  EXPECT_EQ(k.at("bigram.scale"), "passthrough_ctrl");
+  EXPECT_EQ(k.at("counter"), "passthrough");  // not a float
+  for (const auto& [name, kind] : base)
+    if (kind != "passthrough" || name == "counter") {
+      EXPECT_EQ(k.at(name), kind) << name;
+    }
+  NamedTensors tmpl;
+  for (const auto& [name, t] : sd) tmpl.emplace_back(name, t);
+  const auto back = dequantize_state_dict(r, tmpl);
+  EXPECT_TRUE(same(back[4].second, sd[4].second));  // q_gain 1.5 is exact either way
+  auto fine = sd;
+  fine[4].second = torch::full({4}, 1.0f + 1.0f / 4096);  // not an fp16 value
+  const auto exact = dequantize_state_dict(quantize_state_dict(fine, cfg), tmpl);
+  EXPECT_TRUE(same(exact[4].second, fine[4].second));
+  cfg.passthrough_dtype = "fp16";
+  const auto rounded = dequantize_state_dict(quantize_state_dict(fine, cfg), tmpl);
+  EXPECT_FALSE(same(rounded[4].second, fine[4].second));
+  cfg.passthrough_dtype = "bf16";
+  EXPECT_EQ(error_kind_of([&] { quantize_state_dict(sd, cfg); }), ErrorKind::kInput);
 }
 
 TEST(QuantClassifyTest, NamedSchemes) {

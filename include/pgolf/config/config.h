@@ -30,14 +30,17 @@ struct ModelConfig {
   double tied_embed_init_std = 0.005;  // TIED_EMBED_INIT_STD
   int64_t bigram_vocab_size = 10240;   // BIGRAM_VOCAB_SIZE: hash buckets; 0 disables BigramHash
   int64_t bigram_dim = 128;            // BIGRAM_DIM: table width (no proj when == model_dim)
+  std::string bigram_hash = "xor";     // BIGRAM_HASH: xor (PR #180) | mult (PR #354)
   bool smear_gate = true;              // SMEAR_GATE: SmearGate after the embedding norm
   bool smear_bos_mask = false;         // SMEAR_BOS_MASK: zero the smear at BOS (later records' fix)
   bool unet_skips = true;              // UNET_SKIPS: encoder/decoder skip connections
   std::string activation = "relu2";    // ACTIVATION: relu2 | leaky_relu2 (leaky_relu(0.5)^2)
+  bool gated_mlp = false;              // GATED_MLP: proj(act(gate x) * up x) (PR #354)
   std::string attention = "gqa";       // ATTENTION: gqa | mla
   int64_t kv_rank = 128;               // KV_RANK: MLA latent width (ATTENTION=mla only)
   bool mla_latent_norm = true;         // MLA_LATENT_NORM: RMSNorm on the MLA latent; 0: PR #354
   bool ortho_init = true;              // ORTHO_INIT: orthogonal init of big linears; 0: baseline
+  std::string ortho_init_gain = "one";  // ORTHO_INIT_GAIN: one | inv_sqrt_dim (PR #354)
 };
 
 struct OptimConfig {
@@ -52,10 +55,10 @@ struct OptimConfig {
   int64_t muon_momentum_warmup_steps = 1500; // MUON_MOMENTUM_WARMUP_STEPS
   double muon_weight_decay = 0.04;           // MUON_WEIGHT_DECAY: hard-coded 0.04 in the reference
   std::string muon_ns_coeffs = "exact";      // MUON_NS_COEFFS: exact (torch 2.x) | bf16 (torch 1.13 CPU)
+  std::string muon_ns_dtype = "bf16";        // MUON_NS_DTYPE: bf16 (the reference) | fp32
   double beta1 = 0.9;                        // BETA1
   double beta2 = 0.95;                       // BETA2
   double adam_eps = 1e-8;                    // ADAM_EPS
-  std::string muon_ns_dtype = "bf16";        // MUON_NS_DTYPE: bf16 (the reference) | fp32
   double weight_decay = 0.04;                // WEIGHT_DECAY: AdamW decay (tok and scalar groups)
   double grad_clip_norm = 0.3;               // GRAD_CLIP_NORM: 0 disables
 };
@@ -105,6 +108,7 @@ struct QuantConfig {
   double prune_pct = 0.03;               // PRUNE_PCT: magnitude-pruning quantile; 0 disables
   int64_t prune_min_numel = 65536;       // PRUNE_MIN_NUMEL: prune 2-D tensors with numel > this
   int64_t passthrough_max_numel = 8192;  // PASSTHROUGH_MAX_NUMEL: fp16 passthrough at or below
+  std::string passthrough_dtype = "fp16";  // PASSTHROUGH_DTYPE: fp16 | fp32 (PR #354)
   std::string control_tensor_name_patterns =
       "attn_scale,attn_scales,mlp_scale,mlp_scales,resid_mix,resid_mixes,q_gain,skip_weight,"
       "skip_weights,smear,bigram.scale";  // CONTROL_TENSOR_NAME_PATTERNS
@@ -112,6 +116,8 @@ struct QuantConfig {
   int64_t zstd_level = 22;               // ZSTD_LEVEL
   std::string compressor = "zstd";       // COMPRESSOR: zstd | zlib
   std::string intn_scale_floor = "fp16_tiny";  // INTN_SCALE_FLOOR: fp16_tiny | inv_clip (PR #289)
+  std::string intn_scale_stat = "max";   // INTN_SCALE_STAT: max | quantile (PR #354)
+  double intn_clip_quantile = 0.9999984;  // INTN_CLIP_QUANTILE: q of INTN_SCALE_STAT=quantile
   int64_t code_bytes = -1;               // CODE_BYTES: override code byte count; -1 = measure
 };
 

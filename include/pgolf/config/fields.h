@@ -28,15 +28,26 @@ void for_each_field(C& c, V&& v) {
   v("model", "tied_embed_init_std", c.model.tied_embed_init_std, "");
   v("model", "bigram_vocab_size", c.model.bigram_vocab_size, "hash buckets; 0 disables BigramHash");
   v("model", "bigram_dim", c.model.bigram_dim, "table width (no proj when == model_dim)");
+  v("model", "bigram_hash", c.model.bigram_hash,
+    "xor (PR #180: XOR of scaled ids, bucket V-1 reserved for position 0, zero table, learned "
+    "scale 0.05, proj in Muon) | mult (PR #354: (prev*1000003 + cur) mod V with prev = 0 at "
+    "position 0, table N(0,0.02) as bigram.table, zero-init proj even when widths match, no "
+    "scale, table and proj in the tok AdamW group)");
   v("model", "smear_gate", c.model.smear_gate, "SmearGate after the embedding norm");
   v("model", "smear_bos_mask", c.model.smear_bos_mask, "zero the smear at BOS (later records' fix)");
   v("model", "unet_skips", c.model.unet_skips, "encoder/decoder skip connections");
   v("model", "activation", c.model.activation, "relu2 | leaky_relu2 (leaky_relu(0.5)^2)");
+  v("model", "gated_mlp", c.model.gated_mlp,
+    "gated MLP proj(act(gate x) * up x), keys mlp.gate/up/proj, all in Muon (PR #354's "
+    "'SmearGate MLP'); 0: proj(act(fc x))");
   v("model", "attention", c.model.attention, "gqa | mla");
   v("model", "kv_rank", c.model.kv_rank, "MLA latent width (ATTENTION=mla only)");
   v("model", "mla_latent_norm", c.model.mla_latent_norm,
     "RMSNorm on the MLA latent (pgolf's formulation); 0: raw latent as PR #354's script");
   v("model", "ortho_init", c.model.ortho_init, "orthogonal init of big linears; 0: baseline");
+  v("model", "ortho_init_gain", c.model.ortho_init_gain,
+    "one (gain 1 on linears with both dims >= 64, then bigram.proj x 1/sqrt(2L)) | inv_sqrt_dim "
+    "(PR #354: gain model_dim^-0.5 on every non-zero-init linear, any size)");
   v("optim", "embed_lr", c.optim.embed_lr, "embedding lr when untied");
   v("optim", "head_lr", c.optim.head_lr, "head lr when untied");
   v("optim", "tied_embed_lr", c.optim.tied_embed_lr, "tok_emb and bigram.embed lr");
@@ -50,6 +61,10 @@ void for_each_field(C& c, V&& v) {
   v("optim", "muon_ns_coeffs", c.optim.muon_ns_coeffs,
     "exact | bf16: Newton-Schulz coefficients as torch 2.x applies them, or rounded to bf16 as "
     "torch 1.13 on CPU does (the golden vectors)");
+  v("optim", "muon_ns_dtype", c.optim.muon_ns_dtype,
+    "bf16 | fp32: precision of Newton-Schulz and of the summed Muon update; bf16 is the "
+    "reference, fp32 keeps runs that differ only in float summation order (e.g. 1 vs N ranks) "
+    "within rounding of each other");
   v("optim", "beta1", c.optim.beta1, "");
   v("optim", "beta2", c.optim.beta2, "");
   v("optim", "adam_eps", c.optim.adam_eps, "");
@@ -61,10 +76,6 @@ void for_each_field(C& c, V&& v) {
   v("train", "iterations", c.train.iterations, "max steps");
   v("train", "warmdown_iters", c.train.warmdown_iters, "");
   v("train", "warmup_steps", c.train.warmup_steps, "warm-up steps, undone afterwards");
-  v("optim", "muon_ns_dtype", c.optim.muon_ns_dtype,
-    "bf16 | fp32: precision of Newton-Schulz and of the summed Muon update; bf16 is the "
-    "reference, fp32 keeps runs that differ only in float summation order (e.g. 1 vs N ranks) "
-    "within rounding of each other");
   v("train", "train_batch_tokens", c.train.train_batch_tokens, "global tokens per step");
   v("train", "train_seq_len", c.train.train_seq_len, "");
   v("train", "max_wallclock_seconds", c.train.max_wallclock_seconds, "<= 0 disables the cap");
@@ -97,6 +108,9 @@ void for_each_field(C& c, V&& v) {
   v("quant", "prune_pct", c.quant.prune_pct, "magnitude-pruning quantile; 0 disables");
   v("quant", "prune_min_numel", c.quant.prune_min_numel, "prune 2-D tensors with numel > this");
   v("quant", "passthrough_max_numel", c.quant.passthrough_max_numel, "fp16 passthrough at or below");
+  v("quant", "passthrough_dtype", c.quant.passthrough_dtype,
+    "fp16 | fp32: storage of float tensors at or below PASSTHROUGH_MAX_NUMEL (mixed, int6, "
+    "int6_clip31, gptq_lite); fp32 keeps them exact, as PR #354's export does");
   v("quant", "control_tensor_name_patterns", c.quant.control_tensor_name_patterns, "substrings marking control tensors (fp32, scalar lr)");
   v("quant", "fp16_keep_name_patterns", c.quant.fp16_keep_name_patterns, "");
   v("quant", "zstd_level", c.quant.zstd_level, "");
@@ -104,6 +118,12 @@ void for_each_field(C& c, V&& v) {
   v("quant", "intn_scale_floor", c.quant.intn_scale_floor,
     "floor of the row-max int5/int6 scales (mixed, int6): fp16_tiny (PR #180, smear9) | inv_clip "
     "(1/clip, e.g. 1/31: PR #289, 11L-a)");
+  v("quant", "intn_scale_stat", c.quant.intn_scale_stat,
+    "statistic of the int5/int6 row scales (mixed, int6): max (row max) | quantile (PR #354: "
+    "row quantile INTN_CLIP_QUANTILE of |w|, values beyond it clipped, scale max(clip/c, 1/c); "
+    "needs INTN_SCALE_FLOOR=inv_clip)");
+  v("quant", "intn_clip_quantile", c.quant.intn_clip_quantile,
+    "q in (0,1] of INTN_SCALE_STAT=quantile (torch.quantile, linear interpolation)");
   v("quant", "code_bytes", c.quant.code_bytes, "override code byte count; -1 = measure");
 }
 

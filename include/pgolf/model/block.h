@@ -15,11 +15,14 @@ namespace pgolf::model {
 constexpr int64_t kBosId = 1;
 
 // out = proj(act(fc(x))) with act = relu(.)^2 ("relu2") or leaky_relu(., 0.5)^2 ("leaky_relu2").
+// gated (GATED_MLP, PR #354's "SmearGate MLP"): out = proj(act(gate(x)) * up(x)), keys mlp.gate,
+// mlp.up, mlp.proj (registered in that order); fc is then absent.
 class MLPImpl : public torch::nn::Module {
  public:
-  MLPImpl(int64_t dim, int64_t hidden, std::string activation);
+  MLPImpl(int64_t dim, int64_t hidden, std::string activation, bool gated = false);
   torch::Tensor forward(const torch::Tensor& x);  // (B,T,dim) -> (B,T,dim)
   CastedLinear fc{nullptr}, proj{nullptr};
+  CastedLinear gate{nullptr}, up{nullptr};  // gated only
 
  private:
   bool leaky_;
@@ -29,7 +32,8 @@ TORCH_MODULE(MLP);
 // Block(x, x0): h = mix0*x + mix1*x0; h += attn_scale*Attn(norm(h)); h += mlp_scale*MLP(norm(h)).
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(const AttentionOptions& attn, int64_t hidden, const std::string& activation);
+  BlockImpl(const AttentionOptions& attn, int64_t hidden, const std::string& activation,
+            bool gated_mlp = false);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& x0, const torch::Tensor& cos,
                         const torch::Tensor& sin, const LoraAdapter* q_lora = nullptr,
                         const LoraAdapter* v_lora = nullptr);
@@ -41,20 +45,24 @@ TORCH_MODULE(Block);
 
 // BigramHash: bucket of (prev, cur) -> table row of width bigram_dim -> proj to dim (absent when
 // bigram_dim == dim) -> times the learned scalar `scale`.
+// mult (BIGRAM_HASH=mult, PR #354): the table is registered as `table` (bigram.table.weight) and
+// drawn from N(0, 0.02); proj always exists and is zero-initialised; there is no scale.
 class BigramHashImpl : public torch::nn::Module {
  public:
-  BigramHashImpl(int64_t buckets, int64_t bigram_dim, int64_t model_dim);
-  // Bucket ids (B,T) int64: position 0 of every row -> buckets-1 (reserved); position j >= 1 ->
-  // ((36313*t[j]) XOR (27191*t[j-1])) mod (buckets-1), in int32 arithmetic like the reference.
+  BigramHashImpl(int64_t buckets, int64_t bigram_dim, int64_t model_dim, bool mult = false);
+  // Bucket ids (B,T) int64. xor: position 0 of every row -> buckets-1 (reserved); position j >= 1
+  // -> ((36313*t[j]) XOR (27191*t[j-1])) mod (buckets-1), in int32 arithmetic like the reference.
+  // mult: (prev*1000003 + t[j]) mod buckets in int64, prev = t[j-1] and 0 at position 0.
   torch::Tensor hash(const torch::Tensor& ids) const;
   // ids (B,T) -> (B,T,model_dim); `table_dtype` is the dtype of the lookup (bf16 for kReference).
   torch::Tensor forward(const torch::Tensor& ids, torch::ScalarType table_dtype);
-  torch::Tensor scale;  // () init 0.05
-  torch::nn::Embedding embed{nullptr};
+  torch::Tensor scale;  // () init 0.05; undefined for mult
+  torch::nn::Embedding embed{nullptr};  // "embed" (xor) or "table" (mult)
   CastedLinear proj{nullptr};
 
  private:
   int64_t buckets_;
+  bool mult_;
 };
 TORCH_MODULE(BigramHash);
 

@@ -11,7 +11,8 @@ namespace pgolf::model {
 
 struct FlopsPerToken {
   // Weights that multiply every token: per block c_q, c_k, c_v (MLA: kv_down, k_up, v_up),
-  // attn.proj, mlp.fc, mlp.proj; bigram.proj (when bigram_dim != model_dim); the head (vocab x dim,
+  // attn.proj, mlp.fc, mlp.proj (gated: mlp.gate, mlp.up, mlp.proj); bigram.proj (when bigram_dim
+  // != model_dim, always with BIGRAM_HASH=mult); the head (vocab x dim,
   // tied or not). Embedding lookups (tok_emb, bigram.embed) cost no FLOPs.
   int64_t matmul_params = 0;
   // Causal attention scores and weighted sum: per layer 2 (QK^T, AV) x 2 FLOPs x model_dim x the

@@ -11,7 +11,8 @@ namespace pgolf::model {
 //  * every CastedLinear, in named_modules() order: zero_init -> zeros; else, with ortho_init and
 //    both dims >= 64 -> orthogonal (gain 1), and names containing ".proj." or ending in ".proj"
 //    are then scaled by 1/sqrt(2*num_layers) (only bigram.proj qualifies); other linears keep
-//    the default U(+-1/sqrt(in)).
+//    the default U(+-1/sqrt(in)). ORTHO_INIT_GAIN=inv_sqrt_dim (PR #354): every non-zero-init
+//    linear, whatever its size, orthogonal with gain model_dim^-0.5 and no further scaling.
 void init_weights(GPTImpl& model);
 
 // Rounds every parameter's value to bf16 and back, in place (all stay fp32). This reproduces the

@@ -1,5 +1,6 @@
 // Which optimiser owns which parameter (reference-spec §5.1), decided by name and rank alone:
 //   tok    AdamW  tok_emb.weight, bigram.embed.weight      TIED_EMBED_LR (EMBED_LR when untied)
+//                 (PR #354's bigram, BIGRAM_HASH=mult: bigram.table.weight and bigram.proj.weight)
 //   head   Adam   lm_head.weight (untied only)              HEAD_LR
 //   muon   Muon   2-D blocks.* params matching no control pattern, then bigram.proj.weight
 //   scalar AdamW  blocks.* params with ndim < 2 or a control name, then every other param

@@ -7,7 +7,9 @@
 //                CONTROL patterns -> fp32 "passthrough_ctrl"; FP16_KEEP patterns -> "passthrough_fp16";
 //                INT_CATS categories -> per-row from the row max, mlp int5 [-16,15], others int6
 //                [-32,31], fp16 scale floored at the fp16 minimum normal (at 1/clip with
-//                INTN_SCALE_FLOOR=inv_clip); rest -> int8 (below).
+//                INTN_SCALE_FLOOR=inv_clip); rest -> int8 (below). INTN_SCALE_STAT=quantile
+//                (PR #354): int5/int6 by quantize_row_quantile instead of the row max.
+//                PASSTHROUGH_DTYPE=fp32 (PR #354): the small tensors are "passthrough_ctrl" (fp32).
 //   int6         smear9: as mixed but every INT_CATS category is int6 [-32,31].
 //   int6_clip31  unetqat/smearortho: INT_CATS 2-D tensors get the 0.9999984 row-quantile clip,
 //                scale max(clip/31, 1/31) (fp16), q in [-31,31]; non-2-D -> int8 per tensor.
@@ -67,6 +69,11 @@ struct QuantizedTensor {
 QuantizedTensor quantize_rowmax(const torch::Tensor& t, int64_t clip, double min_scale = 0.0);
 // Percentile-clip quantiser of the baseline (qmax 127) and unetqat (qmax 31): see the header note.
 QuantizedTensor quantize_clip_quantile(const torch::Tensor& t, int64_t qmax, double clip_q);
+// PR #354's int5/int6 rule (INTN_SCALE_STAT=quantile): 2-D = quantize_clip_quantile(t, clip,
+// clip_q): clip_r = row quantile clip_q of |w|, w clamped to +-clip_r, fp32 scale
+// max(clip_r/clip, 1/clip) for the division (stored fp16), q in [-clip, clip]. Other ranks: the
+// same over all elements with one fp32 scalar scale.
+QuantizedTensor quantize_row_quantile(const torch::Tensor& t, int64_t clip, double clip_q);
 // 11L-b GPTQ-lite clip search (see the header note).
 QuantizedTensor quantize_gptq_lite(const torch::Tensor& t, int64_t clip = 31);
 
