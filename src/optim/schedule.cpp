@@ -57,4 +57,25 @@ double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm)
   return total.item<double>();
 }
 
+torch::Tensor grad_total_norm(const std::vector<torch::Tensor>& params) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> norms;
+  torch::Device device = torch::kCPU;
+  for (const auto& p : params)
+    if (p.grad().defined()) {
+      if (norms.empty()) device = p.grad().device();
+      norms.push_back(torch::linalg_vector_norm(p.grad(), 2).to(device));
+    }
+  if (norms.empty()) return torch::zeros({}, torch::TensorOptions().device(device));
+  return torch::linalg_vector_norm(torch::stack(norms), 2);
+}
+
+void clip_grads_with_norm(const std::vector<torch::Tensor>& params, const torch::Tensor& total,
+                          const torch::Tensor& max_norm) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor coef = torch::clamp_max((total + 1e-6).reciprocal() * max_norm, 1.0);
+  for (const auto& p : params)
+    if (p.grad().defined()) p.grad().mul_(coef.to(p.grad().device()));
+}
+
 }  // namespace pgolf::optim

@@ -80,15 +80,29 @@ torch::Tensor forward_backward(Session& s, const std::vector<StepBatch>& batches
   return loss_sum;
 }
 
-// CUDA_GRAPHS=1: the graph is made once per session (null with a logged reason on CPU).
+// CUDA_GRAPHS=1: the graphs are made once per session (null with a logged reason on CPU).
+// Graph A: forward/backward, gradient averaging, the norm; graph B: clipping and the optimisers.
 void ensure_step_graph(Session& s) {
   if (!s.cfg.train.cuda_graphs || s.step_graph_checked) return;
   s.step_graph_checked = true;
   Session* sp = &s;
-  s.step_graph = make_step_graph(
-      s.device, s.model->parameters(),
-      [sp](const std::vector<StepBatch>& b) { return forward_backward(*sp, b, /*arm_sync=*/false); },
-      [sp](const std::string& line) { sp->log.line(line); });
+  StepFns fns;
+  fns.body = [sp](const std::vector<StepBatch>& b) {
+    return forward_backward(*sp, b, /*arm_sync=*/false);
+  };
+  if (s.comm.world_size() > 1)
+    fns.reduce = [sp] { average_gradients(param_list(*sp), sp->comm); };
+  fns.grad_norm = [sp] { return optim::grad_total_norm(param_list(*sp)); };
+  fns.prepare_update = [sp] { sp->optim->prepare_captured_step(); };
+  fns.upload = [sp] { sp->optim->upload_step_scalars(); };
+  fns.update = [sp](const torch::Tensor& norm, const torch::Tensor& max_norm) {
+    optim::clip_grads_with_norm(param_list(*sp), norm, max_norm);
+    sp->optim->captured_step();
+  };
+  fns.commit = [sp] { sp->optim->commit_captured_step(); };
+  fns.update_state = [sp] { return sp->optim->captured_state(); };
+  s.step_graph = make_step_graph(s.device, s.model->parameters(), std::move(fns),
+                                 [sp](const std::string& line) { sp->log.line(line); });
 }
 
 // Forward/backward over the accumulation micro-steps, gradient averaging, clipping and the
@@ -103,11 +117,11 @@ StepResult train_step(Session& s, double scale, double momentum, bool clip, bool
     batches.push_back({x, y});
   }
   const auto params = param_list(s);
-  torch::Tensor loss_sum = s.step_graph ? s.step_graph->run(batches) : torch::Tensor();
-  if (loss_sum.defined()) {
-    // Replayed graph: the all-reduce was not captured; average now (no overlap with backward).
-    if (s.comm.world_size() > 1) average_gradients(params, s.comm);
-  } else {
+  // Replayed graph A: gradients averaged across ranks inside it (no overlap with backward).
+  const StepGraph::Result graph = s.step_graph ? s.step_graph->run(batches) : StepGraph::Result{};
+  torch::Tensor loss_sum = graph.loss_sum;
+  const bool graphed = loss_sum.defined();
+  if (!graphed) {
     s.step_graph.reset();  // null already, or it has just fallen back for good
     s.optim->zero_grad();
     loss_sum = forward_backward(s, batches, /*arm_sync=*/true);
@@ -123,10 +137,16 @@ StepResult train_step(Session& s, double scale, double momentum, bool clip, bool
   s.optim->set_schedule(scale, momentum);
   const bool clipping = clip && s.cfg.optim.grad_clip_norm > 0;
   double norm = 0.0;
-  if (clipping) norm = optim::clip_grad_norm(params, s.cfg.optim.grad_clip_norm);
-  // A NaN gradient can come with a finite loss (an overflow in backward); stepping on it would
-  // poison the weights and every later checkpoint. 0 * norm is 0, or NaN for a NaN/Inf norm.
-  torch::Tensor health = clipping ? torch::tensor(norm, torch::kFloat64) : total_grad_norm(params);
+  torch::Tensor health;
+  if (graphed) {
+    // Graph A measured the pre-clip norm; graph B (or the eager fallback below) clips.
+    health = poison ? total_grad_norm(params) : graph.grad_norm;
+  } else {
+    if (clipping) norm = optim::clip_grad_norm(params, s.cfg.optim.grad_clip_norm);
+    // A NaN gradient can come with a finite loss (an overflow in backward); stepping on it would
+    // poison the weights and every later checkpoint. 0 * norm is 0, or NaN for a NaN/Inf norm.
+    health = clipping ? torch::tensor(norm, torch::kFloat64) : total_grad_norm(params);
+  }
   // The mean over the global batch (the reference prints rank 0's share only). Summed over ranks,
   // so a non-finite loss or gradient on any rank is non-finite on all: every rank agrees before
   // stepping.
@@ -135,8 +155,12 @@ StepResult train_step(Session& s, double scale, double momentum, bool clip, bool
   if (s.comm.world_size() > 1) s.comm.all_reduce_sum(sums);
   const double train_loss = sums[0].item<double>() / (s.grad_accum * s.comm.world_size());
   const bool grads_finite = std::isfinite(sums[1].item<double>());
+  if (graphed && clipping) norm = graph.grad_norm.item<double>();
   if (!std::isfinite(train_loss) || !grads_finite) return {train_loss, norm, grads_finite};
-  s.optim->step();
+  if (!graphed || !s.step_graph->update(clipping ? s.cfg.optim.grad_clip_norm : 0.0)) {
+    if (graphed && clipping) optim::clip_grad_norm(params, s.cfg.optim.grad_clip_norm);
+    s.optim->step();
+  }
   s.optim->zero_grad();
   return {train_loss, norm, true};
 }
@@ -193,6 +217,8 @@ void run_warmup(Session& s) {
   for (size_t i = 0; i < initial.size(); ++i) restored.emplace_back(initial[i].first, snapshot[i]);
   s.model->load_state_dict(restored, /*strict=*/true);
   s.optim->reset();
+  // Graph B captured the optimiser state reset() just dropped.
+  if (s.step_graph) s.step_graph->invalidate("optimiser state reset after warm-up");
   s.loader->restore(loader_state);  // the reference re-creates the loader: back to token 0
 }
 

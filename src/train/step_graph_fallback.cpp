@@ -5,7 +5,7 @@
 namespace pgolf::train {
 
 std::unique_ptr<StepGraph> make_step_graph(const torch::Device&, std::vector<torch::Tensor>,
-                                           StepBody, LogFn log) {
+                                           StepFns, LogFn log) {
   if (log) log("cuda_graphs: off (this pgolf was built without CUDA sources); eager steps");
   return nullptr;
 }

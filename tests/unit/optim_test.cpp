@@ -673,5 +673,83 @@ TEST(ClipGradNormTest, MixedDtypesAndNonFinite) {
   EXPECT_FALSE(std::isfinite(clip_grad_norm({a, b}, 0.0)));
 }
 
+// ---------------------------------------------------------------------------------------------
+// The CUDA-graph form of the step (src/optim/captured_step.cpp: device scalars, state made up
+// front). Its capture needs a GPU; its arithmetic runs anywhere, so it is checked here on CPU
+// against the eager step().
+
+TEST(CapturedStepTest, GraphSafeClipEqualsClipGradNorm) {
+  const auto make = [] {
+    torch::Tensor a = torch::zeros({3}).requires_grad_(true);
+    a.mutable_grad() = torch::tensor({3.0f, -4.0f, 1.5f});
+    torch::Tensor b = torch::zeros({2}, torch::kBFloat16).requires_grad_(true);
+    b.mutable_grad() = torch::tensor({12.0f, 0.25f}).to(torch::kBFloat16);
+    torch::Tensor none = torch::zeros({1}).requires_grad_(true);  // no gradient: skipped
+    return std::vector<torch::Tensor>{a, b, none};
+  };
+  auto eager = make(), graphed = make();
+  const double total = clip_grad_norm(eager, 2.5);
+  const torch::Tensor t = grad_total_norm(graphed);
+  EXPECT_EQ(t.dim(), 0);
+  EXPECT_EQ(t.item<double>(), total);
+  clip_grads_with_norm(graphed, t, torch::tensor(2.5f));
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(torch::equal(eager[i].grad(), graphed[i].grad())) << i;
+  EXPECT_FALSE(graphed[2].grad().defined());
+  // +inf max norm (no clipping): gradients unchanged, bit for bit.
+  const auto before = graphed[0].grad().clone();
+  clip_grads_with_norm(graphed, grad_total_norm(graphed),
+                       torch::tensor(std::numeric_limits<float>::infinity()));
+  EXPECT_TRUE(torch::equal(graphed[0].grad(), before));
+  EXPECT_EQ(grad_total_norm({graphed[2]}).item<double>(), 0.0);
+}
+
+TEST(CapturedStepTest, MatchesTheEagerStepOnCpu) {
+  const auto mcfg = small_model(/*tied=*/false);
+  const auto ocfg = distinct_lrs();  // weight decay on in AdamW and Muon
+  auto a = make_model(mcfg, 21), b = make_model(mcfg, 21);
+  OptimizerSet sa(a->state_dict(), ocfg, control_patterns(), nullptr);
+  OptimizerSet sb(b->state_dict(), ocfg, control_patterns(), nullptr);
+  const auto initial = a->tok_emb->weight.detach().clone();
+  set_grads(*b, 100);
+  sb.prepare_captured_step();  // state made before the first step, as before a capture
+  EXPECT_FALSE(sb.captured_state().empty());
+  for (int i = 0; i < 3; ++i) {
+    const double scale = 0.7 - 0.1 * i, momentum = 0.9 + 0.03 * i;  // the scalars change per step
+    set_grads(*a, 100 + i);
+    sa.set_schedule(scale, momentum);
+    sa.step();
+    set_grads(*b, 100 + i);
+    sb.set_schedule(scale, momentum);
+    sb.upload_step_scalars();
+    sb.captured_step();
+    sb.commit_captured_step();
+  }
+  EXPECT_FALSE(torch::equal(a->tok_emb->weight, initial));
+  const auto& muon = sa.plan().muon;
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto& kv : pa) {
+    const bool is_muon = std::find(muon.begin(), muon.end(), kv.key()) != muon.end();
+    if (is_muon) {
+      // grad + momentum * buf: add() is an FMA on CPU, addcmul is not (one ulp before a bf16
+      // Newton-Schulz, which can move a bf16 rounding); bounded by matrix_lr * 2^-7.
+      const double diff = (kv.value() - pb[kv.key()]).abs().max().item<double>();
+      EXPECT_LE(diff, ocfg.matrix_lr / 128) << kv.key();
+    } else {
+      EXPECT_TRUE(torch::equal(kv.value(), pb[kv.key()])) << kv.key() << " (AdamW: bit for bit)";
+    }
+  }
+  // Host counters advanced by commit_captured_step(), state saved the same way.
+  EXPECT_EQ(dynamic_cast<Muon*>(sb.find("muon"))->step_count(), 3);
+  EXPECT_EQ(dynamic_cast<AdamW*>(sb.find("scalar"))->step_count("smear.gate"), 3);
+  const auto ta = sa.state_tensors(), tb = sb.state_tensors();
+  ASSERT_EQ(ta.size(), tb.size());
+  for (size_t i = 0; i < ta.size(); ++i) {
+    EXPECT_EQ(ta[i].first, tb[i].first);
+    if (ta[i].first.rfind("muon/", 0) != 0) {
+      EXPECT_TRUE(torch::equal(ta[i].second, tb[i].second)) << ta[i].first;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pgolf::optim

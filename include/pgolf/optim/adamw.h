@@ -33,13 +33,27 @@ class AdamW final : public Optimizer {
   void load_state(const core::NamedTensors& tensors, const nlohmann::json& meta) override;
   void reset() override { state_.clear(); }
 
+  void prepare_captured_step() override;
+  void upload_step_scalars() override;
+  void captured_step() override;
+  void commit_captured_step() override;
+  std::vector<torch::Tensor> captured_state() const override;
+
  private:
   struct State {
     int64_t step = 0;
     torch::Tensor exp_avg, exp_avg_sq;
   };
+  struct CapturedParam {
+    size_t group = 0, index = 0;
+    std::string name;
+  };
   AdamWOptions opts_;
   std::map<std::string, State> state_;
+  std::vector<CapturedParam> captured_;  // params with a gradient at prepare_captured_step()
+  // (captured_.size(), 4) fp32 on the params' device: 1 - lr*wd, -lr/bias1, sqrt(bias2) and its
+  // reciprocal.
+  torch::Tensor step_scalars_;
 };
 
 }  // namespace pgolf::optim

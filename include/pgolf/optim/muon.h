@@ -51,6 +51,12 @@ class Muon final : public Optimizer {
   void load_state(const core::NamedTensors& tensors, const nlohmann::json& meta) override;
   void reset() override;
 
+  void prepare_captured_step() override;
+  void upload_step_scalars() override;
+  void captured_step() override;
+  void commit_captured_step() override;
+  std::vector<torch::Tensor> captured_state() const override;
+
  private:
   // Writes this rank's updates of `group` into `flat` (zeros elsewhere).
   void fill_updates(ParamGroup& group, torch::Tensor& flat, int rank, int world);
@@ -59,6 +65,10 @@ class Muon final : public Optimizer {
   dist::Comm* comm_;
   std::map<std::string, torch::Tensor> momentum_;
   int64_t steps_ = 0;
+  // CUDA graph capture (src/optim/captured_step.cpp): per group, which params this rank
+  // orthogonalised at prepare time, and (groups, 3) fp32 device scalars momentum, 1 - lr*wd, -lr.
+  std::vector<std::vector<bool>> captured_;
+  torch::Tensor step_scalars_;
 };
 
 }  // namespace pgolf::optim

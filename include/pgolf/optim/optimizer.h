@@ -45,6 +45,24 @@ class Optimizer {
   // Forgets all moments/buffers and counters (a freshly constructed optimiser).
   virtual void reset() = 0;
 
+  // ---- CUDA graph capture of step() (train/step_graph.h, CUDA_GRAPHS=1; src/optim/captured_step.cpp).
+  // step() reads lr and momentum as host doubles, which a captured graph would freeze at their
+  // capture-time values. The captured form reads them, and AdamW's bias corrections, from device
+  // tensors that upload_step_scalars() rewrites before every replay. The CPU step() is untouched.
+  // Creates the state step() would create lazily for every param that has a gradient now (a
+  // graph must not allocate persistent state) and the device scalars. Eager, before capture;
+  // reset() or load_state() afterwards invalidates a capture.
+  virtual void prepare_captured_step() = 0;
+  // Host lr / momentum / bias corrections of the next step -> the device scalars (eager).
+  virtual void upload_step_scalars() = 0;
+  // step() reading the per-step scalars from the device tensors only: no host sync, no new state.
+  // Params that had no gradient at prepare time are skipped.
+  virtual void captured_step() = 0;
+  // The host bookkeeping step() does (step counters), after each replay.
+  virtual void commit_captured_step() = 0;
+  // Every tensor captured_step() writes except gradients: params and state (warm-up snapshots).
+  virtual std::vector<torch::Tensor> captured_state() const = 0;
+
  protected:
   // The parameter called `name` (throws when unknown, naming `what`).
   const torch::Tensor& param_named(const std::string& name, const std::string& what) const;

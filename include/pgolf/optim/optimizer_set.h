@@ -34,6 +34,13 @@ class OptimizerSet {
   void load_state(const core::NamedTensors& tensors, const nlohmann::json& meta);
   void reset();
 
+  // CUDA graph capture of step() (see Optimizer): every optimiser, in step order.
+  void prepare_captured_step();
+  void upload_step_scalars();
+  void captured_step();
+  void commit_captured_step();
+  std::vector<torch::Tensor> captured_state() const;
+
   const GroupPlan& plan() const { return plan_; }
   std::string describe() const { return optim::describe(plan_); }
   // The optimiser called `label`, or null when that group is empty.

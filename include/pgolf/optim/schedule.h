@@ -32,5 +32,11 @@ bool late_qat_due(int64_t step, double elapsed_ms, int64_t iterations, double la
 // gradient (fp32 and bf16 together); every gradient is multiplied by min(max_norm / (total +
 // 1e-6), 1). Returns the pre-clip total. max_norm <= 0 only measures.
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
+// The same in two graph-safe halves (no host sync; CUDA_GRAPHS=1 captures them): the pre-clip
+// total as a 0-d tensor on the gradients' device (0 without gradients), and the scaling by
+// min(max_norm / (total + 1e-6), 1) with max_norm a 0-d tensor there (+inf: no clipping).
+torch::Tensor grad_total_norm(const std::vector<torch::Tensor>& params);
+void clip_grads_with_norm(const std::vector<torch::Tensor>& params, const torch::Tensor& total,
+                          const torch::Tensor& max_norm);
 
 }  // namespace pgolf::optim
