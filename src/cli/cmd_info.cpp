@@ -114,12 +114,13 @@ std::string model_summary(const config::ModelConfig& m) {
                                (long long)m.model_dim, m.attention.c_str(), (long long)m.num_heads,
                                (long long)m.num_kv_heads);
   if (m.attention == "mla") s += core::format(" kv_rank %lld", (long long)m.kv_rank);
-  s += core::format(", mlp %lld (%s), vocab %lld, %s", (long long)model::mlp_hidden(m),
-                    m.activation.c_str(), (long long)m.vocab_size,
+  s += core::format(", mlp %lld (%s%s), vocab %lld, %s", (long long)model::mlp_hidden(m),
+                    m.activation.c_str(), m.gated_mlp ? ", gated" : "", (long long)m.vocab_size,
                     m.tie_embeddings ? "tied" : "untied");
   if (m.bigram_vocab_size > 0)
     s +=
         core::format(", bigram %lldx%lld", (long long)m.bigram_vocab_size, (long long)m.bigram_dim);
+  if (m.bigram_vocab_size > 0 && m.bigram_hash != "xor") s += " (" + m.bigram_hash + " hash)";
   return s;
 }
 

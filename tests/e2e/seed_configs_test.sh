@@ -56,7 +56,9 @@ expect = {
     "pr286_10l_int5mlp_lateqat": {"num_layers": 4, "late_qat_frac": 0.85, "sliding_mode": "exact",
                                   "weight_decay": 0.01, "int_cats": "mlp,attn"},
     "pr354_13l_mla": {"num_layers": 5, "attention": "mla", "kv_rank": 16, "smear_gate": False,
-                      "mla_latent_norm": False,
+                      "mla_latent_norm": False, "gated_mlp": True, "bigram_hash": "mult",
+                      "ortho_init_gain": "inv_sqrt_dim", "intn_scale_stat": "quantile",
+                      "passthrough_dtype": "fp32",
                       "swa_start_frac": 0.6, "sliding_mode": "exact"},
 }
 def flat(cfg):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PR #354 (non-record): 13L MLA kv_rank 128 + BigramHash + SWA, pgolf's MLA variant (reference round-trip val_bpb 1.3559).
+# PR #354 (non-record): 13L MLA kv_rank 128 + gated MLP + BigramHash + SWA (reference round-trip val_bpb 1.3559).
 # The record's training run on 8xH100 SXM with pgolf (see README.md beside this file).
 # Run from anywhere; needs ./build/pgolf (scripts/setup.sh) and the FineWeb shards + tokenizer in
 # ./data (scripts/download_fineweb.sh). Environment: SEED (default 1337), RUN_ID (default pr354_seed$SEED),
