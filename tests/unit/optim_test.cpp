@@ -25,6 +25,7 @@
 #include "pgolf/model/gpt.h"
 #include "pgolf/model/layers.h"
 #include "pgolf/optim/averaging.h"
+#include "pgolf/optim/muon.h"
 #include "pgolf/optim/optimizer_set.h"
 #include "pgolf/optim/param_groups.h"
 #include "pgolf/optim/schedule.h"
@@ -749,6 +750,32 @@ TEST(CapturedStepTest, MatchesTheEagerStepOnCpu) {
       EXPECT_TRUE(torch::equal(ta[i].second, tb[i].second)) << ta[i].first;
     }
   }
+}
+
+// MUON_NS_DTYPE=fp32 (the dist e2e test relies on it): the same iteration in fp32 returns fp32,
+// orthogonalises like bf16 does (singular values in Newton-Schulz's band around 1, and close to
+// the bf16 result), and a relative 1e-6 change of the input moves the output by about as much,
+// where bf16 moves it by whole bf16 ulps.
+TEST(NewtonSchulzFp32Test, SameIterationWithoutBf16Amplification) {
+  torch::manual_seed(7);
+  const torch::Tensor g = torch::randn({48, 80});
+  const torch::Tensor g2 = g * (1 + 1e-6 * torch::randn({48, 80}));
+  const torch::Tensor x32 = newton_schulz5(g, 5, 1e-7, false, torch::kFloat32);
+  const torch::Tensor x16 = newton_schulz5(g, 5, 1e-7, false, torch::kBFloat16);
+  ASSERT_EQ(x32.scalar_type(), torch::kFloat32);
+  ASSERT_EQ(x16.scalar_type(), torch::kBFloat16);
+  ASSERT_EQ(x32.sizes(), g.sizes());
+  const torch::Tensor sv = torch::linalg_svdvals(x32);
+  EXPECT_GT(sv.min().item<double>(), 0.5);
+  EXPECT_LT(sv.max().item<double>(), 1.3);
+  const auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a.to(torch::kFloat32) - b.to(torch::kFloat32)).norm() / b.to(torch::kFloat32).norm())
+        .item<double>();
+  };
+  EXPECT_LT(rel(x16, x32), 0.05);
+  EXPECT_LT(rel(newton_schulz5(g2, 5, 1e-7, false, torch::kFloat32), x32), 1e-4);
+  EXPECT_GT(rel(newton_schulz5(g2, 5, 1e-7, false, torch::kBFloat16), x16), 1e-3);
+  EXPECT_THROW(newton_schulz5(g, 5, 1e-7, false, torch::kFloat16), Error);
 }
 
 }  // namespace
