@@ -6,7 +6,8 @@
 #     tolerances are explained below), and both ranks of a run hold identical weights; 2-rank and
 #     1-rank evaluation of the same artifact agree;
 #  2. one rank failing (rank 1 reads a corrupt train shard) ends the whole run with that rank's
-#     exit code and message, under both launchers.
+#     exit code and message, under both launchers;
+#  3. a NaN gradient on one rank stops both ranks at the same step with the same message.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 smoke_data_or_fail
@@ -133,4 +134,22 @@ grep -q "first failure: rank 1 (local rank 1, pid [0-9]*) with exit code 2: shar
 # torchrun reports a failed worker group with exit code 1 and its own summary.
 WANT=1 fails torchrun_fail "${TORCHRUN[@]}" \
   bash -c "$WRAP" rank "$PGOLF_BIN" "${TRAIN[@]}" --run-id torchrun_fail --no-final
+
+# 3. A NaN in one gradient of rank 1 only (test hook PGOLF_INJECT_NAN_STEP, after the all-reduce):
+#    the finiteness check is all-reduced, so both ranks skip step 3 and stop (exit code 1, the
+#    non-finite message) instead of rank 0 stepping on and waiting for rank 1 until the collective
+#    timeout; rank 0's checkpoint holds step 2.
+NAN_WRAP='if [ "$RANK" = 1 ]; then export PGOLF_INJECT_NAN_STEP=3; fi; exec "$@"'
+set +e
+timeout 60 "$PGOLF_BIN" launch --nproc-per-node 2 --exec -- bash -c "$NAN_WRAP" rank \
+  "$PGOLF_BIN" "${TRAIN[@]}" --run-id launch_nan --no-final >"$OUT/launch_nan.out" 2>&1
+got=$?
+set -e
+[[ $got -eq 1 ]] || { cat "$OUT/launch_nan.out" >&2; fail "NaN on rank 1: expected exit 1, got $got"; }
+grep -q "first failure: rank [01] .* with exit code 1: non-finite gradient at step 3 .*weights are from step 2" \
+  "$OUT/launch_nan.out" || { cat "$OUT/launch_nan.out" >&2; fail "NaN on rank 1: no clear message"; }
+INSPECT=$("$PGOLF_BIN" export --inspect "$OUT/launch_nan/checkpoints/latest.pt" 2>&1) || {
+  echo "$INSPECT" >&2; fail "NaN on rank 1: the checkpoint does not load"; }
+grep -q "^checkpoint: step:2 .* non_finite_tensors:0$" <<<"$INSPECT" || {
+  echo "$INSPECT" >&2; fail "NaN on rank 1: the checkpoint is not step 2's finite state"; }
 pass
