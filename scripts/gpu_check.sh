@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # One command for the first machine with NVIDIA GPUs and a CUDA-enabled torch (issue #9):
 #   scripts/gpu_check.sh DATA_PATH [TOKENIZER_PATH] [REPORT]
-# builds pgolf against that torch (build-gpu/, architecture of the local GPU), runs the golden tests,
-# fused_kernels_test (fails if its CUDA cases were skipped), two 2-minute training runs of the PR #180
+# builds pgolf against that torch (build-gpu/, architecture of the local GPU), runs the golden tests
+# on CPU and on the GPU (fp32 and bf16, then bf16 with fused kernels and CUDA graphs), fused_kernels_test
+# (fails if its CUDA cases were skipped), two 2-minute training runs of the PR #180
 # config (eager, then CUDA_GRAPHS=1 FUSED_KERNELS=1) on all local GPUs, and `pgolf bench` at the
 # per-GPU batch of that config, writing everything to one report file (default gpu_check_report.txt).
 #
 # STATUS: written on a machine WITHOUT a GPU. This script has never been run; the CUDA paths it
 # exercises (CUDA graphs, fused kernels, flash SDPA, NCCL, bench on CUDA) are compiled, never run.
-# Note: the golden tests pick no device (they run on CPU even here); GPU numerics are covered by
-# fused_kernels_test (CUDA kernels vs CPU references) and by the bf16 training runs' losses.
+# The golden tests' device option (tests/golden/golden_case.h): PGOLF_GOLDEN_DEVICE=cuda and
+# PGOLF_GOLDEN_DTYPE=fp32|bf16 run model_forward, newton_schulz, eval_bpb and train_steps on the
+# GPU (fp32 with the README's bounds, TF32 off; bf16 with the wider bounds stated in each test);
+# PGOLF_GOLDEN_FUSED_KERNELS=1 / PGOLF_GOLDEN_CUDA_GRAPHS=1 add the fused kernels and the captured
+# step (train_steps then fails if either graph fell back to eager). A GPU run that skipped says
+# "NOT RUN on" and counts as a failure here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -54,8 +59,20 @@ run configure cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPGOLF
 run build cmake --build "$BUILD" -j"$(nproc)" || exit 1
 grep -h "CUDA kernels" "$OUT/configure.log" >>"$REPORT"
 
-section "golden tests (ctest -L golden)"
-run golden ctest --test-dir "$BUILD" -L golden --output-on-failure
+section "golden tests (ctest -L golden): CPU fp32, then on the GPU"
+run golden_cpu ctest --test-dir "$BUILD" -L golden --output-on-failure
+golden_gpu() {  # golden_gpu NAME ENV...: ctest -L golden on cuda:0 with ENV; a skip is a failure
+  local name=$1; shift
+  run "$name" env PGOLF_GOLDEN_DEVICE=cuda "$@" ctest --test-dir "$BUILD" -L golden -V
+  if grep -q "NOT RUN on" "$OUT/$name.log"; then
+    note "FAIL: $name skipped its GPU checks:"; grep "NOT RUN on" "$OUT/$name.log" | sort -u >>"$REPORT"
+    status=1
+  fi
+}
+golden_gpu golden_cuda_fp32 PGOLF_GOLDEN_DTYPE=fp32
+golden_gpu golden_cuda_bf16 PGOLF_GOLDEN_DTYPE=bf16
+golden_gpu golden_cuda_bf16_fused_graphs PGOLF_GOLDEN_DTYPE=bf16 PGOLF_GOLDEN_FUSED_KERNELS=1 \
+  PGOLF_GOLDEN_CUDA_GRAPHS=1
 
 section "fused kernels vs CPU references"
 run fused_kernels ctest --test-dir "$BUILD" -R '^fused_kernels_test$' --output-on-failure -V

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+
+#include <ATen/Context.h>
 
 namespace pgolf::golden {
 namespace {
@@ -170,7 +173,9 @@ GoldenCase find_case(const std::string& name, const std::string& near_dir) {
                                          const torch::Tensor& expected, double atol) {
   auto s = shape_check(name, actual, expected);
   if (!s) return s;
-  auto a = actual.to(torch::kFloat64).flatten(), b = expected.to(torch::kFloat64).flatten();
+  // Device option: results computed on the GPU are compared on the host.
+  auto a = actual.to(torch::kCPU, torch::kFloat64).flatten();
+  auto b = expected.to(torch::kCPU, torch::kFloat64).flatten();
   auto diff = (a - b).abs();
   if (diff.numel() == 0) return ::testing::AssertionSuccess();
   const double max_abs = diff.max().item<double>();
@@ -188,7 +193,7 @@ GoldenCase find_case(const std::string& name, const std::string& near_dir) {
                                          const torch::Tensor& expected, double rtol) {
   auto s = shape_check(name, actual, expected);
   if (!s) return s;
-  auto a = actual.to(torch::kFloat64), b = expected.to(torch::kFloat64);
+  auto a = actual.to(torch::kCPU, torch::kFloat64), b = expected.to(torch::kCPU, torch::kFloat64);
   const double num = (a - b).norm().item<double>(), den = b.norm().item<double>();
   const double rel = den > 0 ? num / den : num;
   if (rel <= rtol) return ::testing::AssertionSuccess();
@@ -206,15 +211,79 @@ GoldenCase find_case(const std::string& name, const std::string& near_dir) {
   if (actual.scalar_type() != expected.scalar_type())
     return ::testing::AssertionFailure() << name << ": dtype " << actual.scalar_type()
                                          << " != expected " << expected.scalar_type();
-  auto ne = actual.ne(expected).flatten();
+  auto ne = actual.cpu().ne(expected.cpu()).flatten();
   if (!ne.any().item<bool>()) return ::testing::AssertionSuccess();
   const int64_t first = ne.nonzero()[0][0].item<int64_t>();
   std::ostringstream os;
   os << name << ": " << ne.sum().item<int64_t>() << " of " << ne.numel()
      << " elements differ; first at " << index_str(first, actual.sizes()) << " got "
-     << actual.flatten()[first].to(torch::kFloat64).item<double>() << " expected "
-     << expected.flatten()[first].to(torch::kFloat64).item<double>();
+     << actual.cpu().flatten()[first].to(torch::kFloat64).item<double>() << " expected "
+     << expected.cpu().flatten()[first].to(torch::kFloat64).item<double>();
   return ::testing::AssertionFailure() << os.str();
 }
+
+std::string Target::name() const {
+  return device.str() + (bf16 ? "/bf16" : "/fp32") + (fused_kernels ? "+fused" : "") +
+         (cuda_graphs ? "+graphs" : "");
+}
+
+const Target& target() {
+  static const Target t = [] {
+    Target r;
+    const char* dev = std::getenv("PGOLF_GOLDEN_DEVICE");
+    const char* dt = std::getenv("PGOLF_GOLDEN_DTYPE");
+    const std::string d = dev && *dev ? dev : "cpu";
+    const std::string ty = dt && *dt ? dt : "fp32";
+    if (ty != "fp32" && ty != "bf16") {
+      r.malformed = true;
+      r.why = "PGOLF_GOLDEN_DTYPE: expected fp32 | bf16, found '" + ty + "'";
+      return r;
+    }
+    r.bf16 = ty == "bf16";
+    const auto flag = [](const char* name) {
+      const char* v = std::getenv(name);
+      return v != nullptr && std::string(v) == "1";
+    };
+    r.fused_kernels = flag("PGOLF_GOLDEN_FUSED_KERNELS");
+    r.cuda_graphs = flag("PGOLF_GOLDEN_CUDA_GRAPHS");
+    if (d != "cpu" && d.rfind("cuda", 0) != 0) {
+      r.malformed = true;
+      r.why = "PGOLF_GOLDEN_DEVICE: expected cpu | cuda | cuda:N, found '" + d + "'";
+      return r;
+    }
+    try {
+      r.device = torch::Device(d);
+    } catch (const std::exception& e) {
+      r.malformed = true;
+      r.why = "PGOLF_GOLDEN_DEVICE: '" + d + "' is not a device (" + e.what() + ")";
+      return r;
+    }
+    if ((r.fused_kernels || r.cuda_graphs) && !r.device.is_cuda()) {
+      r.malformed = true;
+      r.why = "PGOLF_GOLDEN_FUSED_KERNELS / PGOLF_GOLDEN_CUDA_GRAPHS need PGOLF_GOLDEN_DEVICE=cuda";
+      return r;
+    }
+    if (r.device.is_cuda()) {
+      const int64_t n = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+      const int64_t want = r.device.has_index() ? r.device.index() : 0;
+      if (want >= n) {
+        r.available = false;
+        r.why = "PGOLF_GOLDEN_DEVICE=" + d + " but this machine has " + std::to_string(n) +
+                " CUDA device(s); the golden case was NOT checked on the GPU";
+        return r;
+      }
+      r.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(want));
+      // As train::configure_device: TF32 only with the bf16 policy, so fp32 keeps fp32 bounds.
+      at::globalContext().setAllowTF32CuBLAS(r.bf16);
+      at::globalContext().setAllowTF32CuDNN(r.bf16);
+    }
+    return r;
+  }();
+  return t;
+}
+
+double tolerance(double fp32_tol, double bf16_tol) { return target().bf16 ? bf16_tol : fp32_tol; }
+
+torch::Tensor on_target(const torch::Tensor& t) { return t.to(target().device); }
 
 }  // namespace pgolf::golden

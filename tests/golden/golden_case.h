@@ -3,6 +3,7 @@
 // name the tensor, the max abs/rel error and the first offending index.
 #pragma once
 
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,5 +53,43 @@ GoldenCase find_case(const std::string& name, const std::string& near_dir);
 // Bit-for-bit equality (same dtype and shape, equal values; NaN never equal).
 ::testing::AssertionResult exactly_equal(const std::string& name, const torch::Tensor& actual,
                                          const torch::Tensor& expected);
+
+// ---- Device option (scripts/gpu_check.sh) ----
+// PGOLF_GOLDEN_DEVICE=cpu|cuda|cuda:N and PGOLF_GOLDEN_DTYPE=fp32|bf16 (unset: cpu, fp32, the
+// vectors' own setting) run the cases that exercise pgolf's compute on that device and compute
+// dtype: model_forward, newton_schulz (Newton-Schulz, Muon, the step-1 update), eval_bpb's
+// evaluators and train_steps. bf16 is the training policy (bf16 autocast; norms, softmax and the
+// loss in fp32; TF32 on CUDA); fp32 has TF32 off. init_stats and quantize_export stay on CPU:
+// pgolf initialises on CPU and quantises/exports through CPU copies whatever the device.
+// With a CUDA device, PGOLF_GOLDEN_FUSED_KERNELS=1 turns pgolf's fused kernels on (model_forward,
+// eval_bpb, train_steps) and PGOLF_GOLDEN_CUDA_GRAPHS=1 captures train_steps' steps (CUDA_GRAPHS).
+struct Target {
+  torch::Device device = torch::kCPU;
+  bool bf16 = false;
+  bool fused_kernels = false, cuda_graphs = false;  // CUDA only
+  bool available = true;  // false: the device is absent here (tests skip, saying so)
+  bool malformed = false;  // a value that is not one of the above (tests fail)
+  std::string why;         // reason when !available or malformed
+  std::string name() const;  // e.g. "cuda:0/bf16+fused+graphs"
+  bool is_default() const { return device.is_cpu() && !bf16 && !fused_kernels && !cuda_graphs; }
+};
+const Target& target();
+// The bound for a check: `fp32_tol` (the golden README's, any device in fp32) or `bf16_tol` under
+// PGOLF_GOLDEN_DTYPE=bf16. Every bf16 bound is stated and justified where it is used.
+double tolerance(double fp32_tol, double bf16_tol);
+// A case tensor moved to the target device (dtype unchanged).
+torch::Tensor on_target(const torch::Tensor& t);
+
+// In a test that honours the device option: fails on a malformed setting, skips loudly when the
+// device is absent, and prints the target when it is not the default.
+#define PGOLF_GOLDEN_REQUIRE_TARGET()                                                           \
+  do {                                                                                          \
+    const auto& golden_target_ = ::pgolf::golden::target();                                     \
+    if (golden_target_.malformed) FAIL() << golden_target_.why;                                 \
+    if (!golden_target_.available)                                                              \
+      GTEST_SKIP() << "NOT RUN on " << golden_target_.name() << ": " << golden_target_.why;     \
+    if (!golden_target_.is_default())                                                           \
+      std::cout << "[ info ] golden target " << golden_target_.name() << "\n";                 \
+  } while (0)
 
 }  // namespace pgolf::golden

@@ -63,6 +63,9 @@ class StepGraph {
   // After a successful run(): replays B (capturing it on first use) with max_norm (<= 0: no
   // clipping). False when B is unavailable; the caller then clips and steps eagerly.
   virtual bool update(double max_norm) = 0;
+  // True while graph B is captured and in use (false before its first update() and after it
+  // fell back to eager); lets tests see that the optimiser really ran captured.
+  virtual bool update_captured() const = 0;
   // Forget both captures (the forward changed, e.g. late QAT, or the optimiser state was
   // replaced); re-captured at the next run()/update().
   virtual void invalidate(const std::string& why) = 0;

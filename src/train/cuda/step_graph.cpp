@@ -92,6 +92,10 @@ class CudaStepGraph final : public StepGraph {
     }
   }
 
+  bool update_captured() const override {
+    return !disabled_ && !update_disabled_ && update_graph_ != nullptr;
+  }
+
   void invalidate(const std::string& why) override {
     if (disabled_ || (!graph_ && !update_graph_)) return;
     update_graph_.reset();
