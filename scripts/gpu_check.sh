@@ -2,8 +2,8 @@
 # One command for the first machine with NVIDIA GPUs and a CUDA-enabled torch (issue #9):
 #   scripts/gpu_check.sh DATA_PATH [TOKENIZER_PATH] [REPORT]
 # builds pgolf against that torch (build-gpu/, architecture of the local GPU), runs the golden tests
-# on CPU and on the GPU (fp32 and bf16, then bf16 with fused kernels and CUDA graphs), fused_kernels_test
-# (fails if its CUDA cases were skipped), two 2-minute training runs of the PR #180
+# on CPU and on the GPU (fp32, bf16, then both with fused kernels and CUDA graphs), fused_kernels_test
+# and train_loop_test's CUDA-graph-vs-eager case (each fails if its CUDA cases were skipped), two 2-minute training runs of the PR #180
 # config (eager, then CUDA_GRAPHS=1 FUSED_KERNELS=1) on all local GPUs, and `pgolf bench` at the
 # per-GPU batch of that config, writing everything to one report file (default gpu_check_report.txt).
 #
@@ -71,8 +71,16 @@ golden_gpu() {  # golden_gpu NAME ENV...: ctest -L golden on cuda:0 with ENV; a 
 }
 golden_gpu golden_cuda_fp32 PGOLF_GOLDEN_DTYPE=fp32
 golden_gpu golden_cuda_bf16 PGOLF_GOLDEN_DTYPE=bf16
+golden_gpu golden_cuda_fp32_fused_graphs PGOLF_GOLDEN_DTYPE=fp32 PGOLF_GOLDEN_FUSED_KERNELS=1 \
+  PGOLF_GOLDEN_CUDA_GRAPHS=1
 golden_gpu golden_cuda_bf16_fused_graphs PGOLF_GOLDEN_DTYPE=bf16 PGOLF_GOLDEN_FUSED_KERNELS=1 \
   PGOLF_GOLDEN_CUDA_GRAPHS=1
+
+section "CUDA graphs (forward/backward + clipping/optimisers) vs eager steps"
+run cuda_graphs "$BUILD/tests/train_loop_test" --gtest_filter='*CudaGraph*'
+if grep -q "NOT RUN" "$OUT/cuda_graphs.log"; then
+  note "FAIL: train_loop_test skipped its CUDA graph case on a GPU machine"; status=1
+fi
 
 section "fused kernels vs CPU references"
 run fused_kernels ctest --test-dir "$BUILD" -R '^fused_kernels_test$' --output-on-failure -V

@@ -11,6 +11,7 @@
 //     changes the steps after it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -316,6 +317,41 @@ TEST(TrainLoopTest, LateQatStartsAtTheFractionAndOnlyChangesLaterSteps) {
     EXPECT_EQ(e.at("qat").get<bool>(), e["step"].get<int64_t>() > 4) << e.dump();
   }
   EXPECT_EQ(n, 8);
+}
+
+// CUDA_GRAPHS=1 on a GPU (both graphs: forward/backward/norm, then clipping + optimisers with device
+// scalars; warm-up capture, invalidation after the optimiser reset, re-capture) against eager steps.
+// Not bit for bit (cuBLAS may choose other kernels under capture, and bf16 Newton-Schulz amplifies
+// last-bit differences), but a wrong lr, momentum, bias correction, stale scalar or a skipped or
+// doubled update moves the losses and weights far beyond these bounds.
+TEST(TrainLoopTest, CudaGraphStepMatchesEagerOnGpu) {
+  if (!torch::cuda::is_available())
+    GTEST_SKIP() << "NOT RUN: no CUDA device; CUDA_GRAPHS=1 was NOT compared with eager steps";
+  auto cfg = tiny_config();
+  cfg.train.device = "cuda";
+  cfg.train.dtype = "fp32";  // TF32 off
+  const RunOut eager = train_run(cfg);
+  auto graphs = cfg;
+  graphs.train.cuda_graphs = true;
+  int captured_steps = 0;
+  const RunOut graphed = train_run(graphs, {}, nullptr, nullptr, [&](Session& s, const StepRecord&) {
+    if (s.step_graph && s.step_graph->update_captured()) ++captured_steps;
+  });
+  EXPECT_EQ(captured_steps, cfg.train.iterations) << "a graph fell back to eager steps";
+  ASSERT_EQ(eager.steps.size(), graphed.steps.size());
+  for (size_t i = 0; i < eager.steps.size(); ++i) {
+    EXPECT_NEAR(graphed.steps[i].train_loss, eager.steps[i].train_loss, 2e-3) << "step " << i + 1;
+    EXPECT_NEAR(graphed.steps[i].grad_norm, eager.steps[i].grad_norm,
+                1e-3 * eager.steps[i].grad_norm + 1e-6) << "step " << i + 1;
+  }
+  ASSERT_EQ(eager.weights.size(), graphed.weights.size());
+  for (size_t i = 0; i < eager.weights.size(); ++i) {
+    const auto a = eager.weights[i].second.cpu().to(torch::kFloat64);
+    const auto b = graphed.weights[i].second.cpu().to(torch::kFloat64);
+    const double rel = (a - b).norm().item<double>() / std::max(a.norm().item<double>(), 1e-12);
+    EXPECT_LE(rel, 1e-2) << eager.weights[i].first;
+  }
+  EXPECT_NEAR(graphed.result.last_val_loss, eager.result.last_val_loss, 2e-3);
 }
 
 }  // namespace
