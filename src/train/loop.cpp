@@ -101,6 +101,13 @@ void ensure_step_graph(Session& s) {
   };
   fns.commit = [sp] { sp->optim->commit_captured_step(); };
   fns.update_state = [sp] { return sp->optim->captured_state(); };
+  if (s.comm.world_size() > 1)
+    fns.all_ok = [sp](bool ok) {
+      torch::Tensor failed = torch::full({1}, ok ? 0.0f : 1.0f,
+                                         torch::TensorOptions().dtype(torch::kFloat32).device(sp->device));
+      sp->comm.all_reduce_max(failed);
+      return failed.item<float>() == 0.0f;
+    };
   s.step_graph = make_step_graph(s.device, s.model->parameters(), std::move(fns),
                                  [sp](const std::string& line) { sp->log.line(line); });
 }

@@ -12,7 +12,8 @@
 // snapshot and a restore of the parameters, optimiser state and gradients.
 // Fallback: on CPU, in builds without CUDA, or when warm-up/capture of A throws, run() returns
 // an undefined loss for good (reason logged) and the caller runs the eager step; when only B
-// fails, update() returns false for good and the caller runs the eager clipping and step.
+// fails, update() returns false for good and the caller runs the eager clipping and step. A
+// capture failing on any rank makes every rank fall back (StepFns::all_ok).
 // Compiled and linked here; NEVER RUN (no GPU on the CI box).
 #pragma once
 
@@ -47,6 +48,11 @@ struct StepFns {
   std::function<void(const torch::Tensor& norm, const torch::Tensor& max_norm)> update;
   std::function<void()> commit;                  // eager, after every replay of B
   std::function<std::vector<torch::Tensor>()> update_state;  // tensors B writes besides .grad
+  // Eager, after every capture and before its first replay: true iff every rank's capture
+  // succeeded (`ok` is this rank's). A graph holds collectives, so one rank replaying while
+  // another steps eagerly would pair different collectives and hang; all ranks fall back
+  // together instead. Null: one rank.
+  std::function<bool(bool ok)> all_ok;
 };
 
 class StepGraph {

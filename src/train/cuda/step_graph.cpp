@@ -57,7 +57,17 @@ class CudaStepGraph final : public StepGraph {
     try {
       const c10::cuda::CUDAGuard guard(device_);
       if (!graph_ || !same_shapes(host_batches)) {
-        capture(host_batches);  // leaves this step's gradients, loss and norm behind
+        std::string err;
+        try {
+          capture(host_batches);
+        } catch (const std::exception& e) {
+          err = e.what();
+        }
+        if (!all_ranks_ok(err.empty())) {
+          disable(err.empty() ? "another rank's capture failed" : "capture failed: " + err);
+          return {};
+        }
+        graph_->replay();  // capture records only: run it once for this step's gradients
       } else {
         copy_inputs(host_batches);
         graph_->replay();
@@ -76,7 +86,15 @@ class CudaStepGraph final : public StepGraph {
       const c10::cuda::CUDAGuard guard(device_);
       max_norm_.fill_(max_norm > 0 ? max_norm : std::numeric_limits<double>::infinity());
       if (!update_graph_) {
-        capture_update();  // applies this step's update too
+        std::string err;
+        try {
+          capture_update();  // leaves the state as it was: the capture only records
+        } catch (const std::exception& e) {
+          err = e.what();
+        }
+        if (!all_ranks_ok(err.empty()))
+          throw std::runtime_error(err.empty() ? "another rank's capture failed" : err);
+        update_graph_->replay();  // this step's update
       } else {
         fns_.upload();
         update_graph_->replay();
@@ -107,6 +125,8 @@ class CudaStepGraph final : public StepGraph {
   void log(const std::string& s) const {
     if (log_) log_(s);
   }
+
+  bool all_ranks_ok(bool ok) const { return fns_.all_ok ? fns_.all_ok(ok) : ok; }
 
   void disable(const std::string& why) {
     disabled_ = true;
@@ -170,13 +190,12 @@ class CudaStepGraph final : public StepGraph {
     }
     side.synchronize();
     graph_ = capture_graph(device_, [this] { loss_ = step_a(); });
-    graph_->replay();  // capture records only: run it once for this step's gradients
     log("cuda_graphs: captured zero_grad + forward/backward of " + std::to_string(b.size()) +
         " micro-step(s)" + (fns_.reduce ? " + gradient all-reduce" : "") + " + grad norm");
   }
 
   // Graph B: warm-up between a snapshot and a restore of everything it writes (parameters,
-  // optimiser state, gradients), capture, then one replay for this step.
+  // optimiser state, gradients), then capture (recorded, not run: the caller replays it).
   void capture_update() {
     fns_.prepare_update();
     fns_.upload();
@@ -206,7 +225,6 @@ class CudaStepGraph final : public StepGraph {
       restore();  // the caller steps eagerly from the same state
       throw;
     }
-    update_graph_->replay();
     log("cuda_graphs: captured clipping + optimiser step (device lr/momentum scalars)");
   }
 
