@@ -7,7 +7,8 @@
 #     1-rank evaluation of the same artifact agree;
 #  2. one rank failing (rank 1 reads a corrupt train shard) ends the whole run with that rank's
 #     exit code and message, under both launchers;
-#  3. a NaN gradient on one rank stops both ranks at the same step with the same message.
+#  3. a NaN gradient on one rank stops both ranks at the same step with the same message;
+#  4. a rank killed by SIGKILL ends the run promptly, named, with rank 0's checkpoint intact.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 smoke_data_or_fail
@@ -152,4 +153,22 @@ INSPECT=$("$PGOLF_BIN" export --inspect "$OUT/launch_nan/checkpoints/latest.pt" 
   echo "$INSPECT" >&2; fail "NaN on rank 1: the checkpoint does not load"; }
 grep -q "^checkpoint: step:2 .* non_finite_tensors:0$" <<<"$INSPECT" || {
   echo "$INSPECT" >&2; fail "NaN on rank 1: the checkpoint is not step 2's finite state"; }
+
+# 4. Rank 1 dies (SIGKILL, no message) in the middle of a long run: launch ends the run promptly
+#    with rank 1's exit code 137 named as SIGKILL, and rank 0's checkpoint is complete.
+KILL_WRAP='if [ "$RANK" = 1 ]; then (sleep 4; kill -9 $$) & fi; exec "$@"'
+set +e
+timeout 60 "$PGOLF_BIN" launch --nproc-per-node 2 --exec -- bash -c "$KILL_WRAP" rank \
+  "$PGOLF_BIN" "${TRAIN[@]}" --run-id launch_kill --iterations 100000 --checkpoint-every 2 \
+  --no-final >"$OUT/launch_kill.out" 2>&1
+got=$?
+set -e
+[[ $got -ne 124 ]] || { cat "$OUT/launch_kill.out" >&2; fail "a dead rank left the run hanging"; }
+[[ $got -eq 137 ]] || { cat "$OUT/launch_kill.out" >&2; fail "dead rank 1: expected exit 137, got $got"; }
+grep -q "first failure: rank 1 (local rank 1, pid [0-9]*) with exit code 137 (SIGKILL)" \
+  "$OUT/launch_kill.out" || { cat "$OUT/launch_kill.out" >&2; fail "dead rank 1: launch did not name it"; }
+INSPECT=$("$PGOLF_BIN" export --inspect "$OUT/launch_kill/checkpoints/latest.pt" 2>&1) || {
+  echo "$INSPECT" >&2; fail "dead rank 1: rank 0's checkpoint does not load"; }
+grep -q "^checkpoint: step:[1-9][0-9]* .* non_finite_tensors:0$" <<<"$INSPECT" || {
+  echo "$INSPECT" >&2; fail "dead rank 1: rank 0's checkpoint is incomplete"; }
 pass
