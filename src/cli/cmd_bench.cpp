@@ -207,7 +207,7 @@ int run_bench(const BenchArgs& a) {
   PGOLF_CHECK_INPUT(cfg.train.device != "cuda" || cuda,
                     "bench: DEVICE=cuda but CUDA is not available");
   // Under torchrun the all-reduce phase is real (one bench per rank; rank 0 prints).
-  auto comm = dist::make_comm(cfg.train.dist_backend, cuda);
+  auto comm = dist::make_comm(cfg.train.dist_backend, cuda, cfg.train.dist_timeout_seconds);
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
                                                                       comm->local_rank()))
                                     : torch::Device(torch::kCPU);

@@ -32,7 +32,7 @@ int run_eval(EvalArgs& a) {
   const auto& cfg = resolved.cfg;
   core::configure_threads(dist::threads_per_rank(static_cast<int>(cfg.train.threads), env));
   const bool use_cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
-  auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda);
+  auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda, cfg.train.dist_timeout_seconds);
   const torch::Device device = use_cuda ? torch::Device(torch::kCUDA, comm->local_rank())
                                         : torch::Device(torch::kCPU);
   core::Logger log(comm->rank() == 0);

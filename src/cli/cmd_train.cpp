@@ -62,7 +62,7 @@ int run_train(TrainArgs& a) {
   const auto& cfg = resolved.cfg;
   core::configure_threads(dist::threads_per_rank(static_cast<int>(cfg.train.threads), env));
   const bool use_cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
-  auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda);
+  auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda, cfg.train.dist_timeout_seconds);
   if (a.resume.empty()) {
     std::string run_id = cfg.train.run_id;
     if (run_id.empty()) {

@@ -96,6 +96,8 @@ void check_train(const Config& c, int world, std::vector<std::string>& errs) {
   one_of(errs, "device", t.device, {"auto", "cpu", "cuda"});
   one_of(errs, "dtype", t.dtype, {"auto", "fp32", "bf16", "reference"});
   one_of(errs, "dist_backend", t.dist_backend, {"auto", "gloo", "nccl"});
+  PGOLF_REQUIRE(t.dist_timeout_seconds >= 1 && t.dist_timeout_seconds <= 86400,
+                "dist_timeout_seconds: expected 1..86400, found " + s(t.dist_timeout_seconds));
 }
 
 void check_rest(const Config& c, std::vector<std::string>& errs) {

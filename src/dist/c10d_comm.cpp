@@ -15,8 +15,11 @@ namespace pgolf::dist {
 namespace {
 
 std::string describe(const std::exception& e) {
-  if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
-  return e.what();
+  std::string msg = e.what();
+  if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) msg = ce->what_without_backtrace();
+  if (msg.find("Timed out") != std::string::npos || msg.find("timed out") != std::string::npos)
+    msg += " (a peer rank hung, stopped or is far behind; the wait is DIST_TIMEOUT_SECONDS)";
+  return msg;
 }
 
 // `t` itself when the backend can work on it in place, else a contiguous copy on `device`.

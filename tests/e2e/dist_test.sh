@@ -8,7 +8,8 @@
 #  2. one rank failing (rank 1 reads a corrupt train shard) ends the whole run with that rank's
 #     exit code and message, under both launchers;
 #  3. a NaN gradient on one rank stops both ranks at the same step with the same message;
-#  4. a rank killed by SIGKILL ends the run promptly, named, with rank 0's checkpoint intact.
+#  4. a rank killed by SIGKILL ends the run promptly, named, with rank 0's checkpoint intact;
+#  5. a rank that hangs (SIGSTOP) ends the run after DIST_TIMEOUT_SECONDS with a message naming it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 smoke_data_or_fail
@@ -171,4 +172,18 @@ INSPECT=$("$PGOLF_BIN" export --inspect "$OUT/launch_kill/checkpoints/latest.pt"
   echo "$INSPECT" >&2; fail "dead rank 1: rank 0's checkpoint does not load"; }
 grep -q "^checkpoint: step:[1-9][0-9]* .* non_finite_tensors:0$" <<<"$INSPECT" || {
   echo "$INSPECT" >&2; fail "dead rank 1: rank 0's checkpoint is incomplete"; }
+
+# 5. Rank 1 hangs without dying (SIGSTOP): rank 0's next collective gives up after
+#    DIST_TIMEOUT_SECONDS=5 with a message that names the setting, and launch kills the stopped
+#    rank after its grace period.
+STOP_WRAP='if [ "$RANK" = 1 ]; then (sleep 4; kill -STOP $$) & fi; exec "$@"'
+set +e
+DIST_TIMEOUT_SECONDS=5 timeout 90 "$PGOLF_BIN" launch --nproc-per-node 2 --exec -- \
+  bash -c "$STOP_WRAP" rank "$PGOLF_BIN" "${TRAIN[@]}" --run-id launch_hang --iterations 100000 \
+  --no-final >"$OUT/launch_hang.out" 2>&1
+got=$?
+set -e
+[[ $got -eq 1 ]] || { cat "$OUT/launch_hang.out" >&2; fail "hung rank 1: expected exit 1, got $got"; }
+grep -q "first failure: rank 0 .* with exit code 1: .*Timed out.*DIST_TIMEOUT_SECONDS" \
+  "$OUT/launch_hang.out" || { cat "$OUT/launch_hang.out" >&2; fail "hung rank 1: no clear timeout message"; }
 pass

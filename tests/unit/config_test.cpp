@@ -155,6 +155,21 @@ TEST(ConfigTest, InconsistentSettingsListedTogether) {
   EXPECT_NE(errs2[0].find("train_batch_tokens"), std::string::npos);
 }
 
+TEST(ConfigTest, DistTimeoutAndNsDtypeRanges) {
+  Config c;
+  c.train.dist_timeout_seconds = 0.5;
+  c.optim.muon_ns_dtype = "fp16";
+  const auto errs = validate(c, 1);
+  std::string all;
+  for (const auto& e : errs) all += e + "\n";
+  EXPECT_NE(all.find("dist_timeout_seconds: expected 1..86400, found 0.5"), std::string::npos) << all;
+  EXPECT_NE(all.find("muon_ns_dtype"), std::string::npos) << all;
+  Config d;
+  d.train.dist_timeout_seconds = 5;
+  d.optim.muon_ns_dtype = "fp32";
+  EXPECT_TRUE(validate(d, 1).empty());
+}
+
 TEST(ConfigTest, ResolveWithWorldSizeMergesParseAndValidationErrors) {
   Layers l;
   l.env = {{"NUM_LAYERS", "nine"}, {"NUM_HEADS", "7"}};

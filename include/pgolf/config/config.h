@@ -88,6 +88,7 @@ struct TrainConfig {
   bool cuda_graphs = false;              // CUDA_GRAPHS: capture the training step (CUDA only)
   bool fused_kernels = false;            // FUSED_KERNELS: pgolf's CUDA kernels (CUDA only)
   std::string dist_backend = "auto";     // DIST_BACKEND: auto | gloo | nccl
+  double dist_timeout_seconds = 600;     // DIST_TIMEOUT_SECONDS: rendezvous and collectives
 };
 
 struct EvalConfig {

@@ -94,6 +94,9 @@ void for_each_field(C& c, V&& v) {
   v("train", "cuda_graphs", c.train.cuda_graphs, "capture the training step (CUDA only)");
   v("train", "fused_kernels", c.train.fused_kernels, "pgolf's CUDA kernels (CUDA only)");
   v("train", "dist_backend", c.train.dist_backend, "auto | gloo | nccl");
+  v("train", "dist_timeout_seconds", c.train.dist_timeout_seconds,
+    "how long the rendezvous and any collective wait for the other ranks before failing (torch's "
+    "default 600); a rank that hangs without dying holds the others this long");
   v("eval", "eval_stride", c.eval.eval_stride, "sliding stride; 0 or >= seq_len: standard");
   v("eval", "eval_batch_seqs", c.eval.eval_batch_seqs, "windows per forward");
   v("eval", "sliding_mode", c.eval.sliding_mode, "reference | exact");
