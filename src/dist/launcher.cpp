@@ -106,10 +106,22 @@ ExecImage exec_image(const std::vector<std::string>& argv,
   return im;
 }
 
+// The forwarded signals are blocked across fork: a child inherits the launcher's handler, so a
+// SIGTERM arriving between fork and execve (a peer failed at once) would run that copy and be
+// lost, and the rank would live until SIGKILL. The child resets them to the default, then unblocks
+// them: a signal sent before execve is delivered then and ends the child with its default action.
 pid_t spawn(ExecImage& im, pid_t parent) {
+  sigset_t forwarded, old_mask;
+  sigemptyset(&forwarded);
+  for (int sig : kForwarded) sigaddset(&forwarded, sig);
+  ::pthread_sigmask(SIG_BLOCK, &forwarded, &old_mask);
   const pid_t pid = ::fork();
-  PGOLF_CHECK(pid >= 0, "launch: fork failed: " << std::strerror(errno));
   if (pid == 0) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig : kForwarded) ::sigaction(sig, &dfl, nullptr);
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     ::setpgid(0, 0);  // terminal signals reach the launcher only; it forwards them once
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no orphaned ranks if the launcher dies
     if (::getppid() != parent) ::_exit(128 + SIGKILL);
@@ -118,6 +130,9 @@ pid_t spawn(ExecImage& im, pid_t parent) {
     (void)ignored;
     ::_exit(127);
   }
+  const int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  PGOLF_CHECK(pid >= 0, "launch: fork failed: " << std::strerror(fork_errno));
   return pid;
 }
 
