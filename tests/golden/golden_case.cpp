@@ -286,4 +286,24 @@ double tolerance(double fp32_tol, double bf16_tol) { return target().bf16 ? bf16
 
 torch::Tensor on_target(const torch::Tensor& t) { return t.to(target().device); }
 
+config::ModelConfig model_config(const nlohmann::json& c) {
+  config::ModelConfig m;
+  m.vocab_size = c.at("vocab_size").get<int64_t>();
+  m.num_layers = c.at("num_layers").get<int64_t>();
+  m.model_dim = c.at("model_dim").get<int64_t>();
+  m.num_heads = c.at("num_heads").get<int64_t>();
+  m.num_kv_heads = c.at("num_kv_heads").get<int64_t>();
+  m.mlp_mult = c.at("mlp_mult").get<double>();
+  m.tie_embeddings = c.at("tie_embeddings").get<bool>();
+  m.tied_embed_init_std = c.at("tied_embed_init_std").get<double>();
+  m.logit_softcap = c.at("logit_softcap").get<double>();
+  m.rope_base = c.at("rope_base").get<double>();
+  m.qk_gain_init = c.at("qk_gain_init").get<double>();
+  m.bigram_vocab_size = c.value("bigram_vocab_size", int64_t{0});
+  m.bigram_dim = c.value("bigram_dim", int64_t{128});
+  m.smear_gate = true;
+  m.unet_skips = true;
+  return m;
+}
+
 }  // namespace pgolf::golden

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "pgolf/config/config.h"
+
 namespace pgolf::golden {
 
 class GoldenCase {
@@ -38,6 +40,10 @@ class GoldenCase {
   nlohmann::json manifest_;
   mutable std::shared_ptr<std::vector<uint8_t>> blob_;
 };
+
+// ModelConfig from a model case's manifest config (the reference's GPT arguments; BigramHash off
+// unless the case sets bigram_vocab_size); SmearGate and U-Net skips on, as in every case.
+config::ModelConfig model_config(const nlohmann::json& c);
 
 // Every case folder of `kind` (empty kind: every case), sorted by path.
 std::vector<GoldenCase> discover(const std::string& kind = "");
