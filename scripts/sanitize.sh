@@ -28,7 +28,7 @@ if [[ ! -f "$BUILD/build.ninja" ]]; then
     -DCMAKE_PREFIX_PATH="$("$PY" -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)"
 fi
 TESTS=(core_test config_test data_test tokenizer_test model_test dist_test optim_test eval_test
-       quant_test train_test train_loop_test report_test
+       quant_test train_test train_loop_test report_test fused_kernels_test
        shard_fuzz artifact_fuzz checkpoint_fuzz config_fuzz tokenizer_fuzz)
 targets=()
 for t in "${TESTS[@]}"; do
