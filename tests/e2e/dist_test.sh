@@ -137,53 +137,47 @@ grep -q "first failure: rank 1 (local rank 1, pid [0-9]*) with exit code 2: shar
 WANT=1 fails torchrun_fail "${TORCHRUN[@]}" \
   bash -c "$WRAP" rank "$PGOLF_BIN" "${TRAIN[@]}" --run-id torchrun_fail --no-final
 
+# Parts 3-5 run `pgolf launch` with 2 ranks, each through `bash -c WRAP` (rank 1 misbehaves).
+# rank1_case NAME WANT WRAP [train args]: the run must end (not hang) with exit code WANT.
+rank1_case() {
+  local name=$1 want=$2 wrap=$3; shift 3
+  set +e
+  timeout 90 "$PGOLF_BIN" launch --nproc-per-node 2 --exec -- bash -c "$wrap" rank \
+    "$PGOLF_BIN" "${TRAIN[@]}" --run-id "$name" --no-final "$@" >"$OUT/$name.out" 2>&1
+  local got=$?
+  set -e
+  [[ $got -ne 124 ]] || { cat "$OUT/$name.out" >&2; fail "$name: the run hung"; }
+  [[ $got -eq $want ]] || { cat "$OUT/$name.out" >&2; fail "$name: expected exit $want, got $got"; }
+}
+says() {  # says NAME PATTERN: launch's output names the failure
+  grep -q "$2" "$OUT/$1.out" || { cat "$OUT/$1.out" >&2; fail "$1: no line matching '$2'"; }
+}
+checkpoint_is() {  # checkpoint_is NAME PATTERN: rank 0's checkpoint loads and matches
+  local got
+  got=$("$PGOLF_BIN" export --inspect "$OUT/$1/checkpoints/latest.pt" 2>&1) || {
+    echo "$got" >&2; fail "$1: rank 0's checkpoint does not load"; }
+  grep -q "$2" <<<"$got" || { echo "$got" >&2; fail "$1: rank 0's checkpoint does not match '$2'"; }
+}
+
 # 3. A NaN in one gradient of rank 1 only (test hook PGOLF_INJECT_NAN_STEP, after the all-reduce):
 #    the finiteness check is all-reduced, so both ranks skip step 3 and stop (exit code 1, the
 #    non-finite message) instead of rank 0 stepping on and waiting for rank 1 until the collective
 #    timeout; rank 0's checkpoint holds step 2.
-NAN_WRAP='if [ "$RANK" = 1 ]; then export PGOLF_INJECT_NAN_STEP=3; fi; exec "$@"'
-set +e
-timeout 60 "$PGOLF_BIN" launch --nproc-per-node 2 --exec -- bash -c "$NAN_WRAP" rank \
-  "$PGOLF_BIN" "${TRAIN[@]}" --run-id launch_nan --no-final >"$OUT/launch_nan.out" 2>&1
-got=$?
-set -e
-[[ $got -eq 1 ]] || { cat "$OUT/launch_nan.out" >&2; fail "NaN on rank 1: expected exit 1, got $got"; }
-grep -q "first failure: rank [01] .* with exit code 1: non-finite gradient at step 3 .*weights are from step 2" \
-  "$OUT/launch_nan.out" || { cat "$OUT/launch_nan.out" >&2; fail "NaN on rank 1: no clear message"; }
-INSPECT=$("$PGOLF_BIN" export --inspect "$OUT/launch_nan/checkpoints/latest.pt" 2>&1) || {
-  echo "$INSPECT" >&2; fail "NaN on rank 1: the checkpoint does not load"; }
-grep -q "^checkpoint: step:2 .* non_finite_tensors:0$" <<<"$INSPECT" || {
-  echo "$INSPECT" >&2; fail "NaN on rank 1: the checkpoint is not step 2's finite state"; }
+rank1_case launch_nan 1 'if [ "$RANK" = 1 ]; then export PGOLF_INJECT_NAN_STEP=3; fi; exec "$@"'
+says launch_nan "first failure: rank [01] .* with exit code 1: non-finite gradient at step 3 .*weights are from step 2"
+checkpoint_is launch_nan "^checkpoint: step:2 .* non_finite_tensors:0$"
 
 # 4. Rank 1 dies (SIGKILL, no message) in the middle of a long run: launch ends the run promptly
 #    with rank 1's exit code 137 named as SIGKILL, and rank 0's checkpoint is complete.
-KILL_WRAP='if [ "$RANK" = 1 ]; then (sleep 4; kill -9 $$) & fi; exec "$@"'
-set +e
-timeout 60 "$PGOLF_BIN" launch --nproc-per-node 2 --exec -- bash -c "$KILL_WRAP" rank \
-  "$PGOLF_BIN" "${TRAIN[@]}" --run-id launch_kill --iterations 100000 --checkpoint-every 2 \
-  --no-final >"$OUT/launch_kill.out" 2>&1
-got=$?
-set -e
-[[ $got -ne 124 ]] || { cat "$OUT/launch_kill.out" >&2; fail "a dead rank left the run hanging"; }
-[[ $got -eq 137 ]] || { cat "$OUT/launch_kill.out" >&2; fail "dead rank 1: expected exit 137, got $got"; }
-grep -q "first failure: rank 1 (local rank 1, pid [0-9]*) with exit code 137 (SIGKILL)" \
-  "$OUT/launch_kill.out" || { cat "$OUT/launch_kill.out" >&2; fail "dead rank 1: launch did not name it"; }
-INSPECT=$("$PGOLF_BIN" export --inspect "$OUT/launch_kill/checkpoints/latest.pt" 2>&1) || {
-  echo "$INSPECT" >&2; fail "dead rank 1: rank 0's checkpoint does not load"; }
-grep -q "^checkpoint: step:[1-9][0-9]* .* non_finite_tensors:0$" <<<"$INSPECT" || {
-  echo "$INSPECT" >&2; fail "dead rank 1: rank 0's checkpoint is incomplete"; }
+rank1_case launch_kill 137 'if [ "$RANK" = 1 ]; then (sleep 4; kill -9 $$) & fi; exec "$@"' \
+  --iterations 100000 --checkpoint-every 2
+says launch_kill "first failure: rank 1 (local rank 1, pid [0-9]*) with exit code 137 (SIGKILL)"
+checkpoint_is launch_kill "^checkpoint: step:[1-9][0-9]* .* non_finite_tensors:0$"
 
 # 5. Rank 1 hangs without dying (SIGSTOP): rank 0's next collective gives up after
 #    DIST_TIMEOUT_SECONDS=5 with a message that names the setting, and launch kills the stopped
 #    rank after its grace period.
-STOP_WRAP='if [ "$RANK" = 1 ]; then (sleep 4; kill -STOP $$) & fi; exec "$@"'
-set +e
-DIST_TIMEOUT_SECONDS=5 timeout 90 "$PGOLF_BIN" launch --nproc-per-node 2 --exec -- \
-  bash -c "$STOP_WRAP" rank "$PGOLF_BIN" "${TRAIN[@]}" --run-id launch_hang --iterations 100000 \
-  --no-final >"$OUT/launch_hang.out" 2>&1
-got=$?
-set -e
-[[ $got -eq 1 ]] || { cat "$OUT/launch_hang.out" >&2; fail "hung rank 1: expected exit 1, got $got"; }
-grep -q "first failure: rank 0 .* with exit code 1: .*Timed out.*DIST_TIMEOUT_SECONDS" \
-  "$OUT/launch_hang.out" || { cat "$OUT/launch_hang.out" >&2; fail "hung rank 1: no clear timeout message"; }
+DIST_TIMEOUT_SECONDS=5 rank1_case launch_hang 1 \
+  'if [ "$RANK" = 1 ]; then (sleep 4; kill -STOP $$) & fi; exec "$@"' --iterations 100000
+says launch_hang "first failure: rank 0 .* with exit code 1: .*Timed out.*DIST_TIMEOUT_SECONDS"
 pass
