@@ -19,6 +19,13 @@ std::string write_temp(const std::string& name, const std::string& text) {
   return path;
 }
 
+// validate()'s messages, one per line.
+std::string validation_text(const Config& c, int world) {
+  std::string all;
+  for (const auto& e : validate(c, world)) all += e + "\n";
+  return all;
+}
+
 std::string error_text(const Layers& layers, int world = 0) {
   try {
     resolve(layers, world);
@@ -140,9 +147,7 @@ TEST(ConfigTest, InconsistentSettingsListedTogether) {
   c.model.num_heads = 7;
   c.train.train_batch_tokens = 1000;
   c.model.attention = "flash";
-  const auto errs = validate(c, 3);
-  std::string all;
-  for (const auto& e : errs) all += e + "\n";
+  const std::string all = validation_text(c, 3);
   EXPECT_NE(all.find("not divisible by num_heads"), std::string::npos) << all;
   EXPECT_NE(all.find("num_kv_heads"), std::string::npos) << all;
   EXPECT_NE(all.find("WORLD_SIZE 3 must divide 8"), std::string::npos) << all;
@@ -159,9 +164,7 @@ TEST(ConfigTest, DistTimeoutAndNsDtypeRanges) {
   Config c;
   c.train.dist_timeout_seconds = 0.5;
   c.optim.muon_ns_dtype = "fp16";
-  const auto errs = validate(c, 1);
-  std::string all;
-  for (const auto& e : errs) all += e + "\n";
+  const std::string all = validation_text(c, 1);
   EXPECT_NE(all.find("dist_timeout_seconds: expected 1..86400, found 0.5"), std::string::npos) << all;
   EXPECT_NE(all.find("muon_ns_dtype"), std::string::npos) << all;
   Config d;
