@@ -103,8 +103,8 @@ void ensure_step_graph(Session& s) {
   fns.update_state = [sp] { return sp->optim->captured_state(); };
   if (s.comm.world_size() > 1)
     fns.all_ok = [sp](bool ok) {
-      torch::Tensor failed = torch::full({1}, ok ? 0.0f : 1.0f,
-                                         torch::TensorOptions().dtype(torch::kFloat32).device(sp->device));
+      const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(sp->device);
+      torch::Tensor failed = torch::full({1}, ok ? 0.0f : 1.0f, f32);
       sp->comm.all_reduce_max(failed);
       return failed.item<float>() == 0.0f;
     };
