@@ -4,16 +4,13 @@
 #include <string>
 
 #include "golden_case.h"
-#include "pgolf/tokenizer/byte_luts.h"
-#include "pgolf/tokenizer/tokenizer.h"
-#if __has_include("pgolf/model/gpt.h")
 #include "pgolf/eval/model_adapter.h"
-#include "pgolf/model/dtype.h"
-#include "pgolf/model/fused.h"
 #include "pgolf/eval/sliding.h"
 #include "pgolf/eval/standard.h"
-#define PGOLF_GOLDEN_HAVE_MODEL 1
-#endif
+#include "pgolf/model/dtype.h"
+#include "pgolf/model/fused.h"
+#include "pgolf/tokenizer/byte_luts.h"
+#include "pgolf/tokenizer/tokenizer.h"
 
 namespace pgolf::golden {
 namespace {
@@ -62,7 +59,6 @@ TEST(GoldenEvalBpbTest, LutsEqualGolden) {
 // 1e-6. CPU bf16 autocast measured 1.8e-6 (sliding) and 3e-7 (standard): per-token errors average
 // out over the case's tokens; the bound is ~5x that (CUDA's bf16 not measured, no GPU).
 
-#ifdef PGOLF_GOLDEN_HAVE_MODEL
 constexpr double kBf16EvalRel = 1e-5;
 // The case's GPT: ModelConfig from the manifest (SmearGate and U-Net skips as in the reference),
 // weights from the bare state-dict keys.
@@ -168,12 +164,6 @@ TEST(GoldenEvalBpbTest, SlidingEvalReferenceModeMatchesAndExactModeScoresOnce) {
     EXPECT_EQ(e.sums.bytes, c.scalar("eval_val.byte_count"));
   }
 }
-#else
-TEST(GoldenEvalBpbTest, StandardAndSlidingEval) {
-  GTEST_SKIP()
-      << "pgolf/model/gpt.h is not available yet: the eval_bpb loss/bpb checks need the GPT";
-}
-#endif
 
 }  // namespace
 }  // namespace pgolf::golden
