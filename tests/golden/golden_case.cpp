@@ -295,7 +295,8 @@ config::ModelConfig model_config(const nlohmann::json& c) {
   m.num_kv_heads = c.at("num_kv_heads").get<int64_t>();
   m.mlp_mult = c.at("mlp_mult").get<double>();
   m.tie_embeddings = c.at("tie_embeddings").get<bool>();
-  m.tied_embed_init_std = c.at("tied_embed_init_std").get<double>();
+  // Only init_stats depends on it; eval cases load weights. Default: the reference's.
+  m.tied_embed_init_std = c.value("tied_embed_init_std", m.tied_embed_init_std);
   m.logit_softcap = c.at("logit_softcap").get<double>();
   m.rope_base = c.at("rope_base").get<double>();
   m.qk_gain_init = c.at("qk_gain_init").get<double>();

@@ -60,26 +60,10 @@ TEST(GoldenEvalBpbTest, LutsEqualGolden) {
 // out over the case's tokens; the bound is ~5x that (CUDA's bf16 not measured, no GPU).
 
 constexpr double kBf16EvalRel = 1e-5;
-// The case's GPT: ModelConfig from the manifest (SmearGate and U-Net skips as in the reference),
-// weights from the bare state-dict keys.
+// The case's GPT: ModelConfig from the manifest (golden_case's model_config), weights from the
+// bare state-dict keys.
 model::GPT eval_case_model(const GoldenCase& c) {
-  const auto& j = c.config();
-  config::ModelConfig m;
-  m.vocab_size = j.at("vocab_size").get<int64_t>();
-  m.num_layers = j.at("num_layers").get<int64_t>();
-  m.model_dim = j.at("model_dim").get<int64_t>();
-  m.num_heads = j.at("num_heads").get<int64_t>();
-  m.num_kv_heads = j.at("num_kv_heads").get<int64_t>();
-  m.mlp_mult = j.at("mlp_mult").get<double>();
-  m.tie_embeddings = j.at("tie_embeddings").get<bool>();
-  m.logit_softcap = j.at("logit_softcap").get<double>();
-  m.rope_base = j.at("rope_base").get<double>();
-  m.qk_gain_init = j.at("qk_gain_init").get<double>();
-  m.bigram_vocab_size = j.value("bigram_vocab_size", int64_t{0});
-  m.bigram_dim = j.value("bigram_dim", int64_t{128});
-  m.smear_gate = true;
-  m.unet_skips = true;
-  model::GPT gpt(m);
+  model::GPT gpt(model_config(c.config()));
   core::NamedTensors sd;
   for (const auto& key : c.manifest().at("state_dict_keys")) {
     sd.emplace_back(key.get<std::string>(), c.tensor(key.get<std::string>()));
