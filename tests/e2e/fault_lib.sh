@@ -61,6 +61,20 @@ wait_for_step() {
   done
 }
 
+# train_until_step N: starts `pgolf train` on $OUT/tiny.json (run "run", output in $OUT/train.out)
+# in the background, sets $pid (the trap kills it) and returns once it has logged step N.
+train_until_step() {
+  "$PGOLF_BIN" train --config "$OUT/tiny.json" --out-dir "$OUT" --run-id run >"$OUT/train.out" 2>&1 &
+  pid=$!
+  wait_for_step "$OUT/run/metrics.jsonl" "$1" "$pid"
+}
+
+# train_exit: waits for train_until_step's run to end; its exit code in $rc.
+train_exit() {
+  set +e; wait "$pid"; rc=$?; set -e
+  pid=""
+}
+
 # inspect_ok FILE...: `pgolf export --inspect` accepts every file; its output in $INSPECT_OUT.
 inspect_ok() {
   INSPECT_OUT=$("$PGOLF_BIN" export --inspect "$@" 2>&1) || { echo "$INSPECT_OUT" >&2; fail "inspect rejected $*"; }

@@ -9,12 +9,9 @@ fault_setup
 # 6 shards of 12,000 tokens; a step takes 2,056, so the last shard is needed from step ~30 on.
 tiny_data "$OUT/data" 6 12000
 tiny_config "$OUT/tiny.json" "$OUT/data" 60
-"$PGOLF_BIN" train --config "$OUT/tiny.json" --out-dir "$OUT" --run-id run >"$OUT/train.out" 2>&1 &
-pid=$!
-wait_for_step "$OUT/run/metrics.jsonl" 1 "$pid"
+train_until_step 1
 mv "$OUT/data/fineweb_train_000005.bin" "$OUT/shard5.bin"
-set +e; wait "$pid"; rc=$?; set -e
-pid=""
+train_exit
 [[ $rc -eq 2 ]] || { cat "$OUT/train.out" >&2; fail "expected exit 2 for a missing shard, got $rc"; }
 grep -q "^error: shard .*fineweb_train_000005.bin: cannot open (No such file or directory)" "$OUT/train.out" || {
   cat "$OUT/train.out" >&2; fail "the error does not name the missing shard"; }

@@ -9,13 +9,10 @@ source "$(dirname "$0")/fault_lib.sh"
 fault_setup
 tiny_data "$OUT/data" 2 40000
 tiny_config "$OUT/tiny.json" "$OUT/data" 30
-"$PGOLF_BIN" train --config "$OUT/tiny.json" --out-dir "$OUT" --run-id run >"$OUT/train.out" 2>&1 &
-pid=$!
-wait_for_step "$OUT/run/metrics.jsonl" 2 "$pid"
+train_until_step 2
 # Keep the header, cut the tokens to 100 (a step reads 8 spans of 257 tokens).
 for f in "$OUT"/data/fineweb_train_*.bin; do truncate -s $((1024 + 200)) "$f"; done
-set +e; wait "$pid"; rc=$?; set -e
-pid=""
+train_exit
 [[ $rc -ne 135 ]] || { cat "$OUT/train.out" >&2; fail "SIGBUS: the loader read a truncated shard through mmap"; }
 [[ $rc -eq 2 ]] || { cat "$OUT/train.out" >&2; fail "expected exit 2 for a shrunk shard, got $rc"; }
 grep -q "^error: shard .*fineweb_train_00000[01].bin: file shrank while in use" "$OUT/train.out" || {
