@@ -22,6 +22,8 @@ void one_of(std::vector<std::string>& errs, const char* key, const std::string& 
     if (!(cond)) errs.push_back(text); \
   } while (0)
 
+void check_banked(const ModelConfig& m, std::vector<std::string>& errs);
+
 void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
   const auto s = [](auto v) { return std::to_string(v); };
   PGOLF_REQUIRE(m.vocab_size > 0 && m.vocab_size <= 65536,
@@ -56,6 +58,49 @@ void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
   if (m.attention == "mla")
     PGOLF_REQUIRE(m.kv_rank >= 1, "kv_rank: expected >= 1 with attention=mla, found " +
                                       s(m.kv_rank));
+  check_banked(m, errs);
+}
+
+// The banked GPT's knobs (model/gpt_banked.h): ranges, and that nothing else uses them.
+void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
+  const auto s = [](auto v) { return std::to_string(v); };
+  one_of(errs, "parallel_final_lane", m.parallel_final_lane, {"mean", "attn", "mlp"});
+  one_of(errs, "attn_out_gate_src", m.attn_out_gate_src, {"proj", "q"});
+  const bool any = m.xsa_last_n != 0 || m.rope_dims != 0 || m.ln_scale || m.skip_gates_enabled ||
+                   m.num_loops != 0 || m.parallel_start_layer != 0 || m.smear_gate_enabled ||
+                   m.attn_out_gate_enabled || m.gated_attn_enabled || m.sparse_attn_gate_enabled;
+  if (!m.param_banks) {
+    PGOLF_REQUIRE(!any, "xsa_last_n, rope_dims, ln_scale, skip_gates_enabled, num_loops, "
+                        "parallel_start_layer, smear_gate_enabled and the attention gates need "
+                        "param_banks=1 (the 1.0611 record's GPT)");
+    return;
+  }
+  PGOLF_REQUIRE(m.bigram_vocab_size == 0, "param_banks=1: bigram_vocab_size must be 0");
+  PGOLF_REQUIRE(!m.smear_gate, "param_banks=1: set smear_gate=0 (use smear_gate_enabled)");
+  PGOLF_REQUIRE(m.activation == "leaky_relu2", "param_banks=1: activation must be leaky_relu2");
+  PGOLF_REQUIRE(m.unet_skips && !m.gated_mlp && m.attention == "gqa",
+                "param_banks=1: needs unet_skips=1, gated_mlp=0, attention=gqa");
+  const int64_t head_dim = m.num_heads >= 1 ? m.model_dim / m.num_heads : 0;
+  PGOLF_REQUIRE(m.rope_dims >= 0 && m.rope_dims <= head_dim && m.rope_dims % 2 == 0,
+                "rope_dims: expected an even number in 0..head_dim (" + s(head_dim) +
+                    "), found " + s(m.rope_dims));
+  PGOLF_REQUIRE(m.xsa_last_n >= 0 && m.xsa_last_n <= m.num_layers,
+                "xsa_last_n: expected 0..num_layers, found " + s(m.xsa_last_n));
+  PGOLF_REQUIRE(m.num_loops >= 0, "num_loops: expected >= 0, found " + s(m.num_loops));
+  if (m.num_loops > 0)
+    PGOLF_REQUIRE(0 <= m.loop_start && m.loop_start <= m.loop_end && m.loop_end < m.num_layers,
+                  "loop_start..loop_end: expected 0 <= start <= end < num_layers, found " +
+                      s(m.loop_start) + ".." + s(m.loop_end));
+  PGOLF_REQUIRE(m.parallel_start_layer >= 0,
+                "parallel_start_layer: expected >= 0, found " + s(m.parallel_start_layer));
+  const bool gates = m.smear_gate_enabled || m.attn_out_gate_enabled || m.sparse_attn_gate_enabled;
+  if (gates)
+    PGOLF_REQUIRE(m.gate_window >= 1 && m.gate_window <= m.model_dim,
+                  "gate_window: expected 1..model_dim, found " + s(m.gate_window));
+  PGOLF_REQUIRE(int(m.attn_out_gate_enabled) + int(m.gated_attn_enabled) +
+                        int(m.sparse_attn_gate_enabled) <= 1,
+                "attn_out_gate_enabled, gated_attn_enabled and sparse_attn_gate_enabled are "
+                "mutually exclusive");
 }
 
 void check_train(const Config& c, int world, std::vector<std::string>& errs) {
@@ -106,7 +151,8 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(c.eval.eval_batch_seqs >= 1,
                 "eval_batch_seqs: expected >= 1, found " + s(c.eval.eval_batch_seqs));
   one_of(errs, "sliding_mode", c.eval.sliding_mode, {"reference", "exact"});
-  one_of(errs, "muon_ns_coeffs", c.optim.muon_ns_coeffs, {"exact", "bf16"});
+  one_of(errs, "muon_ns_coeffs", c.optim.muon_ns_coeffs, {"exact", "bf16", "polar_express"});
+  one_of(errs, "muon_form", c.optim.muon_form, {"pr180", "banked"});
   one_of(errs, "muon_ns_dtype", c.optim.muon_ns_dtype, {"bf16", "fp32"});
   PGOLF_REQUIRE(c.eval.ttt_lora_rank >= 1, "ttt_lora_rank: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_chunk_size >= 1, "ttt_chunk_size: expected >= 1");

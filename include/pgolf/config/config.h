@@ -41,6 +41,26 @@ struct ModelConfig {
   bool mla_latent_norm = true;         // MLA_LATENT_NORM: RMSNorm on the MLA latent; 0: PR #354
   bool ortho_init = true;              // ORTHO_INIT: orthogonal init of big linears; 0: baseline
   std::string ortho_init_gain = "one";  // ORTHO_INIT_GAIN: one | inv_sqrt_dim (PR #354)
+  // The 1.0611 record's GPT (docs/frontier.md; model/gpt_banked.h). The knobs below need it.
+  bool param_banks = false;            // PARAM_BANKS: banked GPT (qo/kv/mlp_up/mlp_down_bank)
+  int64_t xsa_last_n = 0;              // XSA_LAST_N: exclusive self-attention in the last N layers
+  int64_t rope_dims = 0;               // ROPE_DIMS: rotary on the first N head dims; 0 = all
+  bool ln_scale = false;               // LN_SCALE: normed block inputs * 1/sqrt(layer+1)
+  bool skip_gates_enabled = false;     // SKIP_GATES_ENABLED: sigmoid-gated U-Net skips
+  int64_t num_loops = 0;               // NUM_LOOPS: extra passes over LOOP_START..LOOP_END
+  int64_t loop_start = 0;              // LOOP_START: first looped layer
+  int64_t loop_end = 0;                // LOOP_END: last looped layer (inclusive)
+  int64_t parallel_start_layer = 0;    // PARALLEL_START_LAYER: routed two lanes from here; 0 off
+  std::string parallel_final_lane = "mean";  // PARALLEL_FINAL_LANE: mean | attn | mlp
+  bool smear_gate_enabled = false;     // SMEAR_GATE_ENABLED: input-dependent SmearGate, BOS-fixed
+  int64_t gate_window = 12;            // GATE_WINDOW: input dims of the smear/attention gates
+  bool attn_out_gate_enabled = false;  // ATTN_OUT_GATE_ENABLED: 2*sigmoid per-head output gate
+  std::string attn_out_gate_src = "proj";  // ATTN_OUT_GATE_SRC: proj | q
+  bool gated_attn_enabled = false;     // GATED_ATTN_ENABLED: dense sigmoid head gate
+  double gated_attn_init_std = 0.01;   // GATED_ATTN_INIT_STD
+  bool sparse_attn_gate_enabled = false;   // SPARSE_ATTN_GATE_ENABLED: gate on x[:GATE_WINDOW]
+  double sparse_attn_gate_init_std = 0.0;  // SPARSE_ATTN_GATE_INIT_STD: 0 = zero init
+  double sparse_attn_gate_scale = 1.0;     // SPARSE_ATTN_GATE_SCALE
 };
 
 struct OptimConfig {
@@ -54,12 +74,16 @@ struct OptimConfig {
   double muon_momentum_warmup_start = 0.92;  // MUON_MOMENTUM_WARMUP_START
   int64_t muon_momentum_warmup_steps = 1500; // MUON_MOMENTUM_WARMUP_STEPS
   double muon_weight_decay = 0.04;           // MUON_WEIGHT_DECAY: hard-coded 0.04 in the reference
-  std::string muon_ns_coeffs = "exact";      // MUON_NS_COEFFS: exact (torch 2.x) | bf16 (torch 1.13 CPU)
+  std::string muon_ns_coeffs = "exact";      // MUON_NS_COEFFS: exact | bf16 | polar_express
+  std::string muon_form = "pr180";           // MUON_FORM: pr180 | banked (the 1.0611 record's)
+  bool muon_row_normalize = false;           // MUON_ROW_NORMALIZE: MuonEq-R
   std::string muon_ns_dtype = "bf16";        // MUON_NS_DTYPE: bf16 (the reference) | fp32
   double beta1 = 0.9;                        // BETA1
   double beta2 = 0.95;                       // BETA2
   double adam_eps = 1e-8;                    // ADAM_EPS
   double weight_decay = 0.04;                // WEIGHT_DECAY: AdamW decay (tok and scalar groups)
+  double embed_wd = -1.0;                    // EMBED_WD: tok group decay; < 0: WEIGHT_DECAY
+  double adam_wd = -1.0;                     // ADAM_WD: scalar group decay; < 0: WEIGHT_DECAY
   double grad_clip_norm = 0.3;               // GRAD_CLIP_NORM: 0 disables
 };
 

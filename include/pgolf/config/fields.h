@@ -48,6 +48,46 @@ void for_each_field(C& c, V&& v) {
   v("model", "ortho_init_gain", c.model.ortho_init_gain,
     "one (gain 1 on linears with both dims >= 64, then bigram.proj x 1/sqrt(2L)) | inv_sqrt_dim "
     "(PR #354: gain model_dim^-0.5 on every non-zero-init linear, any size)");
+  v("model", "param_banks", c.model.param_banks,
+    "the 1.0611 record's GPT: weights in banks qo_bank, kv_bank, mlp_up_bank, mlp_down_bank "
+    "(its state-dict keys), LeakyReLU(0.5)^2 MLP, U-Net skips, parallel_*_lambdas; needs "
+    "bigram_vocab_size=0, smear_gate=0, activation=leaky_relu2; the knobs below need it");
+  v("model", "xsa_last_n", c.model.xsa_last_n,
+    "exclusive self-attention in the last N layers: y_h -= (y_h . v^) v^ with v^ the token's own "
+    "normalised KV-group value (PR #287)");
+  v("model", "rope_dims", c.model.rope_dims,
+    "rotary on the first N dims of each head (pairs i, i+N/2), the rest position-free; 0 = all "
+    "(PR #315)");
+  v("model", "ln_scale", c.model.ln_scale,
+    "attention and MLP inputs (after RMSNorm) times 1/sqrt(layer+1) (PR #315)");
+  v("model", "skip_gates_enabled", c.model.skip_gates_enabled,
+    "decoder skip x = lerp(w*skip, x, sigmoid(skip_gates)), skip_gates zero-init (PR #1218)");
+  v("model", "num_loops", c.model.num_loops,
+    "depth recurrence: layers loop_start..loop_end run num_loops+1 times (shared weights) when "
+    "looping is active; virtual list split in half into encoder/decoder (PR #1493)");
+  v("model", "loop_start", c.model.loop_start, "first looped layer");
+  v("model", "loop_end", c.model.loop_end, "last looped layer (inclusive)");
+  v("model", "parallel_start_layer", c.model.parallel_start_layer,
+    "decoder layers >= this run as routed two-lane parallel residuals (parallel_resid_lambdas, "
+    "parallel_post_lambdas); 0 off (PR #1204, #1530)");
+  v("model", "parallel_final_lane", c.model.parallel_final_lane,
+    "final hidden of the parallel lanes: mean | attn | mlp");
+  v("model", "smear_gate_enabled", c.model.smear_gate_enabled,
+    "new SmearGate on the token embedding before its norm: x_t += smear_lambda * "
+    "sigmoid(smear_gate x_t[:gate_window]) * x_{t-1}, zero at BOS (PR #1667, BOS fix #1851)");
+  v("model", "gate_window", c.model.gate_window, "input dims of the smear and attention gates");
+  v("model", "attn_out_gate_enabled", c.model.attn_out_gate_enabled,
+    "per-head output gate y_h *= 2 sigmoid(attn_gate_proj src[:gate_window]) (PR #1667)");
+  v("model", "attn_out_gate_src", c.model.attn_out_gate_src,
+    "proj (the attention input) | q (the raw q projection)");
+  v("model", "gated_attn_enabled", c.model.gated_attn_enabled,
+    "dense head gate y_h *= sigmoid(attn_gate_w x) (PR #1736)");
+  v("model", "gated_attn_init_std", c.model.gated_attn_init_std, "attn_gate_w init std (dense)");
+  v("model", "sparse_attn_gate_enabled", c.model.sparse_attn_gate_enabled,
+    "head gate y_h *= sigmoid(scale * attn_gate_w x[:gate_window]) (PR #1787); the three gates "
+    "are mutually exclusive");
+  v("model", "sparse_attn_gate_init_std", c.model.sparse_attn_gate_init_std, "0 = zero init");
+  v("model", "sparse_attn_gate_scale", c.model.sparse_attn_gate_scale, "");
   v("optim", "embed_lr", c.optim.embed_lr, "embedding lr when untied");
   v("optim", "head_lr", c.optim.head_lr, "head lr when untied");
   v("optim", "tied_embed_lr", c.optim.tied_embed_lr, "tok_emb and bigram.embed lr");
@@ -60,7 +100,15 @@ void for_each_field(C& c, V&& v) {
   v("optim", "muon_weight_decay", c.optim.muon_weight_decay, "hard-coded 0.04 in the reference");
   v("optim", "muon_ns_coeffs", c.optim.muon_ns_coeffs,
     "exact | bf16: Newton-Schulz coefficients as torch 2.x applies them, or rounded to bf16 as "
-    "torch 1.13 on CPU does (the golden vectors)");
+    "torch 1.13 on CPU does (the golden vectors) | polar_express: the 5 per-iteration tuples of "
+    "PR #1787 (X = aX + (bA + cA^2)X, per-matrix norm)");
+  v("optim", "muon_form", c.optim.muon_form,
+    "pr180 (fp32 momentum of the fp32 grad, sqrt(rows/cols) scale on the bf16 update) | banked "
+    "(the 1.0611 record: grad cast to bf16, bf16 momentum and Nesterov update, scale in the step "
+    "size, 3-D banks orthogonalised per matrix)");
+  v("optim", "muon_row_normalize", c.optim.muon_row_normalize,
+    "MuonEq-R: each row of the Nesterov update divided by its L2 norm before Newton-Schulz "
+    "(PR #1285)");
   v("optim", "muon_ns_dtype", c.optim.muon_ns_dtype,
     "bf16 | fp32: precision of Newton-Schulz and of the summed Muon update; bf16 is the "
     "reference, fp32 keeps runs that differ only in float summation order (e.g. 1 vs N ranks) "
@@ -69,6 +117,8 @@ void for_each_field(C& c, V&& v) {
   v("optim", "beta2", c.optim.beta2, "");
   v("optim", "adam_eps", c.optim.adam_eps, "");
   v("optim", "weight_decay", c.optim.weight_decay, "AdamW decay (tok and scalar groups)");
+  v("optim", "embed_wd", c.optim.embed_wd, "AdamW decay of the tok group; < 0: weight_decay");
+  v("optim", "adam_wd", c.optim.adam_wd, "AdamW decay of the scalar group; < 0: weight_decay");
   v("optim", "grad_clip_norm", c.optim.grad_clip_norm, "0 disables");
   v("train", "seed", c.train.seed, "");
   v("train", "run_id", c.train.run_id, "run directory name (empty: generated)");
