@@ -110,6 +110,9 @@ std::vector<torch::Tensor> AdamW::captured_state() const {
 // ---- Muon ----
 
 void Muon::prepare_captured_step() {
+  PGOLF_CHECK_INPUT(!opts_.banked && !opts_.polar_express && !opts_.row_normalize,
+                    "CUDA_GRAPHS=1 captures the PR #180 Muon only: set CUDA_GRAPHS=0 with "
+                    "MUON_FORM=banked, MUON_NS_COEFFS=polar_express or MUON_ROW_NORMALIZE=1");
   torch::NoGradGuard no_grad;
   const int world = comm_ ? comm_->world_size() : 1;
   const int rank = comm_ ? comm_->rank() : 0;

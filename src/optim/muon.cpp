@@ -13,26 +13,41 @@ namespace {
 
 // bf16 x bf16 -> bf16 with fp32 accumulation. On CPUs without native bf16 GEMM LibTorch falls
 // back to a scalar reference kernel (~100x slower); multiplying the bf16 values in fp32 and
-// rounding once gives the same contract as a bf16 GEMM with an fp32 accumulator.
-torch::Tensor bf16_mm(const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.is_cuda()) return a.mm(b);
+// rounding once gives the same contract as a bf16 GEMM with an fp32 accumulator. `native`
+// (MUON_NS_DTYPE=bf16_native) calls the CPU's own bf16 GEMM, as the reference's `X @ X.T` does
+// on a CPU: 1.6-2.6x faster from 128x128 up with AVX512-BF16, rounding differs in a few elements.
+torch::Tensor bf16_mm(const torch::Tensor& a, const torch::Tensor& b, bool native = false) {
+  if (a.is_cuda() || native) return a.mm(b);
   return a.to(torch::kFloat32).mm(b.to(torch::kFloat32)).to(torch::kBFloat16);
+}
+
+// Batched form of bf16_mm ((n,r,k) x (n,k,c)); on CPU bit-identical to torch 2.15's bf16 bmm on
+// the frontier_muon vectors.
+torch::Tensor bf16_bmm(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.is_cuda()) return a.bmm(b);
+  return a.to(torch::kFloat32).bmm(b.to(torch::kFloat32)).to(torch::kBFloat16);
 }
 
 double bf16_round(double v) {
   return static_cast<double>(static_cast<float>(c10::BFloat16(static_cast<float>(v))));
 }
 
+// sqrt(max(1, rows/cols)) of a matrix or of each matrix of a bank.
+double update_scale(const torch::Tensor& p) {
+  const double ratio = static_cast<double>(p.size(-2)) / static_cast<double>(p.size(-1));
+  return std::sqrt(std::max(1.0, ratio));
+}
+
 }  // namespace
 
 torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps, bool bf16_coeffs,
-                             torch::ScalarType dtype) {
+                             torch::ScalarType dtype, bool native_gemm) {
   PGOLF_CHECK(g.dim() == 2, "newton_schulz5: expected a 2-D matrix, found shape " << g.sizes());
   PGOLF_CHECK(dtype == torch::kBFloat16 || dtype == torch::kFloat32,
               "newton_schulz5: dtype must be bf16 or fp32, found " << dtype);
   torch::NoGradGuard no_grad;
-  const auto mm = [dtype](const torch::Tensor& a, const torch::Tensor& b) {
-    return dtype == torch::kBFloat16 ? bf16_mm(a, b) : a.mm(b);
+  const auto mm = [dtype, native_gemm](const torch::Tensor& a, const torch::Tensor& b) {
+    return dtype == torch::kBFloat16 ? bf16_mm(a, b, native_gemm) : a.mm(b);
   };
   torch::Tensor x = g.to(dtype);
   x = x / (x.norm() + eps);  // bf16 norm, bf16 (norm + eps), bf16 division
@@ -49,15 +64,47 @@ torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps, 
   return transposed ? x.t() : x;
 }
 
+torch::Tensor polar_express_ns(const torch::Tensor& g, int64_t steps, double eps,
+                               torch::ScalarType dtype) {
+  PGOLF_CHECK(g.dim() == 2 || g.dim() == 3,
+              "polar_express_ns: expected a matrix or a bank of matrices, found shape " << g.sizes());
+  PGOLF_CHECK(dtype == torch::kBFloat16 || dtype == torch::kFloat32,
+              "polar_express_ns: dtype must be bf16 or fp32, found " << dtype);
+  torch::NoGradGuard no_grad;
+  const auto mm = [dtype](const torch::Tensor& a, const torch::Tensor& b) {
+    return dtype == torch::kBFloat16 ? bf16_bmm(a, b) : a.bmm(b);
+  };
+  torch::Tensor x = g.to(dtype);
+  if (g.dim() == 2) x = x.unsqueeze(0);  // (n, rows, cols)
+  const bool transposed = x.size(-2) > x.size(-1);
+  if (transposed) x = x.transpose(-2, -1);  // the record transposes before taking the norm
+  x = x / (x.norm(2, {-2, -1}, /*keepdim=*/true) + eps);  // per matrix, in `dtype`
+  const int64_t n = std::min<int64_t>(steps, 5);
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = kPolarExpress[i][0], b = kPolarExpress[i][1], c = kPolarExpress[i][2];
+    const torch::Tensor A = mm(x, x.transpose(-2, -1));
+    const torch::Tensor B = A * b + mm(A, A) * c;  // b*A + c*(A@A)
+    x = x * a + mm(B, x);
+  }
+  if (transposed) x = x.transpose(-2, -1);
+  return g.dim() == 2 ? x.squeeze(0) : x;
+}
+
+torch::Tensor row_normalize(const torch::Tensor& u) {
+  const auto rn = u.to(torch::kFloat32).norm(2, {-1}, /*keepdim=*/true).clamp_min(1e-7);
+  return u / rn.to(u.scalar_type());
+}
+
 Muon::Muon(std::vector<ParamGroup> groups, const MuonOptions& opts, dist::Comm* comm)
     : Optimizer(std::move(groups)), opts_(opts), comm_(comm) {
   PGOLF_CHECK_INPUT(opts.backend_steps >= 1,
                     "MUON_BACKEND_STEPS: expected >= 1, found " << opts.backend_steps);
   for (const auto& g : groups_)
     for (size_t i = 0; i < g.params.size(); ++i)
-      PGOLF_CHECK(g.params[i].dim() == 2, "Muon: param " << g.names[i] << " has shape "
-                                                         << g.params[i].sizes()
-                                                         << "; only 2-D matrices are allowed");
+      PGOLF_CHECK(g.params[i].dim() == 2 || (opts.banked && g.params[i].dim() == 3),
+                  "Muon: param " << g.names[i] << " has shape " << g.params[i].sizes()
+                                 << "; only 2-D matrices (3-D banks with MUON_FORM=banked) are "
+                                    "allowed");
 }
 
 void Muon::set_momentum(double momentum) {
@@ -71,15 +118,20 @@ void Muon::fill_updates(ParamGroup& group, torch::Tensor& flat, int rank, int wo
     const int64_t n = p.numel();
     const torch::Tensor& grad = p.grad();
     if (static_cast<int>(i % world) == rank && grad.defined()) {
+      // banked: the record casts the grad first, so momentum and update live in the NS dtype.
+      const torch::Tensor g = opts_.banked ? grad.to(opts_.ns_dtype) : grad;
       torch::Tensor& buf = momentum_[group.names[i]];
-      if (!buf.defined()) buf = torch::zeros_like(grad, at::MemoryFormat::Preserve);
-      buf.mul_(group.momentum).add_(grad);
+      if (!buf.defined()) buf = torch::zeros_like(g, at::MemoryFormat::Preserve);
+      buf.mul_(group.momentum).add_(g);
       // Without Nesterov the reference orthogonalises the raw gradient (the buffer then only
-      // accumulates); kept as is for fidelity.
-      torch::Tensor u = opts_.nesterov ? grad.add(buf, group.momentum) : grad;
-      u = newton_schulz5(u, opts_.backend_steps, 1e-7, opts_.bf16_coeffs, opts_.ns_dtype);
-      const double ratio = static_cast<double>(p.size(0)) / static_cast<double>(p.size(1));
-      u.mul_(std::sqrt(std::max(1.0, ratio)));  // in the NS dtype, like `g *= ...` on its output
+      // accumulates) and the banked record the buffer; kept as they are for fidelity.
+      torch::Tensor u = opts_.nesterov ? g.add(buf, group.momentum) : (opts_.banked ? buf : g);
+      if (opts_.row_normalize) u = row_normalize(u);
+      u = opts_.polar_express
+              ? polar_express_ns(u, opts_.backend_steps, 1e-7, opts_.ns_dtype)
+              : newton_schulz5(u, opts_.backend_steps, 1e-7, opts_.bf16_coeffs, opts_.ns_dtype,
+                               opts_.native_gemm);
+      if (!opts_.banked) u.mul_(update_scale(p));  // in the NS dtype, like `g *= ...` on its output
       flat.narrow(0, offset, n).copy_(u.reshape({-1}));
     }
     offset += n;
@@ -102,9 +154,13 @@ void Muon::step() {
     int64_t offset = 0;
     for (auto& p : group.params) {
       const int64_t n = p.numel();
-      torch::Tensor u = flat.narrow(0, offset, n).view_as(p).to(p.scalar_type());
       if (opts_.weight_decay > 0) p.mul_(1.0 - lr * opts_.weight_decay);
-      p.add_(u, -lr);
+      if (opts_.banked) {
+        // p.add_(update, alpha=-lr*scale) on the NS-dtype update, as the record (one fp32 FMA).
+        p.add_(flat.narrow(0, offset, n).view_as(p), -lr * update_scale(p));
+      } else {
+        p.add_(flat.narrow(0, offset, n).view_as(p).to(p.scalar_type()), -lr);
+      }
       offset += n;
     }
   }
@@ -143,7 +199,9 @@ void Muon::load_state(const core::NamedTensors& tensors, const nlohmann::json& m
         key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
     const std::string name = key.substr(0, key.size() - suffix.size());
-    loaded[name] = checked_state(tensors, key, param_named(name, what), what);
+    const torch::Tensor& p = param_named(name, what);
+    // banked: the buffers are in the NS dtype (bf16), not the param's.
+    loaded[name] = checked_state(tensors, key, opts_.banked ? p.to(opts_.ns_dtype) : p, what);
   }
   momentum_ = std::move(loaded);
   steps_ = meta.value("steps", int64_t{0});

@@ -34,18 +34,25 @@ OptimizerSet::OptimizerSet(const core::NamedTensors& named_params, const config:
     std::vector<ParamGroup> groups{make_group(label, names, by_name, lr)};
     optimizers_.emplace_back(label, std::make_unique<AdamW>(std::move(groups), opts));
   };
-  add_adam("tok", plan_.tok, plan_.tok_lr, adamw);
+  // EMBED_WD / ADAM_WD (the 1.0979+ records) override WEIGHT_DECAY for their group when >= 0.
+  AdamWOptions tok_opts = adamw, scalar_opts = adamw;
+  if (cfg.embed_wd >= 0) tok_opts.weight_decay = cfg.embed_wd;
+  if (cfg.adam_wd >= 0) scalar_opts.weight_decay = cfg.adam_wd;
+  add_adam("tok", plan_.tok, plan_.tok_lr, tok_opts);
   add_adam("head", plan_.head, plan_.head_lr, adam);
   if (!plan_.muon.empty()) {
     std::vector<ParamGroup> groups{make_group("muon", plan_.muon, by_name, plan_.matrix_lr)};
     MuonOptions mo{cfg.muon_backend_steps, /*nesterov=*/true, cfg.muon_weight_decay,
                    /*bf16_coeffs=*/cfg.muon_ns_coeffs == "bf16",
-                   cfg.muon_ns_dtype == "fp32" ? torch::kFloat32 : torch::kBFloat16};
+                   cfg.muon_ns_dtype == "fp32" ? torch::kFloat32 : torch::kBFloat16,
+                   /*polar_express=*/cfg.muon_ns_coeffs == "polar_express",
+                   cfg.muon_row_normalize, /*banked=*/cfg.muon_form == "banked"};
+    mo.native_gemm = cfg.muon_ns_dtype == "bf16_native";
     auto muon = std::make_unique<Muon>(std::move(groups), mo, comm);
     muon->set_momentum(cfg.muon_momentum);
     optimizers_.emplace_back("muon", std::move(muon));
   }
-  add_adam("scalar", plan_.scalar, plan_.scalar_lr, adamw);
+  add_adam("scalar", plan_.scalar, plan_.scalar_lr, scalar_opts);
 }
 
 void OptimizerSet::set_schedule(double lr_scale, double muon_momentum) {

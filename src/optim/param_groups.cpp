@@ -20,6 +20,12 @@ bool matches_any(const std::string& name, const std::vector<std::string>& patter
   return false;
 }
 
+// The banked GPT's matrices (model/gpt_banked.h): Muon orthogonalises each matrix of a bank.
+bool is_bank(const std::string& name, const torch::Tensor& t) {
+  return t.dim() == 3 && (name == "qo_bank" || name == "kv_bank" || name == "mlp_up_bank" ||
+                          name == "mlp_down_bank");
+}
+
 }  // namespace
 
 GroupPlan build_param_groups(const core::NamedTensors& named_params,
@@ -42,7 +48,7 @@ GroupPlan build_param_groups(const core::NamedTensors& named_params,
       const std::string local = name.substr(kBlocksPrefix.size());
       const bool control = matches_any(local, control_patterns);
       (t.dim() == 2 && !control ? plan.muon : plan.scalar).push_back(name);
-    } else if (name == "bigram.proj.weight") {
+    } else if (name == "bigram.proj.weight" || is_bank(name, t)) {
       extra_muon.push_back(name);
     } else {
       extra_scalar.push_back(name);

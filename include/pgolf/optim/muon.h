@@ -24,9 +24,28 @@ constexpr double kNsA = 3.4445, kNsB = -4.7750, kNsC = 2.0315;
 // `dtype` kFloat32 runs the same iteration in fp32 (MUON_NS_DTYPE=fp32; not the reference): bf16
 // rounding turns a one-ulp difference in G into a 2-10% difference in the output for
 // ill-conditioned G, fp32 keeps it at rounding level.
+// `native_gemm` (MUON_NS_DTYPE=bf16_native): bf16 products by the CPU's own bf16 GEMM instead of
+// fp32 products rounded once (see bf16_mm in muon.cpp); CUDA always uses its bf16 GEMM.
 torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps = 5, double eps = 1e-7,
                              bool bf16_coeffs = false,
-                             torch::ScalarType dtype = torch::kBFloat16);
+                             torch::ScalarType dtype = torch::kBFloat16, bool native_gemm = false);
+
+// Polar-Express Newton-Schulz (MUON_NS_COEFFS=polar_express, the 1.0634/1.0611 records): G (2-D, or
+// 3-D with a leading bank dim) in `dtype`, transposed when rows > cols, each matrix divided by its
+// Frobenius norm + eps, then min(steps, 5) iterations with their own (a, b, c):
+// A = X X^T, B = b A + c (A A), X = a X + B X. Returns `dtype` with G's shape.
+constexpr double kPolarExpress[5][3] = {
+    {8.156554524902461, -22.48329292557795, 15.878769915207462},
+    {4.042929935166739, -2.808917465908714, 0.5000178451051316},
+    {3.8916678022926607, -2.772484153217685, 0.5060648178503393},
+    {3.285753657755655, -2.3681294933425376, 0.46449024233003106},
+    {2.3465413258596377, -1.7097828382687081, 0.42323551169305323}};
+torch::Tensor polar_express_ns(const torch::Tensor& g, int64_t steps = 5, double eps = 1e-7,
+                               torch::ScalarType dtype = torch::kBFloat16);
+
+// MuonEq-R (MUON_ROW_NORMALIZE): u / clamp_min(||u||_row, 1e-7), the norm taken in fp32 over
+// the last dim and rounded to u's dtype before the division, as the records do.
+torch::Tensor row_normalize(const torch::Tensor& u);
 
 struct MuonOptions {
   int64_t backend_steps = 5;  // MUON_BACKEND_STEPS
@@ -34,11 +53,19 @@ struct MuonOptions {
   double weight_decay = 0.0;  // decoupled: p *= 1 - lr*wd before the update
   bool bf16_coeffs = false;   // MUON_NS_COEFFS=bf16 (see newton_schulz5)
   torch::ScalarType ns_dtype = torch::kBFloat16;  // MUON_NS_DTYPE: NS and the flat update buffer
+  bool native_gemm = false;  // MUON_NS_DTYPE=bf16_native (see newton_schulz5)
+  bool polar_express = false;  // MUON_NS_COEFFS=polar_express (see polar_express_ns)
+  bool row_normalize = false;  // MUON_ROW_NORMALIZE
+  // MUON_FORM=banked (the 1.0611 record): g = grad in the NS dtype, momentum and the Nesterov
+  // update kept in it, params may be 3-D banks (scale from the last two dims), and the
+  // sqrt(max(1, rows/cols)) scale goes into the step size: p += -lr*scale * u. pr180 (default):
+  // fp32 momentum of the fp32 grad, 2-D only, u *= scale in the NS dtype, p += -lr * u.
+  bool banked = false;
 };
 
 class Muon final : public Optimizer {
  public:
-  // Every param must be 2-D. `comm` may be null (one process); otherwise it must outlive this.
+  // Every param must be 2-D (3-D too when banked). `comm` may be null (one process); otherwise it must outlive this.
   Muon(std::vector<ParamGroup> groups, const MuonOptions& opts, dist::Comm* comm);
   void step() override;
   void set_momentum(double momentum);  // every group, as the reference's loop does

@@ -3,6 +3,7 @@
 //                 (PR #354's bigram, BIGRAM_HASH=mult: bigram.table.weight and bigram.proj.weight)
 //   head   Adam   lm_head.weight (untied only)              HEAD_LR
 //   muon   Muon   2-D blocks.* params matching no control pattern, then bigram.proj.weight
+//                 and the banked GPT's 3-D qo_bank, kv_bank, mlp_up_bank, mlp_down_bank
 //   scalar AdamW  blocks.* params with ndim < 2 or a control name, then every other param
 //                 (skip_weights, smear.gate, bigram.scale, ...)               SCALAR_LR
 #pragma once
