@@ -1,12 +1,11 @@
 // GPT forward, loss and state dict (see gpt.h; reference-spec §4.1-§4.3).
 #include "pgolf/model/gpt.h"
 
-#include <sstream>
-
 #include "pgolf/core/error.h"
 #include "pgolf/model/compat.h"
 #include "pgolf/model/fused.h"
 #include "pgolf/model/init.h"
+#include "pgolf/model/state_dict.h"
 
 namespace pgolf::model {
 
@@ -18,6 +17,9 @@ GPTImpl::GPTImpl(const config::ModelConfig& cfg)
     : cfg_(cfg), rotary_(cfg.model_dim / std::max<int64_t>(cfg.num_heads, 1), cfg.rope_base) {
   PGOLF_CHECK_INPUT(cfg.logit_softcap > 0, "logit_softcap must be > 0, found " << cfg.logit_softcap);
   PGOLF_CHECK_INPUT(cfg.num_layers >= 1, "num_layers must be >= 1, found " << cfg.num_layers);
+  PGOLF_CHECK_INPUT(!cfg.param_banks,
+                    "param_banks=1 is the banked GPT (model/gpt_banked.h); this command builds the "
+                    "PR #180 GPT and does not take it yet");
   num_encoder_ = cfg.num_layers / 2;
   num_decoder_ = cfg.num_layers - num_encoder_;
   // Construction order = the reference's: tok_emb, bigram, (skip_weights, smear: no RNG), blocks,
@@ -164,47 +166,10 @@ void GPTImpl::set_qat(const QatSettings& qat) {
   }
 }
 
-core::NamedTensors GPTImpl::state_dict() const {
-  core::NamedTensors out;
-  for (const auto& p : named_parameters(/*recurse=*/true)) out.emplace_back(p.key(), p.value());
-  return out;
-}
+core::NamedTensors GPTImpl::state_dict() const { return named_state(*this); }
 
 void GPTImpl::load_state_dict(const core::NamedTensors& tensors, bool strict) {
-  auto params = named_parameters(/*recurse=*/true);
-  std::vector<std::string> errors;
-  std::map<std::string, const torch::Tensor*> given;
-  for (const auto& [name, t] : tensors) {
-    if (given.count(name)) errors.push_back("duplicate key '" + name + "'");
-    given[name] = &t;
-    if (!params.contains(name) && strict) errors.push_back("unexpected key '" + name + "'");
-  }
-  for (const auto& p : params) {
-    auto it = given.find(p.key());
-    if (it == given.end()) {
-      if (strict) errors.push_back("missing key '" + p.key() + "'");
-      continue;
-    }
-    const auto& src = *it->second;
-    if (!src.defined() || src.sizes() != p.value().sizes() || !src.is_floating_point()) {
-      std::ostringstream os;
-      os << "key '" << p.key() << "': expected float tensor of shape " << p.value().sizes()
-         << ", found " << (src.defined() ? std::string(c10::toString(src.scalar_type())) : "undefined")
-         << " " << (src.defined() ? src.sizes() : torch::IntArrayRef{});
-      errors.push_back(os.str());
-    }
-  }
-  if (!errors.empty()) {
-    std::string msg = "state dict does not fit the model (" + std::to_string(errors.size()) +
-                      " problem(s)):";
-    for (const auto& e : errors) msg += "\n  " + e;
-    PGOLF_FAIL_INPUT(msg);
-  }
-  torch::NoGradGuard no_grad;
-  for (auto& p : params) {
-    auto it = given.find(p.key());
-    if (it != given.end()) p.value().copy_(*it->second);  // copy_ converts dtype and device
-  }
+  load_named_state(*this, tensors, strict);
 }
 
 }  // namespace pgolf::model

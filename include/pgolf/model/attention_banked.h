@@ -1,0 +1,84 @@
+// Attention of the 1.0611 record's banked GPT (CausalSelfAttention there): the projection weights
+// come from the GPT's banks per call; the module owns q_gain and the optional head gate. Pieces,
+// each off by default and usable alone (docs/frontier.md §2):
+//  * partial RoPE (ROPE_DIMS): rotate-half on the first rope_dims dims of each head;
+//  * XSA (XSA_LAST_N): y_h -= (y_h . v^) v^, v^ the token's own normalised KV-group value;
+//  * head gates: ATTN_OUT_GATE (2 sigmoid(W src[:w])), GATED_ATTN (sigmoid(W x)), SPARSE_ATTN_GATE
+//    (sigmoid(s W x[:w])), at most one, applied before the output projection;
+//  * varlen attention: causal attention restricted to the segments of cu_seqlens (the record's
+//    flash_attn_varlen_func on a packed row).
+// State-dict names: attn.q_gain, attn.attn_gate_w (dense/sparse gate), attn.attn_gate_proj.weight.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "pgolf/model/layers.h"
+
+namespace pgolf::model {
+
+struct BankedAttentionOptions {
+  int64_t dim = 512, num_heads = 8, num_kv_heads = 4;
+  double qk_gain_init = 5.0;
+  int64_t rope_dims = 0;  // 0 = the whole head
+  bool xsa = false;
+  int64_t gate_window = 12;
+  bool attn_out_gate = false, attn_out_gate_src_q = false;
+  bool gated_attn = false;
+  double gated_attn_init_std = 0.01;
+  bool sparse_attn_gate = false;
+  double sparse_attn_gate_init_std = 0.0, sparse_attn_gate_scale = 1.0;
+};
+
+// Rotate-half RoPE on the first `rope_dims` of x (B,T,H,D) (all D when rope_dims is 0 or D):
+// halves x1 = x[..., :r/2], x2 = x[..., r/2:r] -> (x1 cos + x2 sin, -x1 sin + x2 cos); the other
+// dims pass unchanged. cos/sin (1,T,1,r/2) in x's dtype.
+torch::Tensor partial_rotary(const torch::Tensor& x, const torch::Tensor& cos,
+                             const torch::Tensor& sin, int64_t rope_dims);
+
+// XSA on y (B,T,H,D) with v (B,T,Hkv,D): query head h belongs to KV group h / (H/Hkv); the
+// component of y_h along its group's normalised v_t (F.normalize, eps 1e-12) is removed.
+torch::Tensor exclusive_self_attention(const torch::Tensor& y, const torch::Tensor& v);
+
+// Segment index (N) int64 of every position of a packed row of N tokens: position t lies in
+// segment i when cu[i] <= t < cu[i+1]. cu_seqlens int32/int64, starting at 0, non-decreasing,
+// padded with N (zero-length trailing segments, ignored).
+torch::Tensor segment_ids(const torch::Tensor& cu_seqlens, int64_t n);
+
+// Causal attention with scale 1/sqrt(D) on q (B,T,H,D), k/v (B,T,Hkv,D), query head h reading KV
+// head h / (H/Hkv). `segments` (T) int64 (defined: B must be 1): attention only within a segment.
+// Returns (B,T,H,D).
+torch::Tensor banked_causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                      const torch::Tensor& v, const torch::Tensor& segments);
+
+// The record's _build_cu_seqlens: documents start at `bos` positions (0 added when absent), each
+// cut into pieces of at most max_doc_len (0: no cut); boundaries padded with total_len to a
+// multiple of bucket. Returns cu_seqlens int32 and the longest piece.
+std::pair<torch::Tensor, int64_t> build_cu_seqlens(std::vector<int64_t> bos, int64_t total_len,
+                                                   int64_t max_doc_len, int64_t bucket);
+
+class BankedAttentionImpl : public torch::nn::Module {
+ public:
+  explicit BankedAttentionImpl(const BankedAttentionOptions& opts);
+  // x (B,T,dim) the normed block input; q_w (dim,dim), k_w/v_w (Hkv*D,dim), out_w (dim,dim);
+  // cos/sin (1,T,1,r/2); `segments` as banked_causal_attention. Returns (B,T,dim).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& q_w, const torch::Tensor& k_w,
+                        const torch::Tensor& v_w, const torch::Tensor& out_w,
+                        const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& segments);
+  const BankedAttentionOptions& options() const { return opts_; }
+
+  torch::Tensor q_gain;        // (H)
+  torch::Tensor attn_gate_w;   // (H, dim) dense or (H, gate_window) sparse
+  CastedLinear attn_gate_proj{nullptr};  // (H, gate_window), output gate
+
+ private:
+  torch::Tensor head_gate(const torch::Tensor& x, const torch::Tensor& q_raw);  // (B,T,H) or {}
+  BankedAttentionOptions opts_;
+  int64_t head_dim_;
+};
+TORCH_MODULE(BankedAttention);
+
+}  // namespace pgolf::model

@@ -1,0 +1,155 @@
+// Attention of the banked GPT (see attention_banked.h; the 1.0611 record's CausalSelfAttention).
+#include "pgolf/model/attention_banked.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pgolf/core/error.h"
+#include "pgolf/model/compat.h"
+#include "pgolf/model/fused.h"
+
+namespace pgolf::model {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor partial_rotary(const torch::Tensor& x, const torch::Tensor& cos,
+                             const torch::Tensor& sin, int64_t rope_dims) {
+  const int64_t D = x.size(-1);
+  const int64_t r = (rope_dims > 0 && rope_dims < D) ? rope_dims : D;
+  const int64_t half = r / 2;
+  const auto x1 = x.narrow(-1, 0, half);
+  const auto x2 = x.narrow(-1, half, half);
+  auto rot = torch::cat({x1 * cos + x2 * sin, x1 * (-sin) + x2 * cos}, -1);
+  if (r == D) return rot;
+  return torch::cat({rot, x.narrow(-1, r, D - r)}, -1);  // position-free remainder
+}
+
+torch::Tensor exclusive_self_attention(const torch::Tensor& y, const torch::Tensor& v) {
+  const int64_t B = y.size(0), T = y.size(1), H = y.size(2), D = y.size(3), Hkv = v.size(2);
+  PGOLF_CHECK(v.dim() == 4 && H % Hkv == 0 && v.size(3) == D,
+              "XSA: y " << y.sizes() << " and v " << v.sizes() << " do not fit");
+  // Group view, no repeat: (B,T,Hkv,group,D) against (B,T,Hkv,1,D).
+  const auto yg = y.reshape({B, T, Hkv, H / Hkv, D});
+  const auto vn = F::normalize(v, F::NormalizeFuncOptions().dim(-1)).unsqueeze(-2);
+  const auto proj = (yg * vn).sum(-1, /*keepdim=*/true) * vn;
+  return (yg - proj).reshape({B, T, H, D});
+}
+
+torch::Tensor segment_ids(const torch::Tensor& cu_seqlens, int64_t n) {
+  PGOLF_CHECK(cu_seqlens.dim() == 1 && cu_seqlens.numel() >= 2,
+              "cu_seqlens: expected a 1-D tensor of >= 2 boundaries, found " << cu_seqlens.sizes());
+  const auto cu = cu_seqlens.to(torch::kInt64).cpu();
+  PGOLF_CHECK(cu[0].item<int64_t>() == 0 && cu.max().item<int64_t>() == n &&
+                  (cu.diff() >= 0).all().item<bool>(),
+              "cu_seqlens: expected 0 .. " << n << " non-decreasing, found " << cu);
+  const auto pos = torch::arange(n, torch::kInt64);
+  // Last boundary <= t; padded boundaries equal n, so no position reaches them.
+  return (torch::searchsorted(cu, pos, /*out_int32=*/false, /*right=*/true) - 1)
+      .to(cu_seqlens.device());
+}
+
+torch::Tensor banked_causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                      const torch::Tensor& v, const torch::Tensor& segments) {
+  auto qh = q.transpose(1, 2), kh = k.transpose(1, 2), vh = v.transpose(1, 2);  // (B,H*,T,D)
+  if (!segments.defined()) return compat::causal_attention(qh, kh, vh).transpose(1, 2);
+  const int64_t T = q.size(1);
+  PGOLF_CHECK(q.size(0) == 1 && segments.numel() == T,
+              "varlen attention: expected one packed row and " << T << " segment ids, found "
+                                                               << q.sizes() << ", " << segments.sizes());
+  const int64_t rep = q.size(2) / k.size(2);
+  if (rep > 1) {
+    kh = kh.repeat_interleave(rep, /*dim=*/1);
+    vh = vh.repeat_interleave(rep, /*dim=*/1);
+  }
+  const auto seg = segments.to(q.device());
+  const auto same = seg.unsqueeze(1) == seg.unsqueeze(0);  // (T,T)
+  const auto causal = torch::ones({T, T}, torch::dtype(torch::kBool).device(q.device())).tril();
+  const auto allowed = same.logical_and(causal);  // true = attend
+  return at::scaled_dot_product_attention(qh, kh, vh, allowed, /*dropout_p=*/0.0,
+                                          /*is_causal=*/false)
+      .transpose(1, 2);
+}
+
+std::pair<torch::Tensor, int64_t> build_cu_seqlens(std::vector<int64_t> bos, int64_t total_len,
+                                                   int64_t max_doc_len, int64_t bucket) {
+  PGOLF_CHECK(total_len >= 1 && bucket >= 1, "build_cu_seqlens: total_len " << total_len
+                                                                           << ", bucket " << bucket);
+  if (bos.empty() || bos.front() != 0) bos.insert(bos.begin(), 0);
+  bos.push_back(total_len);
+  std::vector<int64_t> starts;
+  for (size_t i = 0; i + 1 < bos.size(); ++i) {
+    PGOLF_CHECK(bos[i] < bos[i + 1], "build_cu_seqlens: BOS positions must increase below "
+                                         << total_len);
+    for (int64_t p = bos[i]; p < bos[i + 1]; p += (max_doc_len > 0 ? max_doc_len : total_len))
+      starts.push_back(p);
+  }
+  int64_t longest = 0;
+  for (size_t i = 0; i < starts.size(); ++i)
+    longest = std::max(longest, (i + 1 < starts.size() ? starts[i + 1] : total_len) - starts[i]);
+  const int64_t n = static_cast<int64_t>(starts.size()) + 1;
+  const int64_t padded = (n + bucket - 1) / bucket * bucket;
+  auto cu = torch::full({padded}, total_len, torch::kInt32);
+  for (size_t i = 0; i < starts.size(); ++i) cu[static_cast<int64_t>(i)] = starts[i];
+  return {cu, longest};
+}
+
+BankedAttentionImpl::BankedAttentionImpl(const BankedAttentionOptions& opts) : opts_(opts) {
+  PGOLF_CHECK(opts.dim % opts.num_heads == 0 && opts.num_heads % opts.num_kv_heads == 0,
+              "attention: dim " << opts.dim << ", heads " << opts.num_heads << ", kv heads "
+                                << opts.num_kv_heads << " do not divide evenly");
+  PGOLF_CHECK(int(opts.attn_out_gate) + int(opts.gated_attn) + int(opts.sparse_attn_gate) <= 1,
+              "attention: the output gate, dense and sparse gates are mutually exclusive");
+  head_dim_ = opts.dim / opts.num_heads;
+  q_gain = register_parameter("q_gain", torch::full({opts.num_heads}, opts.qk_gain_init));
+  torch::NoGradGuard no_grad;
+  if (opts.attn_out_gate)
+    attn_gate_proj = register_module(
+        "attn_gate_proj", CastedLinear(opts.gate_window, opts.num_heads, /*zero_init=*/true));
+  if (opts.gated_attn)
+    attn_gate_w = register_parameter(
+        "attn_gate_w", torch::empty({opts.num_heads, opts.dim}).normal_(0.0, opts.gated_attn_init_std));
+  if (opts.sparse_attn_gate) {
+    auto w = torch::zeros({opts.num_heads, opts.gate_window});
+    if (opts.sparse_attn_gate_init_std > 0) w.normal_(0.0, opts.sparse_attn_gate_init_std);
+    attn_gate_w = register_parameter("attn_gate_w", w);
+  }
+}
+
+torch::Tensor BankedAttentionImpl::head_gate(const torch::Tensor& x, const torch::Tensor& q_raw) {
+  const int64_t w = opts_.gate_window;
+  if (opts_.attn_out_gate) {
+    const auto& src = opts_.attn_out_gate_src_q ? q_raw : x;
+    return 2.0 * torch::sigmoid(attn_gate_proj(src.narrow(-1, 0, w)));  // identity at zero init
+  }
+  if (opts_.gated_attn) return torch::sigmoid(F::linear(x, attn_gate_w.to(x.scalar_type())));
+  if (opts_.sparse_attn_gate)
+    return torch::sigmoid(opts_.sparse_attn_gate_scale *
+                          F::linear(x.narrow(-1, 0, w), attn_gate_w.to(x.scalar_type())));
+  return {};
+}
+
+torch::Tensor BankedAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& q_w,
+                                           const torch::Tensor& k_w, const torch::Tensor& v_w,
+                                           const torch::Tensor& out_w, const torch::Tensor& cos,
+                                           const torch::Tensor& sin,
+                                           const torch::Tensor& segments) {
+  const int64_t B = x.size(0), T = x.size(1);
+  const int64_t H = opts_.num_heads, Hkv = opts_.num_kv_heads, D = head_dim_;
+  const auto dt = x.scalar_type();
+  const auto q_raw = F::linear(x, q_w.to(dt));                      // (B,T,H*D)
+  auto q = q_raw.reshape({B, T, H, D});
+  auto k = F::linear(x, k_w.to(dt)).reshape({B, T, Hkv, D});
+  const auto v = F::linear(x, v_w.to(dt)).reshape({B, T, Hkv, D});
+  q = fused::rms_norm(q);
+  k = fused::rms_norm(k);
+  q = partial_rotary(q, cos.to(dt), sin.to(dt), opts_.rope_dims);
+  k = partial_rotary(k, cos.to(dt), sin.to(dt), opts_.rope_dims);
+  q = q * q_gain.to(dt).view({1, 1, H, 1});
+  auto y = banked_causal_attention(q, k, v, segments);             // (B,T,H,D)
+  if (opts_.xsa) y = exclusive_self_attention(y, v);
+  const auto g = head_gate(x, q_raw);                              // (B,T,H)
+  if (g.defined()) y = y * g.unsqueeze(-1);
+  return F::linear(y.reshape({B, T, H * D}), out_w.to(dt));
+}
+
+}  // namespace pgolf::model
