@@ -83,7 +83,7 @@ if grep -q "NOT RUN" "$OUT/cuda_graphs.log"; then
 fi
 
 section "fused kernels vs CPU references"
-run fused_kernels ctest --test-dir "$BUILD" -R '^fused_kernels_test$' --output-on-failure -V
+run fused_kernels ctest --test-dir "$BUILD" -R '^fused_kernels_test(\.|$)' --output-on-failure -V
 if grep -q "NOT RUN" "$OUT/fused_kernels.log"; then
   note "FAIL: fused_kernels_test skipped its CUDA cases on a GPU machine"; status=1
 fi

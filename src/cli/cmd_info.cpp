@@ -19,6 +19,7 @@
 #include <map>
 
 #include "pgolf/cli/commands.h"
+#include "pgolf/config/resolve.h"
 #include "pgolf/core/files.h"
 #include "pgolf/core/log.h"
 #include "pgolf/core/runtime.h"
@@ -157,7 +158,7 @@ int run_info(const InfoArgs& a) {
   core::configure_threads(static_cast<int>(cfg.train.threads));
   torch::manual_seed(cfg.train.seed);
   model::GPT gpt(cfg.model);
-  const auto ctrl = quant::split_patterns(cfg.quant.control_tensor_name_patterns);
+  const auto ctrl = config::split_list(cfg.quant.control_tensor_name_patterns);
   Json j;
   j["model"] = model_summary(cfg.model);
   j["params"]["groups"] = Json::array();

@@ -10,6 +10,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
 
 namespace pgolf::quant {
@@ -101,17 +102,6 @@ std::string category_of(const std::string& name) {
   if (has("bigram")) return "bigram";
   if (has(".attn.") || has(".proj.")) return "attn";  // ".mlp." names returned above
   return "other";
-}
-
-std::vector<std::string> split_patterns(const std::string& csv) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= csv.size()) {
-    const size_t comma = std::min(csv.find(',', start), csv.size());
-    if (comma > start) out.push_back(csv.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
 }
 
 bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
@@ -255,8 +245,11 @@ QuantResult quantize_state_dict(const NamedTensors& state_dict, const config::Qu
   PGOLF_CHECK_INPUT(cfg.intn_scale_stat == "max" || cfg.intn_scale_stat == "quantile",
                     "intn_scale_stat: expected max | quantile, found '" << cfg.intn_scale_stat
                                                                          << "'");
-  const Patterns p{split_patterns(cfg.control_tensor_name_patterns),
-                   split_patterns(cfg.fp16_keep_name_patterns), split_patterns(cfg.int_cats)};
+  // config::split_list, the one list rule (trimmed, empty entries dropped): validation, late QAT,
+  // the optimiser grouping and `pgolf info` read these knobs through it too.
+  const Patterns p{config::split_list(cfg.control_tensor_name_patterns),
+                   config::split_list(cfg.fp16_keep_name_patterns),
+                   config::split_list(cfg.int_cats)};
   QuantResult out;
   std::unordered_map<std::string, int> seen;
   for (const auto& [name, tensor] : state_dict) {

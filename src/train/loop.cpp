@@ -11,6 +11,7 @@
 #include "pgolf/core/log.h"
 #include "pgolf/data/loader.h"
 #include "pgolf/optim/schedule.h"
+#include "pgolf/quant/qat.h"
 #include "pgolf/train/grad_sync.h"
 #include "pgolf/train/log_lines.h"
 #include "pgolf/train/signals.h"
@@ -177,25 +178,6 @@ double momentum_at(const config::OptimConfig& o, int64_t step) {
                               o.muon_momentum_warmup_steps);
 }
 
-// Late QAT clips following the export's classes (QUANT_SCHEME, INT_CATS): mixed = int5 MLP and
-// int6 attention (and bigram.proj when INT_CATS has bigram), as PR #286 with its INT_CATS
-// mlp,attn; the int6 schemes int6 throughout; int8 everywhere for int8. PR #286 floors the row
-// scale at 1e-12 (fp32), not at the export's fp16 minimum.
-model::QatSettings late_qat_settings(const config::QuantConfig& q) {
-  model::QatSettings qs;
-  qs.min_scale = 1e-12;
-  if (q.quant_scheme == "int8") {
-    qs.mlp_clip = qs.attn_clip = qs.bigram_clip = 127;
-    return qs;
-  }
-  const auto cats = config::split_list(q.int_cats);
-  const auto has = [&](const char* c) { return std::find(cats.begin(), cats.end(), c) != cats.end(); };
-  qs.mlp_clip = has("mlp") ? (q.quant_scheme == "mixed" ? 15 : 31) : 0;
-  qs.attn_clip = has("attn") ? 31 : 0;
-  qs.bigram_clip = has("bigram") ? 31 : 0;
-  return qs;
-}
-
 void save(Session& s, const LoopOptions& opts, int64_t step, double train_ms) {
   if (opts.checkpoint_path.empty()) return;
   std::string path = opts.checkpoint_path;
@@ -268,7 +250,7 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
     const double scale = optim::lr_mul(step, elapsed, t.iterations, t.warmdown_iters, cap_ms);
     const double momentum = momentum_at(s.cfg.optim, step);
     if (!qat_on && optim::late_qat_due(step, elapsed, t.iterations, t.late_qat_frac, cap_ms)) {
-      s.model->set_qat(late_qat_settings(s.cfg.quant));
+      s.model->set_qat(quant::late_qat_settings(s.cfg.quant));
       qat_on = true;
       if (s.step_graph) s.step_graph->invalidate("late QAT changed the forward");
       s.log.line(core::format("late_qat:enabled step:%lld scale:%.4f",

@@ -24,10 +24,12 @@ bool exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
+// PGOLF_GOLDEN_ROOT (default: the in-tree tests/golden/cases, compiled in) and the colon-separated
+// PGOLF_GOLDEN_DIRS.
 std::vector<std::string> roots() {
   std::vector<std::string> out;
   const char* root = std::getenv("PGOLF_GOLDEN_ROOT");
-  out.push_back(root ? root : "../shared/golden");
+  out.push_back(root && *root ? root : PGOLF_GOLDEN_CASES_DIR);
   if (const char* extra = std::getenv("PGOLF_GOLDEN_DIRS")) {
     std::stringstream ss(extra);
     std::string item;
@@ -37,21 +39,24 @@ std::vector<std::string> roots() {
   return out;
 }
 
-// Case folders under `dir` (or `dir` itself when it holds a manifest).
-void collect(const std::string& dir, std::vector<std::string>& out) {
+// Case folders at or under `dir`: a folder holding manifest.json is a case; any other folder is
+// searched (a few levels: cases/<set>/<case>), so a new set folder needs no code.
+void collect(const std::string& dir, std::vector<std::string>& out, int depth = 0) {
   if (exists(dir + "/manifest.json")) {
     out.push_back(dir);
     return;
   }
+  if (depth >= 3) return;
   DIR* d = ::opendir(dir.c_str());
   if (!d) return;
+  std::vector<std::string> subs;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    std::string sub = dir + "/" + name;
-    if (is_dir(sub) && exists(sub + "/manifest.json")) out.push_back(sub);
+    if (is_dir(dir + "/" + name)) subs.push_back(dir + "/" + name);
   }
   ::closedir(d);
+  for (const auto& sub : subs) collect(sub, out, depth + 1);
 }
 
 torch::ScalarType dtype_of(const std::string& s) {
@@ -149,7 +154,11 @@ bool GoldenCase::has_scalar(const std::string& name) const {
 
 std::vector<GoldenCase> discover(const std::string& kind) {
   std::vector<std::string> dirs;
-  for (const auto& r : roots()) collect(r, dirs);
+  for (const auto& r : roots()) {
+    // A folder named but absent is a mistake (a typo in PGOLF_GOLDEN_DIRS), not "no cases".
+    if (!is_dir(r)) throw std::runtime_error("golden: case folder '" + r + "' does not exist");
+    collect(r, dirs);
+  }
   std::sort(dirs.begin(), dirs.end());
   dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
   std::vector<GoldenCase> out;
@@ -157,6 +166,15 @@ std::vector<GoldenCase> discover(const std::string& kind) {
     GoldenCase c(d);
     if (kind.empty() || c.kind() == kind) out.push_back(std::move(c));
   }
+  return out;
+}
+
+std::vector<GoldenCase> discover_in(const std::string& root) {
+  std::vector<std::string> dirs;
+  collect(root, dirs);
+  std::sort(dirs.begin(), dirs.end());
+  std::vector<GoldenCase> out;
+  for (const auto& d : dirs) out.emplace_back(d);
   return out;
 }
 

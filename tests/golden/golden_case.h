@@ -1,6 +1,8 @@
-// Golden case access: discovers case folders (PGOLF_GOLDEN_ROOT and the colon-separated
-// PGOLF_GOLDEN_DIRS), reads manifest.json and tensors.bin, and compares tensors with messages that
-// name the tensor, the max abs/rel error and the first offending index.
+// Golden case access: discovers case folders (PGOLF_GOLDEN_ROOT, default the in-tree
+// tests/golden/cases with its seed/ and frontier/ sets, and the colon-separated
+// PGOLF_GOLDEN_DIRS, each a case folder or a folder of them), reads manifest.json and
+// tensors.bin, and compares tensors with messages that name the tensor, the max abs/rel error and
+// the first offending index.
 #pragma once
 
 #include <iostream>
@@ -47,6 +49,8 @@ config::ModelConfig model_config(const nlohmann::json& c);
 
 // Every case folder of `kind` (empty kind: every case), sorted by path.
 std::vector<GoldenCase> discover(const std::string& kind = "");
+// Every case folder at or under `root` alone (no environment), sorted by path.
+std::vector<GoldenCase> discover_in(const std::string& root);
 // Case folder by name among all discovered roots (for train_steps' initial_weights_case).
 GoldenCase find_case(const std::string& name, const std::string& near_dir);
 

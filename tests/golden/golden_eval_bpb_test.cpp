@@ -17,7 +17,7 @@ namespace {
 
 TEST(GoldenEvalBpbTest, LutsEqualGolden) {
   const auto cases = discover("eval_bpb");
-  if (cases.empty()) GTEST_SKIP() << "no eval_bpb golden cases found (PGOLF_GOLDEN_ROOT)";
+  ASSERT_FALSE(cases.empty()) << "no eval_bpb golden case found (a missing kind fails)";
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
     const std::string model = c.root() + "/" + c.config().at("tokenizer").get<std::string>();
@@ -93,7 +93,7 @@ TEST(GoldenEvalBpbTest, StandardEvalMatchesReference) {
   PGOLF_GOLDEN_REQUIRE_TARGET();
   const double rtol = tolerance(1e-6, kBf16EvalRel);
   const auto cases = discover("eval_bpb");
-  if (cases.empty()) GTEST_SKIP() << "no eval_bpb golden cases found (PGOLF_GOLDEN_ROOT)";
+  ASSERT_FALSE(cases.empty()) << "no eval_bpb golden case found (a missing kind fails)";
   torch::set_num_threads(1);  // tiny matmuls: extra threads only contend on a busy host
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
@@ -119,7 +119,7 @@ TEST(GoldenEvalBpbTest, SlidingEvalReferenceModeMatchesAndExactModeScoresOnce) {
   PGOLF_GOLDEN_REQUIRE_TARGET();
   const double rtol = tolerance(1e-6, kBf16EvalRel);
   const auto cases = discover("eval_bpb");
-  if (cases.empty()) GTEST_SKIP() << "no eval_bpb golden cases found (PGOLF_GOLDEN_ROOT)";
+  ASSERT_FALSE(cases.empty()) << "no eval_bpb golden case found (a missing kind fails)";
   torch::set_num_threads(1);  // tiny matmuls: extra threads only contend on a busy host
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());

@@ -83,7 +83,7 @@ int64_t half_ties(const core::NamedTensors& pruned, const quant::QuantResult& r)
 
 TEST(GoldenQuantizeExportTest, PruneQuantizeSerializeDequantize) {
   const auto cases = discover("quantize_export");
-  if (cases.empty()) GTEST_SKIP() << "no quantize_export golden cases found (PGOLF_GOLDEN_ROOT)";
+  ASSERT_FALSE(cases.empty()) << "no quantize_export golden case found (a missing kind fails)";
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
     const auto qcfg = case_quant_config(c.config());
@@ -150,14 +150,16 @@ TEST(GoldenQuantizeExportTest, PruneQuantizeSerializeDequantize) {
 // train_steps (case 6): the export after training, from the stored SWA weights.
 TEST(GoldenQuantizeExportTest, TrainStepsExportFromSwaWeights) {
   const auto cases = discover("train_steps");
-  if (cases.empty()) GTEST_SKIP() << "no train_steps golden cases found";
+  ASSERT_FALSE(cases.empty()) << "no train_steps golden case found (a missing kind fails)";
+  int checked = 0;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
     if (!c.manifest().contains("quant_meta")) continue;
+    ++checked;
     core::NamedTensors sd;
     for (const auto& k : c.manifest().at("state_dict_keys")) {
       const std::string name = "swa." + k.get<std::string>();
-      if (!c.has(name)) GTEST_SKIP() << "case has no " << name;
+      ASSERT_TRUE(c.has(name)) << "case has quant_meta but no " << name;
       sd.emplace_back(k.get<std::string>(), c.tensor(name));
     }
     const config::QuantConfig qcfg;  // the reference's export settings are the defaults
@@ -178,6 +180,7 @@ TEST(GoldenQuantizeExportTest, TrainStepsExportFromSwaWeights) {
     const double ref = c.scalar("quant_zstd22_bytes_torch113");
     EXPECT_NEAR(static_cast<double>(quant::compress(raw, {}).size()), ref, 0.02 * ref);
   }
+  EXPECT_GT(checked, 0) << "no train_steps case stores quant_meta: the export went unchecked";
 }
 
 }  // namespace

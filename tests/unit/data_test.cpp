@@ -351,9 +351,10 @@ std::vector<std::string> golden_case_dirs() {
       if (!d.empty()) roots.push_back(d);
   }
   std::vector<std::string> dirs;
-  for (const auto& r : roots)
-    for (const auto& m : core::glob_sorted(r + "/*/manifest.json"))
-      dirs.push_back(m.substr(0, m.size() - std::string("/manifest.json").size()));
+  for (const auto& r : roots)  // r/<case>/ or r/<set>/<case>/ (tests/golden/cases/seed/...)
+    for (const char* pattern : {"/*/manifest.json", "/*/*/manifest.json"})
+      for (const auto& m : core::glob_sorted(r + pattern))
+        dirs.push_back(m.substr(0, m.size() - std::string("/manifest.json").size()));
   return dirs;
 }
 
@@ -401,7 +402,8 @@ TEST(TokenLoaderGoldenTest, ReproducesReferenceBatchesAndValidationTokens) {
     }
   }
   std::cout << "golden loader/validation checks: " << checked << "\n";
-  if (checked == 0) GTEST_SKIP() << "no golden train_steps/eval_bpb cases (PGOLF_GOLDEN_ROOT)";
+  EXPECT_GT(checked, 0) << "no golden train_steps/eval_bpb case (PGOLF_GOLDEN_ROOT): a missing "
+                           "kind fails";
 }
 
 }  // namespace

@@ -130,19 +130,16 @@ TEST(TorchrunEnvTest, RejectsUnknownBackend) {
 // ---- 2-rank Gloo world. The C10dWorker tests run only inside ranks started by run_ranks.
 
 TEST(C10dCommTest, GlooTwoRanksCollectives) {
-  if (testing::is_rank_worker()) GTEST_SKIP();
   EXPECT_EQ(testing::run_ranks(2, "C10dWorker.Collectives", /*timeout_s=*/60),
             std::vector<int>({0, 0}));
 }
 
 TEST(C10dCommTest, PeerExitSurfacesAsErrorNotHang) {
-  if (testing::is_rank_worker()) GTEST_SKIP();
   EXPECT_EQ(testing::run_ranks(2, "C10dWorker.PeerExits", /*timeout_s=*/60),
             std::vector<int>({0, 0}));
 }
 
-TEST(C10dWorker, Collectives) {
-  if (!testing::is_rank_worker()) GTEST_SKIP() << "runs as a spawned rank";
+PGOLF_RANK_WORKER_TEST(C10dWorker, Collectives) {
   auto comm = make_comm("gloo", /*use_cuda=*/false);
   ASSERT_EQ(comm->backend(), "gloo");
   ASSERT_EQ(comm->world_size(), 2);
@@ -190,8 +187,7 @@ TEST(C10dWorker, Collectives) {
   comm->barrier();
 }
 
-TEST(C10dWorker, PeerExits) {
-  if (!testing::is_rank_worker()) GTEST_SKIP() << "runs as a spawned rank";
+PGOLF_RANK_WORKER_TEST(C10dWorker, PeerExits) {
   TorchrunEnv env = read_torchrun_env();
   C10dComm comm(env, "gloo", std::chrono::seconds(20));
   if (comm.rank() == 1) std::_Exit(0);  // dies without a word, as a crashed rank would

@@ -14,6 +14,7 @@
 #include "pgolf/eval/sliding.h"
 #include "pgolf/eval/standard.h"
 #include "pgolf/eval/ttt.h"
+#include "common/tiny_model.h"
 
 namespace pgolf::eval {
 namespace {
@@ -527,14 +528,7 @@ TEST(EvalTttTest, CausalityLaterTokensNeverChangeEarlierScores) {
 
 // The same guarantee with the real GPT (SmearGate on, randomised weights) behind GptLoraModel.
 TEST(EvalTttTest, GptLoraModelIsCausalAndAdapts) {
-  config::ModelConfig cfg;
-  cfg.vocab_size = kVocab;
-  cfg.num_layers = 2;
-  cfg.model_dim = 32;
-  cfg.num_heads = 2;
-  cfg.num_kv_heads = 1;
-  cfg.mlp_mult = 2.0;
-  cfg.bigram_vocab_size = 0;
+  const auto cfg = testing::tiny_model_config(kVocab);
   torch::manual_seed(41);
   model::GPT gpt(cfg);
   {

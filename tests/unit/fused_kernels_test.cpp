@@ -10,6 +10,7 @@
 #include "pgolf/model/compat.h"
 #include "pgolf/model/fused.h"
 #include "pgolf/model/gpt.h"
+#include "common/tiny_model.h"
 
 namespace pgolf::model::fused {
 namespace {
@@ -201,14 +202,7 @@ TEST(FusedReferenceTest, SoftcapCrossEntropyReferenceMatchesFormulaAndGradient) 
 TEST(FusedReferenceTest, GptLossIsTheEagerSoftcapCrossEntropy) {
   // GPT::forward / per_token_loss go through fused::softcap_cross_entropy; on CPU that must be the
   // model's eager composition cross_entropy(forward_logits(ids).float()) bit for bit, gradients too.
-  config::ModelConfig cfg;
-  cfg.vocab_size = 64;
-  cfg.num_layers = 2;
-  cfg.model_dim = 32;
-  cfg.num_heads = 2;
-  cfg.num_kv_heads = 1;
-  cfg.mlp_mult = 2;
-  cfg.bigram_vocab_size = 0;
+  auto cfg = testing::tiny_model_config();
   cfg.logit_softcap = 3.0;
   torch::manual_seed(7);
   model::GPT gpt(cfg);

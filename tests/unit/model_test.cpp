@@ -13,21 +13,20 @@
 #include "pgolf/model/flops.h"
 #include "pgolf/model/gpt.h"
 #include "pgolf/model/params.h"
+#include "common/tiny_model.h"
 
 namespace pgolf::model {
 namespace {
 
 constexpr int64_t kVocab = 64;
 
-// 3 layers of width 32, 4 heads of 8; bigram 50 x 16 (with proj), smear and U-Net on.
+// The tiny model with 3 layers, 4 heads of 8 (2 KV heads); bigram 50 x 16 (with proj), smear and
+// U-Net on.
 config::ModelConfig small_config() {
-  config::ModelConfig c;
-  c.vocab_size = kVocab;
+  auto c = testing::tiny_model_config(kVocab);
   c.num_layers = 3;
-  c.model_dim = 32;
   c.num_heads = 4;
   c.num_kv_heads = 2;
-  c.mlp_mult = 2.0;
   c.bigram_vocab_size = 50;
   c.bigram_dim = 16;
   c.kv_rank = 12;
@@ -38,8 +37,7 @@ config::ModelConfig small_config() {
 // make attention invisible), gates/scales included.
 void randomize(GPTImpl& m, uint64_t seed) {
   torch::manual_seed(seed);
-  torch::NoGradGuard no_grad;
-  for (auto& p : m.parameters()) p.copy_(0.3 * torch::randn(p.sizes()));
+  testing::randomize_parameters(m, 0.3);
 }
 
 GPT make(const config::ModelConfig& c, uint64_t seed = 7) {

@@ -29,6 +29,7 @@
 #include "pgolf/optim/optimizer_set.h"
 #include "pgolf/optim/param_groups.h"
 #include "pgolf/optim/schedule.h"
+#include "common/tiny_model.h"
 
 namespace pgolf::optim {
 namespace {
@@ -209,13 +210,9 @@ TEST(EmaTest, UpdateIsDecayTimesShadowPlusRest) {
 // Parameter groups, as the reference main() builds them.
 
 config::ModelConfig small_model(bool tied, int64_t bigram_dim = 16) {
-  config::ModelConfig c;
-  c.vocab_size = 64;
-  c.num_layers = 2;
-  c.model_dim = 32;
+  auto c = testing::tiny_model_config();
   c.num_heads = 4;
   c.num_kv_heads = 2;
-  c.mlp_mult = 2.0;
   c.tie_embeddings = tied;
   c.bigram_vocab_size = 40;
   c.bigram_dim = bigram_dim;
@@ -226,8 +223,7 @@ model::GPT make_model(const config::ModelConfig& c, uint64_t seed = 3) {
   torch::set_num_threads(1);  // tiny tensors; threads only add contention on a busy box
   torch::manual_seed(seed);
   model::GPT m(c);
-  torch::NoGradGuard no_grad;
-  for (auto& p : m->parameters()) p.copy_(0.2 * torch::randn(p.sizes()));
+  testing::randomize_parameters(*m, 0.2);
   return m;
 }
 

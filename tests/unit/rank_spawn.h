@@ -1,6 +1,8 @@
 // Multi-process test helper: re-runs this test binary as N ranks of a loopback world with the
 // torchrun environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), each running one
 // gtest filter, and collects their exit codes under a deadline (stragglers are killed).
+// Worker tests (PGOLF_RANK_WORKER_TEST) are registered only inside those ranks: a plain run of the
+// binary neither runs nor skips them.
 #pragma once
 
 #include <arpa/inet.h>
@@ -18,14 +20,40 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 extern char** environ;
 
 namespace pgolf::testing {
 
 constexpr const char* kWorkerEnv = "PGOLF_RANK_WORKER";
 
-// True inside a process started by run_ranks (worker tests skip themselves otherwise).
+// True inside a process started by run_ranks.
 inline bool is_rank_worker() { return std::getenv(kWorkerEnv) != nullptr; }
+
+struct WorkerTest : ::testing::Test {
+  explicit WorkerTest(void (*body)()) : body_(body) {}
+  void TestBody() override { body_(); }
+  void (*body_)();
+};
+
+// Registers suite.name running `body`, in a rank process only (see PGOLF_RANK_WORKER_TEST).
+inline bool register_worker_test(const char* suite, const char* name, const char* file, int line,
+                                 void (*body)()) {
+  if (!is_rank_worker()) return false;
+  ::testing::RegisterTest(suite, name, nullptr, nullptr, file, line,
+                          [body]() -> WorkerTest* { return new WorkerTest(body); });
+  return true;
+}
+
+// PGOLF_RANK_WORKER_TEST(Suite, Name) { body }: a test that exists only in the processes that
+// run_ranks starts (their filter names it Suite.Name).
+#define PGOLF_RANK_WORKER_TEST(suite, name)                                                  \
+  void suite##_##name##_worker_body();                                                     \
+  [[maybe_unused]] const bool suite##_##name##_worker_registered =                         \
+      ::pgolf::testing::register_worker_test(#suite, #name, __FILE__, __LINE__,            \
+                                             &suite##_##name##_worker_body);               \
+  void suite##_##name##_worker_body()
 
 // A TCP port that was free a moment ago on 127.0.0.1.
 inline int free_port() {

@@ -1,5 +1,5 @@
 // Unit tests for pgolf::tokenizer: loading errors, encode/decode, the byte tables (reference-spec
-// §3.2) on the shared dev sp1024 model, per-position byte counting (§3.3) and tokenizer training.
+// §3.2) on the dev sp1024 model (tests/data), per-position byte counting (§3.3) and tokenizer training.
 #include "pgolf/tokenizer/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -17,8 +17,9 @@ namespace pgolf::tokenizer {
 namespace {
 
 std::string dev_model() {
-  const char* dir = std::getenv("PGOLF_SHARED_DATA");
-  return std::string(dir ? dir : "../shared/data") + "/dev_sp1024.model";
+  // The dev sp1024 model, committed under tests/data (see the README there).
+  const char* dir = std::getenv("PGOLF_TEST_DATA");
+  return std::string(dir ? dir : "tests/data") + "/dev_sp1024.model";
 }
 
 template <class Fn>

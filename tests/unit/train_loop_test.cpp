@@ -31,6 +31,7 @@
 #include "pgolf/train/checkpoint.h"
 #include "pgolf/train/loop.h"
 #include "pgolf/train/session.h"
+#include "common/tiny_model.h"
 
 namespace pgolf::train {
 namespace {
@@ -38,8 +39,9 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string tokenizer_path() {
-  const char* dir = std::getenv("PGOLF_SHARED_DATA");
-  return std::string(dir ? dir : "../shared/data") + "/dev_sp1024.model";
+  // The dev sp1024 model, committed under tests/data (see the README there).
+  const char* dir = std::getenv("PGOLF_TEST_DATA");
+  return std::string(dir ? dir : "tests/data") + "/dev_sp1024.model";
 }
 
 // Random tokens (ids 2..1023) in one train and one val shard, once per test binary.
@@ -68,12 +70,7 @@ config::Config tiny_config() {
   config::Config c;
   c.data.data_path = data_dir();
   c.data.tokenizer_path = tokenizer_path();
-  c.model.vocab_size = 1024;
-  c.model.num_layers = 2;
-  c.model.model_dim = 32;
-  c.model.num_heads = 2;
-  c.model.num_kv_heads = 1;
-  c.model.mlp_mult = 2.0;
+  c.model = testing::tiny_model_config(1024);
   c.model.bigram_vocab_size = 64;
   c.model.bigram_dim = 16;
   c.optim.muon_momentum_warmup_steps = 5;

@@ -1,18 +1,26 @@
-// Unit tests for the train component's pure parts: reference log lines, checkpoints, run dirs.
+// Unit tests for the train component's pure parts: reference log lines, checkpoints, run dirs,
+// and the list knobs that training, the optimiser, `pgolf info` and the export all read.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 #include <fstream>
 
+#include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 #include "pgolf/dist/comm.h"
 #include "pgolf/model/gpt.h"
+#include "pgolf/model/params.h"
+#include "pgolf/optim/param_groups.h"
+#include "pgolf/quant/qat.h"
+#include "pgolf/quant/quantize.h"
 #include "pgolf/train/checkpoint.h"
 #include "pgolf/train/grad_sync.h"
 #include "pgolf/train/log_lines.h"
 #include "pgolf/train/run_dir.h"
+#include "common/tiny_model.h"
 #include "rank_spawn.h"
 
 namespace pgolf::train {
@@ -181,7 +189,6 @@ void run_grad_sync(dist::Comm& comm, int accum) {
 }
 
 TEST(GradSyncTest, OneRankLeavesAccumulatedGradients) {
-  if (testing::is_rank_worker()) GTEST_SKIP();
   dist::LocalComm comm;
   run_grad_sync(comm, /*accum=*/3);
 }
@@ -189,11 +196,7 @@ TEST(GradSyncTest, OneRankLeavesAccumulatedGradients) {
 TEST(GradSyncTest, EveryGptParameterIsSentDuringBackward) {
   // The real model (tied embeddings, BigramHash, SmearGate, skips): every parameter's hook fires,
   // so all buckets leave while backward still runs and none waits for finish().
-  config::ModelConfig mc;
-  mc.num_layers = 2;
-  mc.model_dim = 32;
-  mc.num_heads = 2;
-  mc.num_kv_heads = 1;
+  auto mc = testing::tiny_model_config(1024);
   mc.bigram_vocab_size = 64;
   mc.bigram_dim = 8;
   torch::manual_seed(0);
@@ -209,16 +212,68 @@ TEST(GradSyncTest, EveryGptParameterIsSentDuringBackward) {
 }
 
 TEST(GradSyncTest, TwoGlooRanksAverageLikeDdp) {
-  if (testing::is_rank_worker()) GTEST_SKIP();
   EXPECT_EQ(testing::run_ranks(2, "GradSyncWorker.TwoRanks", /*timeout_s=*/60),
             std::vector<int>({0, 0}));
 }
 
-TEST(GradSyncWorker, TwoRanks) {
-  if (!testing::is_rank_worker()) GTEST_SKIP() << "runs as a spawned rank";
+PGOLF_RANK_WORKER_TEST(GradSyncWorker, TwoRanks) {
   auto comm = dist::make_comm("gloo", /*use_cuda=*/false);
   ASSERT_EQ(comm->world_size(), 2);
   run_grad_sync(*comm, /*accum=*/2);
+}
+
+// ---- One list rule (config::split_list) for INT_CATS and CONTROL_TENSOR_NAME_PATTERNS ----
+// A space after a comma once passed validation (trimmed) but failed the export's untrimmed
+// split: attention trained with the int6 clip, then exported int8.
+
+config::Config from_env(const std::map<std::string, std::string>& env) {
+  config::Layers layers;
+  layers.env = env;
+  return config::resolve(layers, /*world_size=*/1).cfg;  // validates: throws on a bad entry
+}
+
+std::string export_kind(const config::QuantConfig& q, const std::string& name, torch::Tensor t) {
+  const auto r = quant::quantize_state_dict({{name, std::move(t)}}, q);
+  return r.meta.at(0).second.kind;
+}
+
+TEST(ListKnobsTest, IntCatsWithSpacesAreTheSameAtValidationQatAndExport) {
+  const auto cfg = from_env({{"INT_CATS", " mlp, attn "}, {"QUANT_SCHEME", "mixed"}});
+  EXPECT_EQ(config::split_list(cfg.quant.int_cats), (std::vector<std::string>{"mlp", "attn"}));
+  const auto qat = quant::late_qat_settings(cfg.quant);
+  EXPECT_EQ(qat.mlp_clip, 15);    // int5
+  EXPECT_EQ(qat.attn_clip, 31);   // int6
+  EXPECT_EQ(qat.bigram_clip, 0);  // not listed: exported int8, not fake-quantised
+  const int64_t n = cfg.quant.passthrough_max_numel + 1;  // above passthrough
+  EXPECT_EQ(export_kind(cfg.quant, "blocks.0.mlp.fc.weight", torch::randn({n, 1})), "int5");
+  EXPECT_EQ(export_kind(cfg.quant, "blocks.0.attn.c_q.weight", torch::randn({n, 1})), "int6");
+  EXPECT_EQ(export_kind(cfg.quant, "bigram.proj.weight", torch::randn({n, 1})), "int8");
+  // A misspelt entry is caught at validation, spaces or not.
+  try {
+    from_env({{"INT_CATS", "mlp, atn"}});
+    ADD_FAILURE() << "INT_CATS='mlp, atn' passed validation";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("int_cats"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ListKnobsTest, ControlPatternsWithSpacesAreTheSameAtOptimiserInfoAndExport) {
+  auto cfg = from_env({{"CONTROL_TENSOR_NAME_PATTERNS", "attn_scale, resid_mix "}});
+  const auto ctrl = config::split_list(cfg.quant.control_tensor_name_patterns);
+  EXPECT_EQ(ctrl, (std::vector<std::string>{"attn_scale", "resid_mix"}));
+  // resid_mix is 2-D: only its control name keeps it out of Muon.
+  const core::NamedTensors params = {{"blocks.0.resid_mix", torch::randn({2, 16})},
+                                     {"blocks.0.attn.c_q.weight", torch::randn({16, 16})}};
+  const auto plan = optim::build_param_groups(params, cfg.optim, ctrl);
+  EXPECT_EQ(plan.scalar, (std::vector<std::string>{"blocks.0.resid_mix"}));
+  EXPECT_EQ(plan.muon, (std::vector<std::string>{"blocks.0.attn.c_q.weight"}));
+  EXPECT_EQ(model::param_group("blocks.0.resid_mix", ctrl), "control");  // pgolf info
+  EXPECT_EQ(model::param_group("blocks.0.attn.c_q.weight", ctrl), "attention");
+  cfg.quant.passthrough_max_numel = 0;  // so the control rule, not the size rule, decides
+  EXPECT_EQ(export_kind(cfg.quant, "blocks.0.resid_mix", torch::randn({2, 16})),
+            "passthrough_ctrl");
+  EXPECT_EQ(export_kind(cfg.quant, "blocks.0.attn_scale", torch::randn({16})), "passthrough_ctrl");
+  EXPECT_EQ(export_kind(cfg.quant, "blocks.0.mlp_scale", torch::randn({16})), "int8");
 }
 
 }  // namespace

@@ -56,7 +56,9 @@ std::string flag_name(const std::string& leaf);  // num_kv_heads -> num-kv-heads
 // 8 / world_size (the reference's grad_accum_steps); 0 when world_size does not divide 8.
 int grad_accum_steps(int world_size);
 
-// Split "a,b,c" into trimmed non-empty parts (pattern lists).
+// Split "a,b,c" into trimmed non-empty parts: the one rule for every comma-separated knob
+// (INT_CATS, CONTROL_TENSOR_NAME_PATTERNS, FP16_KEEP_NAME_PATTERNS, GLOO_SOCKET_IFNAME), so
+// validation, training, the optimiser, `pgolf info` and the export see the same entries.
 std::vector<std::string> split_list(const std::string& text);
 
 }  // namespace pgolf::config

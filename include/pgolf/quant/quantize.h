@@ -53,8 +53,6 @@ float quantile_all(const torch::Tensor& x, double q);
 
 // "embed" (tok_emb / lm_head), "mlp" (.mlp.), "bigram", "attn" (.attn. or non-MLP .proj.), "other".
 std::string category_of(const std::string& name);
-// Comma-separated list (empty entries dropped), as the reference parses its pattern env vars.
-std::vector<std::string> split_patterns(const std::string& csv);
 bool matches_any(const std::string& name, const std::vector<std::string>& patterns);
 
 struct QuantizedTensor {
