@@ -8,6 +8,7 @@
 #include <c10/util/Exception.h>
 
 #include "pgolf/cli/commands.h"
+#include "pgolf/config/suggest.h"
 #include "pgolf/core/error.h"
 #include "pgolf/core/runtime.h"
 #include "pgolf/dist/error_file.h"
@@ -16,6 +17,50 @@ namespace pgolf::cli {
 
 namespace {
 std::vector<std::string> g_argv;
+
+std::vector<CLI::App*> subcommands_of(CLI::App* app) {
+  return app->get_subcommands([](CLI::App*) { return true; });
+}
+
+// "did you mean" lines for a command line CLI11 refused: an unknown subcommand (pgolf trian) or
+// an unknown --option of the chosen one (--iteration 5), compared with the known names.
+std::vector<std::string> suggestions(CLI::App& root, const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  CLI::App* app = &root;
+  bool options_only = false;  // past the subcommand chain: bare words are option values
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    if (arg == "--") break;
+    if (arg.rfind("--", 0) == 0) {
+      const std::string name = arg.substr(2, arg.find('=') - 2);
+      if (name.empty() || app->get_option_no_throw("--" + name) != nullptr) continue;
+      std::vector<std::string> known;
+      for (const CLI::Option* o : app->get_options())
+        for (const auto& l : o->get_lnames()) known.push_back(l);
+      const std::string near = config::closest_name(name, known, config::typo_distance(name));
+      if (!near.empty())
+        out.push_back("unknown option --" + name + "; did you mean --" + near + "?");
+      options_only = true;
+      continue;
+    }
+    if (arg[0] == '-' || options_only) continue;
+    std::vector<std::string> names;
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : subcommands_of(app)) {
+      names.push_back(sub->get_name());
+      if (sub->get_name() == arg) next = sub;
+    }
+    if (next != nullptr) {
+      app = next;
+      continue;
+    }
+    const std::string near = config::closest_name(arg, names, 2);
+    if (!near.empty() && !names.empty())
+      out.push_back("unknown command '" + arg + "'; did you mean '" + near + "'?");
+    options_only = true;
+  }
+  return out;
+}
 }  // namespace
 
 const std::vector<std::string>& raw_argv() { return g_argv; }
@@ -37,7 +82,10 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitBadInput;
+    const int rc = app.exit(e) == 0 ? kExitOk : kExitBadInput;
+    if (rc != kExitOk)
+      for (const auto& s : suggestions(app, g_argv)) std::cerr << s << "\n";
+    return rc;
   }
   if (show_version) {
     std::cout << core::version_string() << std::endl;
@@ -46,8 +94,10 @@ int run(int argc, char** argv) {
   try {
     for (auto& cmd : commands)
       if (cmd.app->parsed()) return cmd.run();
-    std::cout << app.help() << std::endl;
-    return kExitOk;
+    // No subcommand: usage on stderr and a failure, so that a script calling bare `pgolf` by
+    // mistake does not pass (`pgolf --help` is the way to ask for it).
+    std::cerr << app.help() << std::endl;
+    return kExitBadInput;
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     if (!e.hint().empty()) std::cerr << "hint: " << e.hint() << "\n";

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -23,6 +24,7 @@ struct EncodeArgs {
   int64_t num_val_docs = 50000, shard_size = 100000000, vocab_size = 0;
   int threads = 0;
   bool overwrite = false;
+  bool replace_invalid_utf8 = false;
 };
 
 struct InspectArgs {
@@ -33,18 +35,30 @@ struct InspectArgs {
 struct TrainTokArgs {
   std::string input, output, format = "auto";
   int64_t vocab_size = 1024, max_docs = 0;
+  bool replace_invalid_utf8 = false;
   int threads = 0;
   bool verbose = false;
 };
 
-std::string progress_line(const data::EncodeStats& s) {
+// `input_bytes` > 0 (a regular file) adds the share read and the time left.
+std::string progress_line(const data::EncodeStats& s, int64_t input_bytes = 0) {
   const double secs = std::max(s.seconds, 1e-9);
-  return core::format(
+  std::string line = core::format(
       "encode: %lld docs (val %lld, train %lld), %lld tokens, %.1f MB read, "
       "%.2f MB/s, %.2f M tokens/s",
       static_cast<long long>(s.docs_total), static_cast<long long>(s.docs_val),
       static_cast<long long>(s.docs_train), static_cast<long long>(s.tokens_total()),
       s.bytes_in / 1e6, s.bytes_in / 1e6 / secs, s.tokens_total() / 1e6 / secs);
+  if (input_bytes > 0)
+    line += core::format(", %.0f%%, ", 100.0 * s.bytes_in / input_bytes) +
+            core::eta_text(static_cast<double>(s.bytes_in), static_cast<double>(input_bytes), secs);
+  return line;
+}
+
+void report_replaced(const data::DocumentReader& docs) {
+  if (docs.invalid_utf8_replaced() > 0)
+    std::cerr << "warning: " << docs.invalid_utf8_replaced() << " invalid UTF-8 sequence(s) in "
+              << docs.path() << " replaced with U+FFFD (--replace-invalid-utf8)\n";
 }
 
 int run_encode(const EncodeArgs& a) {
@@ -57,14 +71,18 @@ int run_encode(const EncodeArgs& a) {
   opts.bos_id = tok.bos_id();
   opts.overwrite = a.overwrite;
   PGOLF_CHECK_INPUT(opts.bos_id >= 0, "tokenizer " << a.tokenizer << " has no BOS piece");
-  data::DocumentReader docs(a.input, data::parse_doc_format(a.format));
+  data::DocumentReader docs(a.input, data::parse_doc_format(a.format), a.replace_invalid_utf8);
+  std::error_code size_err;
+  const auto size = a.input == "-" ? 0 : std::filesystem::file_size(a.input, size_err);
+  const int64_t input_bytes = size_err ? 0 : static_cast<int64_t>(size);
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   auto last = std::chrono::steady_clock::now();
   auto progress = [&](const data::EncodeStats& s) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last < std::chrono::seconds(tty ? 1 : 10)) return;
     last = now;
-    std::cerr << (tty ? "\r" : "") << progress_line(s) << (tty ? "" : "\n") << std::flush;
+    std::cerr << (tty ? "\r" : "") << progress_line(s, input_bytes) << (tty ? "" : "\n")
+              << std::flush;
   };
   const auto encoder = [&](const std::vector<std::string>& batch) {
     return tok.encode_batch(batch, a.threads);
@@ -72,6 +90,7 @@ int run_encode(const EncodeArgs& a) {
   const auto stats = data::encode_documents(docs, encoder, opts, progress);
   if (tty) std::cerr << "\r\033[K";
   std::cout << progress_line(stats) << core::format(" in %.2f s\n", stats.seconds);
+  report_replaced(docs);
   std::cout << "wrote " << stats.files_val << " val and " << stats.files_train
             << " train shard(s) to " << a.output << " (val tokens " << stats.tokens_val
             << ", train tokens " << stats.tokens_train << ")\n";
@@ -124,9 +143,10 @@ int run_inspect(const InspectArgs& a) {
 }
 
 int run_train_tokenizer(const TrainTokArgs& a) {
-  data::DocumentReader reader(a.input, data::parse_doc_format(a.format));
+  data::DocumentReader reader(a.input, data::parse_doc_format(a.format), a.replace_invalid_utf8);
   const auto t0 = std::chrono::steady_clock::now();
   auto raw = data::read_documents(reader, a.max_docs);
+  report_replaced(reader);
   std::vector<std::string> docs;
   int64_t bytes = 0;
   for (auto& d : raw) {
@@ -179,6 +199,9 @@ Command register_data(CLI::App& app) {
   e->add_option("--vocab-size", enc->vocab_size, "id bound (default: the tokenizer's vocab)");
   e->add_option("--threads", enc->threads, "encoder threads (0 = all cores)");
   e->add_flag("--overwrite", enc->overwrite, "replace existing fineweb_*.bin in the folder");
+  e->add_flag("--replace-invalid-utf8", enc->replace_invalid_utf8,
+              "replace invalid UTF-8 with U+FFFD and say how often (default: an error naming the "
+              "line; the replacement changes the byte count bpb divides by)");
 
   auto ins = std::make_shared<InspectArgs>();
   auto* i = sub->add_subcommand("inspect", "print a shard's header, token statistics and excerpt");
@@ -200,6 +223,8 @@ Command register_data(CLI::App& app) {
   t->add_option("--format", trn->format, "auto | text | jsonl")->capture_default_str();
   t->add_option("--threads", trn->threads, "trainer threads (0 = all cores)");
   t->add_flag("--verbose", trn->verbose, "show SentencePiece's training log");
+  t->add_flag("--replace-invalid-utf8", trn->replace_invalid_utf8,
+              "replace invalid UTF-8 with U+FFFD (default: an error naming the line)");
 
   return {sub, [=]() {
             if (e->parsed()) return run_encode(*enc);

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <set>
 #include <sstream>
 
 #include "pgolf/config/fields.h"
@@ -58,9 +60,9 @@ bool from_json_value(const nlohmann::json& j, int64_t& out) {
   return false;
 }
 bool from_json_value(const nlohmann::json& j, double& out) {
-  if (!j.is_number()) return false;
+  if (!j.is_number() || !std::isfinite(j.get<double>())) return false;
   out = j.get<double>();
-  return std::isfinite(out);
+  return true;
 }
 bool from_json_value(const nlohmann::json& j, bool& out) {
   if (j.is_boolean()) {
@@ -84,14 +86,26 @@ const char* type_name(const double&) { return "a number"; }
 const char* type_name(const bool&) { return "a boolean (0/1/true/false)"; }
 const char* type_name(const std::string&) { return "a string"; }
 
+// Leaf -> (key as spelled, value) of the keys one file has set: a leaf given twice, flat and
+// sectioned, with different values is reported instead of the later one winning silently.
+using SeenKeys = std::map<std::string, std::pair<std::string, nlohmann::json>>;
+
 // Sets leaf `name` from JSON; records errors. Returns false if the name is unknown.
 bool set_from_json(Resolved& r, const std::string& section, const std::string& name,
-                   const nlohmann::json& value, const std::string& origin,
+                   const nlohmann::json& value, const std::string& origin, SeenKeys& seen,
                    std::vector<std::string>& errors) {
   bool found = false;
   for_each_field(r.cfg, [&](const char* sec, const char* leaf, auto& field, const char*) {
     if (name != leaf || (!section.empty() && section != sec)) return;
     found = true;
+    const std::string spelled = section.empty() ? name : section + "." + name;
+    const auto [it, fresh] = seen.emplace(leaf, std::make_pair(spelled, value));
+    if (!fresh && it->second.second != value) {
+      errors.push_back(origin + ": key '" + leaf + "' is given twice with different values, as '" +
+                       it->second.first + "' = " + describe(it->second.second) + " and as '" +
+                       spelled + "' = " + describe(value) + "; keep one");
+      return;
+    }
     if (from_json_value(value, field)) {
       r.source[leaf] = origin;
     } else {
@@ -102,6 +116,31 @@ bool set_from_json(Resolved& r, const std::string& section, const std::string& n
   return found;
 }
 
+// A parser callback that lists every key appearing twice in the same object (nlohmann keeps the
+// last silently). Keys of nested objects are named with their parents' keys.
+nlohmann::json::parser_callback_t duplicate_key_finder(std::vector<std::string>& found) {
+  struct Frame {
+    std::string path;
+    std::set<std::string> keys;
+  };
+  auto stack = std::make_shared<std::vector<Frame>>();
+  auto last_key = std::make_shared<std::string>();
+  return [stack, last_key, &found](int, nlohmann::json::parse_event_t event, nlohmann::json& v) {
+    using E = nlohmann::json::parse_event_t;
+    if (event == E::object_start) {
+      const std::string parent = stack->empty() ? "" : stack->back().path;
+      stack->push_back({stack->empty() ? "" : parent + *last_key + ".", {}});
+    } else if (event == E::object_end && !stack->empty()) {
+      stack->pop_back();
+    } else if (event == E::key && !stack->empty()) {
+      *last_key = v.get<std::string>();
+      if (!stack->back().keys.insert(*last_key).second)
+        found.push_back(stack->back().path + *last_key);
+    }
+    return true;
+  };
+}
+
 void apply_file(Resolved& r, const std::string& path, std::vector<std::string>& errors) {
   std::ifstream in(path);
   if (!in.good()) {
@@ -109,8 +148,10 @@ void apply_file(Resolved& r, const std::string& path, std::vector<std::string>& 
     return;
   }
   nlohmann::json j;
+  std::vector<std::string> duplicates;
   try {
-    j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    j = nlohmann::json::parse(in, duplicate_key_finder(duplicates), /*allow_exceptions=*/true,
+                              /*ignore_comments=*/true);
   } catch (const std::exception& e) {
     errors.push_back(path + ": not valid JSON (" + e.what() + ")");
     return;
@@ -119,7 +160,11 @@ void apply_file(Resolved& r, const std::string& path, std::vector<std::string>& 
     errors.push_back(path + ": expected a JSON object at the top level, found " + describe(j));
     return;
   }
+  for (const auto& key : duplicates)
+    errors.push_back(path + ": key '" + key + "' appears twice in one object (JSON keeps only the "
+                     "last); keep one");
   const std::string origin = "file " + path;
+  SeenKeys seen;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     if (!key.empty() && key[0] == '_') continue;  // comments, _sources, _source
@@ -127,10 +172,10 @@ void apply_file(Resolved& r, const std::string& path, std::vector<std::string>& 
     if (is_section(key) && it->is_object()) {
       for (auto jt = it->begin(); jt != it->end(); ++jt) {
         if (!jt.key().empty() && jt.key()[0] == '_') continue;
-        if (!set_from_json(r, key, jt.key(), *jt, origin, errors))
+        if (!set_from_json(r, key, jt.key(), *jt, origin, seen, errors))
           errors.push_back(path + ": unknown key '" + key + "." + jt.key() + "'");
       }
-    } else if (!set_from_json(r, "", key, *it, origin, errors)) {
+    } else if (!set_from_json(r, "", key, *it, origin, seen, errors)) {
       errors.push_back(path + ": unknown key '" + key + "'");
     }
   }
@@ -167,8 +212,13 @@ bool parse_value(const std::string& text, int64_t& out) {
   }
   if (!t.empty() && t[0] == '+') t.erase(0, 1);
   if (t.empty()) return false;
-  auto res = std::from_chars(t.data(), t.data() + t.size(), out);
-  return res.ec == std::errc() && res.ptr == t.data() + t.size();
+  // Into a local: from_chars stores a parsed prefix ("12abc" -> 12), and a field left holding
+  // it would add a second, spurious validation error to the parse error.
+  int64_t v = 0;
+  auto res = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (res.ec != std::errc() || res.ptr != t.data() + t.size()) return false;
+  out = v;
+  return true;
 }
 
 bool parse_value(const std::string& text, double& out) {
@@ -177,8 +227,10 @@ bool parse_value(const std::string& text, double& out) {
   const std::string t = text.substr(b, e - b + 1);
   char* end = nullptr;
   errno = 0;
-  out = std::strtod(t.c_str(), &end);
-  return end == t.c_str() + t.size() && errno == 0 && std::isfinite(out);
+  const double v = std::strtod(t.c_str(), &end);  // a local, as for integers
+  if (end != t.c_str() + t.size() || errno != 0 || !std::isfinite(v)) return false;
+  out = v;
+  return true;
 }
 
 bool parse_value(const std::string& text, bool& out) {

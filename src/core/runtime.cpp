@@ -1,6 +1,8 @@
 // Runtime set-up (see runtime.h).
 #include "pgolf/core/runtime.h"
 
+#include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include <torch/torch.h>
@@ -15,6 +17,14 @@ int configure_threads(int threads) {
   if (n <= 0) n = 1;
   torch::set_num_threads(n);
   return n;
+}
+
+int auto_threads(int cores, int ranks, double load) {
+  cores = std::max(cores, 1);
+  ranks = std::max(ranks, 1);
+  const long busy = std::lround(std::max(load, 0.0));
+  const long free_cores = std::max<long>(cores - busy, 0);
+  return static_cast<int>(std::clamp<long>(free_cores / ranks, 1, std::max(cores / ranks, 1)));
 }
 
 bool cuda_available() { return torch::cuda::is_available(); }

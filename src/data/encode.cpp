@@ -98,7 +98,69 @@ void prepare_output_dir(const EncodeOptions& o) {
   for (const auto& f : stale) std::filesystem::remove(f);
 }
 
+// Length of the well-formed UTF-8 sequence at s[i] (Unicode Table 3-7), or 0 when it is not one;
+// `*bad_len` is then the length of its maximal ill-formed prefix (at least 1).
+size_t utf8_sequence(const std::string& s, size_t i, size_t* bad_len) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  *bad_len = 1;
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte: no overlongs, no surrogates
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;  // nothing past U+10FFFF
+  } else {
+    return 0;
+  }
+  for (size_t k = 1; k < n; ++k) {
+    if (i + k >= s.size()) return 0;
+    const unsigned char x = b(i + k);
+    if (x < (k == 1 ? lo : 0x80) || x > (k == 1 ? hi : 0xBF)) return 0;
+    *bad_len = k + 1;
+  }
+  return n;
+}
+
 }  // namespace
+
+size_t invalid_utf8_offset(const std::string& s) {
+  size_t bad = 0;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence(s, i, &bad);
+    if (n == 0) return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
+int64_t replace_invalid_utf8(std::string& s) {
+  if (invalid_utf8_offset(s) == std::string::npos) return 0;
+  std::string out;
+  out.reserve(s.size() + 8);
+  int64_t replaced = 0;
+  size_t bad = 0;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence(s, i, &bad);
+    if (n > 0) {
+      out.append(s, i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++replaced;
+      i += std::min(bad, s.size() - i);
+    }
+  }
+  s = std::move(out);
+  return replaced;
+}
 
 DocFormat parse_doc_format(const std::string& name) {
   if (name == "auto") return DocFormat::kAuto;
@@ -113,8 +175,9 @@ std::string shard_file_name(const std::string& split, int64_t index) {
   return "fineweb_" + split + buf;
 }
 
-DocumentReader::DocumentReader(const std::string& path, DocFormat format)
-    : path_(path), format_(format) {
+DocumentReader::DocumentReader(const std::string& path, DocFormat format,
+                               bool replace_invalid_utf8)
+    : path_(path), format_(format), replace_utf8_(replace_invalid_utf8) {
   if (path == "-") {
     in_ = &std::cin;
     path_ = "<stdin>";
@@ -132,8 +195,19 @@ DocumentReader::DocumentReader(const std::string& path, DocFormat format)
 bool DocumentReader::read_line(std::string& line) {
   if (!std::getline(*in_, line)) return false;
   ++line_no_;
+  const int64_t line_start = bytes_;
   bytes_ += static_cast<int64_t>(line.size()) + 1;
   if (!line.empty() && line.back() == '\r') line.pop_back();
+  const size_t bad = invalid_utf8_offset(line);
+  if (bad != std::string::npos) {
+    PGOLF_CHECK_INPUT(replace_utf8_,
+                      path_ << ":" << line_no_ << ": invalid UTF-8 at byte " << bad + 1
+                            << " of the line (file offset " << line_start + static_cast<int64_t>(bad)
+                            << ", byte 0x" << std::hex << int{static_cast<unsigned char>(line[bad])}
+                            << std::dec << "); pass --replace-invalid-utf8 to replace invalid "
+                            << "sequences with U+FFFD");
+    replaced_ += replace_invalid_utf8(line);
+  }
   return true;
 }
 

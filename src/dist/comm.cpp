@@ -9,6 +9,7 @@
 
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
+#include "pgolf/core/runtime.h"
 #include "pgolf/dist/c10d_comm.h"
 
 namespace pgolf::dist {
@@ -97,7 +98,9 @@ void note_failure_time() {
 int threads_per_rank(int requested, const TorchrunEnv& env) {
   if (requested > 0) return requested;
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  return std::max(1, cores / std::max(1, env.local_world_size));
+  double load[1] = {0.0};
+  if (getloadavg(load, 1) != 1) load[0] = 0.0;  // unknown: assume an idle host
+  return core::auto_threads(cores, env.local_world_size, load[0]);
 }
 
 std::unique_ptr<Comm> make_comm(const std::string& backend, bool use_cuda, double timeout_seconds) {

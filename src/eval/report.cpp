@@ -57,9 +57,11 @@ double ProgressReporter::seconds() const {
 std::string progress_line(const EvalProgress& p) {
   const double pct =
       p.total > 0 ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0;
-  return core::format("  %s_eval [%5.1f%%] %lld/%lld %s running_bpb=%.6f tokens/s=%.0f",
+  return core::format("  %s_eval [%5.1f%%] %lld/%lld %s running_bpb=%.6f tokens/s=%.0f ",
                       p.method.c_str(), pct, static_cast<long long>(p.done),
-                      static_cast<long long>(p.total), p.unit, p.running_bpb, p.tokens_per_second);
+                      static_cast<long long>(p.total), p.unit, p.running_bpb,
+                      p.tokens_per_second) +
+         core::eta_text(static_cast<double>(p.done), static_cast<double>(p.total), p.seconds);
 }
 
 ProgressFn console_progress(core::Logger& logger) {

@@ -19,7 +19,8 @@ class Reader {
   Reader(const std::vector<char>& b, const std::string& what) : b_(b), what_(what) {}
 
   uint64_t u(uint64_t off, int bytes, const char* field) const {
-    PGOLF_CHECK_INPUT(off + bytes <= b_.size(),
+    // Not off + bytes <= size: a zip64 offset near 2^64 wraps that sum (found by tests/fuzz).
+    PGOLF_CHECK_INPUT(off <= b_.size() && static_cast<uint64_t>(bytes) <= b_.size() - off,
                       what_ << ": corrupt torch archive (" << field << " at offset " << off
                             << " is past the end of the " << b_.size() << "-byte archive)");
     uint64_t v = 0;
@@ -65,7 +66,7 @@ Directory find_directory(const Reader& r, const std::string& what) {
     d = {r.u(rec + 32, 8, "zip64 entry count"), r.u(rec + 48, 8, "zip64 directory offset"),
          r.u(rec + 40, 8, "zip64 directory size")};
   }
-  PGOLF_CHECK_INPUT(d.entries > 0 && d.offset + d.size <= r.size(),
+  PGOLF_CHECK_INPUT(d.entries > 0 && d.offset <= r.size() && d.size <= r.size() - d.offset,
                     what << ": corrupt torch archive (central directory of " << d.entries
                          << " entries at " << d.offset << "+" << d.size << " does not fit "
                          << r.size() << " bytes)");
@@ -109,7 +110,7 @@ void verify_torch_zip(const std::vector<char>& bytes, const std::string& what) {
     r.expect_sig(local, 0x04034b50, "local file header");
     const uint64_t data = local + 30 + r.u(local + 26, 2, "name length") +
                           r.u(local + 28, 2, "extra length");
-    PGOLF_CHECK_INPUT(data + csize <= bytes.size(),
+    PGOLF_CHECK_INPUT(data <= bytes.size() && csize <= bytes.size() - data,
                       what << ": corrupt torch archive (record " << name << " of " << csize
                            << " bytes at offset " << data << " runs past the end; truncated?)");
     if (method == 0 && crc != 0) {

@@ -52,4 +52,23 @@ bool log_train_step(int64_t step, int64_t train_log_every, bool stop_scheduled) 
   return train_log_every > 0 && (step <= 10 || step % train_log_every == 0 || stop_scheduled);
 }
 
+std::string progress_line(int64_t step, int64_t iterations, double train_ms, double cap_ms,
+                          int64_t tokens_per_step) {
+  const double secs = train_ms / 1000.0;
+  const double per_step = step > 0 ? secs / static_cast<double>(step) : 0.0;
+  std::string eta = core::eta_text(static_cast<double>(step), static_cast<double>(iterations), secs);
+  if (cap_ms > 0 && step > 0) {
+    const double by_steps = per_step * static_cast<double>(std::max<int64_t>(iterations - step, 0));
+    const double by_cap = std::max(cap_ms - train_ms, 0.0) / 1000.0;
+    if (by_cap < by_steps) eta = "eta " + core::format_duration(by_cap) + " (wallclock cap)";
+  }
+  const std::string rate = per_step >= 1.0 || per_step == 0.0
+                               ? format("%.2f s/step", per_step)
+                               : format("%.1f steps/s", 1.0 / per_step);
+  return format("progress: step %lld/%lld, %s, %.0f tokens/s, ", static_cast<long long>(step),
+                static_cast<long long>(iterations), rate.c_str(),
+                per_step > 0 ? static_cast<double>(tokens_per_step) / per_step : 0.0) +
+         eta;
+}
+
 }  // namespace pgolf::train

@@ -7,7 +7,9 @@
 #include <set>
 
 #include "pgolf/config/fields.h"
+#include "pgolf/config/memory.h"
 #include "pgolf/config/resolve.h"
+#include "pgolf/config/suggest.h"
 #include "pgolf/core/error.h"
 
 namespace pgolf::config {
@@ -214,6 +216,153 @@ TEST(ConfigTest, SplitList) {
   EXPECT_EQ(split_list(" a, b ,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(split_list("").empty());
 }
+
+// ---------------------------------------------------------------- issue 17 items 10-12
+
+namespace issue17 {
+
+TEST(ConfigValidationHolesTest, NonPositiveSizesNegativeRatesAndFractionsAreErrors) {
+  Config c;
+  c.model.model_dim = 0;
+  c.optim.matrix_lr = -0.01;
+  c.optim.tied_embed_lr = -1;
+  c.eval.ttt_lora_lr = -0.5;
+  c.train.swa_start_frac = 1.5;
+  c.train.warmdown_iters = -1;
+  c.optim.beta2 = 1.0;
+  const std::string text = validation_text(c, 1);
+  for (const char* key : {"model_dim: expected >= 1, found 0", "matrix_lr: expected >= 0",
+                          "tied_embed_lr: expected >= 0", "ttt_lora_lr: expected >= 0",
+                          "swa_start_frac: expected in [0,1], found 1.5",
+                          "warmdown_iters: expected >= 0, found -1", "beta2: expected in [0,1)"})
+    EXPECT_NE(text.find(key), std::string::npos) << key << "\n" << text;
+  c = Config{};
+  c.model.model_dim = -512;  // divisible by num_heads, even head_dim: passed before
+  EXPECT_NE(validation_text(c, 1).find("model_dim: expected >= 1"), std::string::npos);
+  c = Config{};
+  c.optim.matrix_lr = 0;  // a frozen group is allowed
+  c.train.swa_start_frac = 0;
+  c.train.warmdown_iters = 0;
+  EXPECT_EQ(validation_text(c, 1), "");
+}
+
+TEST(ConfigValidationHolesTest, FailedParseLeavesTheFieldAndAddsNoSecondError) {
+  for (const char* value : {"abc", "1.5x", "12abc"}) {
+    Layers l;
+    l.env = {{"MLP_MULT", value}, {"NUM_LAYERS", value}};
+    const std::string text = error_text(l, 1);
+    EXPECT_NE(text.find("2 configuration error(s)"), std::string::npos) << text;
+    EXPECT_EQ(text.find("mlp_mult: expected > 0"), std::string::npos) << text;
+    EXPECT_EQ(text.find("num_layers: expected >= 1"), std::string::npos) << text;
+  }
+  double d = 7;
+  int64_t i = 7;
+  EXPECT_FALSE(parse_value("12abc", i));
+  EXPECT_FALSE(parse_value("3.5x", d));
+  EXPECT_EQ(i, 7);
+  EXPECT_EQ(d, 7);
+}
+
+TEST(ConfigValidationHolesTest, KeyGivenTwiceWithDifferentValuesIsReported) {
+  Layers l;
+  l.files = {write_temp("twice.json", R"({"model_dim": 256, "model": {"model_dim": 512}})")};
+  std::string text = error_text(l);
+  // Both spellings and values named (JSON objects iterate in key order, so "model" comes first).
+  for (const char* part : {"key 'model_dim' is given twice with different values",
+                           "'model.model_dim' = 512", "'model_dim' = 256", "keep one"})
+    EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
+  l.files = {write_temp("same.json", R"({"model_dim": 256, "model": {"model_dim": 256}})")};
+  Resolved r = resolve(l);
+  EXPECT_EQ(r.cfg.model.model_dim, 256);
+  l.files = {write_temp("literal.json", R"({"model": {"num_layers": 4, "num_layers": 5}})")};
+  text = error_text(l);
+  EXPECT_NE(text.find("key 'model.num_layers' appears twice in one object"), std::string::npos)
+      << text;
+}
+
+TEST(ConfigMemoryTest, EstimateCountsTheModelAndScalesWithIt) {
+  Config c;  // the PR #180 record: 10 x 512, ~25.5M parameters (README)
+  const MemoryEstimate e = estimate_memory(c, 8);
+  EXPECT_GT(e.params, 24e6);
+  EXPECT_LT(e.params, 26.5e6);
+  EXPECT_EQ(e.param_bytes, 4 * e.params);
+  EXPECT_EQ(e.grad_bytes, 4 * e.params);
+  EXPECT_GT(e.optimizer_bytes, 4 * e.params - 1);
+  EXPECT_EQ(e.average_bytes, 4 * e.params);  // SWA on
+  // 786432 tokens / 8 ranks = one micro-batch of 98304 tokens a rank.
+  EXPECT_GT(e.activation_bytes, 98304.0 * 10 * 512 * 2);
+  EXPECT_LT(e.total(), 20e9);
+  EXPECT_DOUBLE_EQ(estimate_memory(c, 1).activation_bytes, e.activation_bytes);  // accum 8 vs 1
+  c.train.swa_enabled = false;
+  EXPECT_EQ(estimate_memory(c, 8).average_bytes, 0);
+  Config wide;
+  wide.model.model_dim = 8192;
+  EXPECT_GT(estimate_memory(wide, 1).param_bytes, 16.0 * estimate_memory(Config{}, 1).param_bytes);
+  wide.model.model_dim = 1000000;
+  EXPECT_GT(estimate_memory(wide, 1).total(), 1e15);  // no overflow, no wrap to a small number
+}
+
+TEST(ConfigMemoryTest, FitErrorNamesDeviceAndParts) {
+  Config c;
+  c.model.model_dim = 8192;
+  const MemoryEstimate e = estimate_memory(c, 1);
+  EXPECT_EQ(memory_fit_error(e, 2 * e.total(), "cuda:0"), "");
+  const std::string err = memory_fit_error(e, 16.0 * (1 << 30), "this host (physical RAM)");
+  for (const char* part : {"this host (physical RAM) has 16.0 GiB", "weights ", "gradients ",
+                           "optimiser state ", "activations of one micro-batch "})
+    EXPECT_NE(err.find(part), std::string::npos) << part << "\n" << err;
+  EXPECT_EQ(format_bytes(512), "512 B");
+  EXPECT_EQ(format_bytes(1536), "1.5 KiB");
+  EXPECT_EQ(format_bytes(3.0 * (1 << 30)), "3.0 GiB");
+}
+
+TEST(ConfigSuggestTest, EditDistanceAndClosestName) {
+  EXPECT_EQ(edit_distance("NUM_LAYER", "NUM_LAYERS"), 1u);
+  EXPECT_EQ(edit_distance("NUM_LAYRES", "NUM_LAYERS"), 1u);  // a transposition
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("trian", "train"), 1u);
+  EXPECT_EQ(closest_name("iteration", {"iterations", "warmup-steps"}, 2), "iterations");
+  EXPECT_EQ(closest_name("xyz", {"iterations", "train"}, 2), "");
+  EXPECT_EQ(typo_distance("SEEDS"), 1u);
+  EXPECT_EQ(typo_distance("NUM_LAYER"), 2u);
+}
+
+TEST(ConfigSuggestTest, LookAlikeEnvironmentVariablesAreFound) {
+  const std::map<std::string, std::string> env = {
+      {"NUM_LAYER", "4"}, {"MODEL_DIMS", "256"}, {"TTT_LORA_RANKS", "4"}, {"MUON_WD", "0.1"},
+      {"NUM_LAYERS", "4"}, {"SEEDS", "1"}};
+  const auto w = env_name_warnings(env);
+  std::string all;
+  for (const auto& x : w) all += x + "\n";
+  EXPECT_EQ(w.size(), 5u) << all;
+  for (const char* s : {"NUM_LAYER is not a pgolf knob and is ignored; did you mean NUM_LAYERS?",
+                        "MODEL_DIMS is not a pgolf knob and is ignored; did you mean MODEL_DIM?",
+                        "TTT_LORA_RANKS is not a pgolf knob and is ignored; did you mean "
+                        "TTT_LORA_RANK?",
+                        "MUON_WD is not a pgolf knob", "SEEDS is not a pgolf knob"})
+    EXPECT_NE(all.find(s), std::string::npos) << s << "\n" << all;
+}
+
+TEST(ConfigSuggestTest, CommonVariablesAreNotWarnedAbout) {
+  std::map<std::string, std::string> env;
+  for (const char* n :
+       {"PATH", "HOME", "USER", "SHELL", "TERM", "LANG", "PWD", "OLDPWD", "TMPDIR", "HOSTNAME",
+        "DISPLAY", "EDITOR", "LOGNAME", "SHLVL", "COLUMNS", "LINES", "TZ", "MAIL", "PAGER",
+        "OMP_NUM_THREADS", "OMP_PROC_BIND", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+        "CUDA_HOME", "CUDA_LAUNCH_BLOCKING", "NCCL_DEBUG", "NCCL_SOCKET_IFNAME", "TORCH_HOME",
+        "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT", "RANK", "WORLD_SIZE", "LOCAL_RANK",
+        "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "MASTER_ADDR", "MASTER_PORT",
+        "PGOLF_DEBUG", "PGOLF_STRICT_ENV", "PYTHONPATH", "LD_LIBRARY_PATH", "LC_ALL",
+        "XDG_RUNTIME_DIR", "SSH_AUTH_SOCK", "VIRTUAL_ENV", "CONDA_PREFIX", "HF_HOME",
+        "GTEST_FILTER", "CCACHE_DIR", "HOSTTYPE", "MACHTYPE", "OSTYPE", "MANPATH", "INFOPATH",
+        "LESSOPEN", "LS_COLORS", "MOTD_SHOWN", "DEBIAN_FRONTEND", "NO_COLOR", "CI", "DEVICE",
+        "SEED", "THREADS", "run_id", "path"})
+    env[n] = "1";
+  const auto w = env_name_warnings(env);
+  EXPECT_TRUE(w.empty()) << w.front();
+}
+
+}  // namespace issue17
 
 }  // namespace
 }  // namespace pgolf::config

@@ -28,9 +28,11 @@ struct ConfigOptions {
   std::vector<std::string> files;
   std::map<std::string, std::string> values;      // leaf -> raw text
   std::map<std::string, CLI::Option*> options;    // leaf -> option (to see which were given)
+  bool strict_env = false;  // --strict-env (or PGOLF_STRICT_ENV=1): look-alike env names are errors
 };
 void add_config_options(CLI::App* sub, ConfigOptions& opts);
-// defaults < files < env < flags, then validated for `world_size` ranks.
+// defaults < files < env < flags, then validated for `world_size` ranks. Environment variables
+// that look like knobs but are not (config/suggest.h) are warnings, errors when strict.
 config::Resolved resolve_config(const ConfigOptions& opts, int world_size);
 
 Command register_train(CLI::App& app);

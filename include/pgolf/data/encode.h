@@ -20,16 +20,26 @@ namespace pgolf::data {
 enum class DocFormat { kAuto, kText, kJsonl };
 DocFormat parse_doc_format(const std::string& name);  // "auto" | "text" | "jsonl"
 
-// Streams documents from a file ("-" = standard input).
+// Offset of the first byte of `s` that is not part of well-formed UTF-8 (overlong forms,
+// surrogates and code points past U+10FFFF included); std::string::npos when all of it is.
+size_t invalid_utf8_offset(const std::string& s);
+// Replaces every maximal ill-formed subsequence of `s` with U+FFFD (as Python's
+// decode(errors="replace")); returns how many were replaced.
+int64_t replace_invalid_utf8(std::string& s);
+
+// Streams documents from a file ("-" = standard input). Invalid UTF-8 is an input error naming
+// the file, line and byte offset: the tokenizer would turn it into U+FFFD silently and change the
+// byte count that bpb divides by. With replace_invalid_utf8 it is replaced and counted instead.
 class DocumentReader {
  public:
-  DocumentReader(const std::string& path, DocFormat format);
+  DocumentReader(const std::string& path, DocFormat format, bool replace_invalid_utf8 = false);
   // Stores the next document in `doc`; false at the end. Input errors name the file and line.
   bool next(std::string& doc);
   int64_t bytes_read() const { return bytes_; }
   int64_t docs_read() const { return docs_; }
   DocFormat format() const { return format_; }
   const std::string& path() const { return path_; }
+  int64_t invalid_utf8_replaced() const { return replaced_; }  // sequences replaced so far
 
  private:
   bool next_text(std::string& doc);
@@ -43,6 +53,8 @@ class DocumentReader {
   int64_t line_no_ = 0;
   int64_t bytes_ = 0;
   int64_t docs_ = 0;
+  bool replace_utf8_ = false;
+  int64_t replaced_ = 0;
 };
 
 // Up to max_docs documents (<= 0: all), in file order (tokenizer training input).

@@ -79,8 +79,9 @@ TorchrunEnv read_torchrun_env();
 int64_t failure_time_ns();
 void note_failure_time();  // records now, once (called by ~C10dComm while unwinding)
 
-// Intra-op threads for one rank: `requested` when > 0, else this machine's cores shared by the
-// LOCAL_WORLD_SIZE ranks on it (at least 1), so N CPU ranks do not oversubscribe the cores.
+// Intra-op threads for one rank: `requested` when > 0, else core::auto_threads of this machine's
+// cores, its load average and the LOCAL_WORLD_SIZE ranks on it, so N CPU ranks (or a busy host)
+// do not oversubscribe the cores.
 int threads_per_rank(int requested, const TorchrunEnv& env);
 
 // LocalComm when RANK/WORLD_SIZE are absent (or WORLD_SIZE is 1); otherwise a C10dComm with

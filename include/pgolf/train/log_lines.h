@@ -18,5 +18,10 @@ std::string swa_apply_line(int64_t count);
 std::string final_lines(const std::string& tag, double val_loss, double val_bpb, double eval_ms);
 // A train line is logged for steps 1..10, every train_log_every steps, and once a stop is scheduled.
 bool log_train_step(int64_t step, int64_t train_log_every, bool stop_scheduled);
+// Console only, after each train line (not in train.log, which keeps the reference's lines):
+// "progress: step 40/100, 1.42 s/step, 5768 tokens/s, eta 1m25s". The time left is the smaller
+// of the remaining steps at the average step time and what is left of a wallclock cap (> 0).
+std::string progress_line(int64_t step, int64_t iterations, double train_ms, double cap_ms,
+                          int64_t tokens_per_step);
 
 }  // namespace pgolf::train
