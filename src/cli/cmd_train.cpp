@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "pgolf/cli/commands.h"
+#include "pgolf/cli/memory_check.h"
 #include "pgolf/core/error.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/files.h"
@@ -62,6 +63,7 @@ int run_train(TrainArgs& a) {
   const auto& cfg = resolved.cfg;
   core::configure_threads(dist::threads_per_rank(static_cast<int>(cfg.train.threads), env));
   const bool use_cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
+  check_memory_fits(cfg, env.world_size, env.local_world_size, env.local_rank, use_cuda);
   auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda, cfg.train.dist_timeout_seconds);
   if (a.resume.empty()) {
     std::string run_id = cfg.train.run_id;

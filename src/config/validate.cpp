@@ -1,5 +1,6 @@
 // Cross-field validation: every violation is listed, then reported at once (exit code 2).
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(m.vocab_size > 0 && m.vocab_size <= 65536,
                 "vocab_size: expected 1..65536 (tokens are uint16), found " + s(m.vocab_size));
   PGOLF_REQUIRE(m.num_layers >= 1, "num_layers: expected >= 1, found " + s(m.num_layers));
+  PGOLF_REQUIRE(m.model_dim >= 1, "model_dim: expected >= 1, found " + s(m.model_dim));
+  PGOLF_REQUIRE(m.tied_embed_init_std >= 0,
+                "tied_embed_init_std: expected >= 0, found " + s(m.tied_embed_init_std));
   PGOLF_REQUIRE(m.num_heads >= 1, "num_heads: expected >= 1, found " + s(m.num_heads));
   PGOLF_REQUIRE(m.num_kv_heads >= 1, "num_kv_heads: expected >= 1, found " + s(m.num_kv_heads));
   if (m.num_heads >= 1) {
@@ -125,6 +129,10 @@ void check_train(const Config& c, int world, std::vector<std::string>& errs) {
   }
   PGOLF_REQUIRE(t.iterations >= 0, "iterations: expected >= 0, found " + s(t.iterations));
   PGOLF_REQUIRE(t.warmup_steps >= 0, "warmup_steps: expected >= 0, found " + s(t.warmup_steps));
+  PGOLF_REQUIRE(t.warmdown_iters >= 0,
+                "warmdown_iters: expected >= 0, found " + s(t.warmdown_iters));
+  PGOLF_REQUIRE(t.swa_start_frac >= 0 && t.swa_start_frac <= 1,
+                "swa_start_frac: expected in [0,1], found " + s(t.swa_start_frac));
   PGOLF_REQUIRE(t.swa_every >= 1, "swa_every: expected >= 1, found " + s(t.swa_every));
   PGOLF_REQUIRE(t.train_log_every >= 1,
                 "train_log_every: expected >= 1, found " + s(t.train_log_every));
@@ -143,6 +151,26 @@ void check_train(const Config& c, int world, std::vector<std::string>& errs) {
   one_of(errs, "dist_backend", t.dist_backend, {"auto", "gloo", "nccl"});
   PGOLF_REQUIRE(t.dist_timeout_seconds >= 1 && t.dist_timeout_seconds <= 86400,
                 "dist_timeout_seconds: expected 1..86400, found " + s(t.dist_timeout_seconds));
+}
+
+// Learning rates and decays may be 0 (a frozen group) but never negative; momenta and betas are
+// averaging weights in [0,1).
+void check_optim(const OptimConfig& o, std::vector<std::string>& errs) {
+  const auto s = [](auto v) { return std::to_string(v); };
+  const std::pair<const char*, double> non_negative[] = {
+      {"embed_lr", o.embed_lr},         {"head_lr", o.head_lr},
+      {"tied_embed_lr", o.tied_embed_lr}, {"matrix_lr", o.matrix_lr},
+      {"scalar_lr", o.scalar_lr},       {"muon_weight_decay", o.muon_weight_decay},
+      {"weight_decay", o.weight_decay}};
+  for (const auto& [key, v] : non_negative)
+    PGOLF_REQUIRE(v >= 0, std::string(key) + ": expected >= 0, found " + s(v));
+  const std::pair<const char*, double> unit[] = {
+      {"muon_momentum", o.muon_momentum}, {"muon_momentum_warmup_start", o.muon_momentum_warmup_start},
+      {"beta1", o.beta1}, {"beta2", o.beta2}};
+  for (const auto& [key, v] : unit)
+    PGOLF_REQUIRE(v >= 0 && v < 1, std::string(key) + ": expected in [0,1), found " + s(v));
+  PGOLF_REQUIRE(o.muon_momentum_warmup_steps >= 0,
+                "muon_momentum_warmup_steps: expected >= 0, found " + s(o.muon_momentum_warmup_steps));
 }
 
 void check_rest(const Config& c, std::vector<std::string>& errs) {
@@ -180,6 +208,14 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(c.optim.muon_backend_steps >= 1, "muon_backend_steps: expected >= 1");
   PGOLF_REQUIRE(c.optim.grad_clip_norm >= 0, "grad_clip_norm: expected >= 0");
   PGOLF_REQUIRE(c.optim.adam_eps > 0, "adam_eps: expected > 0");
+  check_optim(c.optim, errs);
+  PGOLF_REQUIRE(c.eval.ttt_lora_lr >= 0, "ttt_lora_lr: expected >= 0, found " + s(c.eval.ttt_lora_lr));
+  PGOLF_REQUIRE(c.quant.prune_min_numel >= 0,
+                "prune_min_numel: expected >= 0, found " + s(c.quant.prune_min_numel));
+  PGOLF_REQUIRE(c.quant.passthrough_max_numel >= 0,
+                "passthrough_max_numel: expected >= 0, found " + s(c.quant.passthrough_max_numel));
+  PGOLF_REQUIRE(c.quant.code_bytes >= -1,
+                "code_bytes: expected -1 (measure) or >= 0, found " + s(c.quant.code_bytes));
 }
 
 }  // namespace

@@ -208,6 +208,13 @@ void Archive::check_tensor(const torch::Tensor& t, const std::string& what,
                          << t.strides() << ", offset " << t.storage_offset()
                          << ") reaches past the " << capacity << " elements its record holds; "
                          << "the archive is corrupt");
+  // Reach alone lets an expanded (stride-0) tensor of 10^9 elements sit on one stored value, and
+  // the first contiguous() then allocates all of them: every element must have bytes of its own.
+  PGOLF_CHECK_INPUT(empty || t.numel() <= capacity,
+                    what << ": entry '" << name << "' (shape " << t.sizes() << ", strides "
+                         << t.strides() << ") has " << t.numel() << " elements but its record "
+                         << "holds " << capacity << "; expanded (stride-0) or overlapping tensors "
+                         << "are not read");
 }
 
 NamedTensors tensors_from_bytes(const std::vector<char>& bytes, const std::string& what) {

@@ -6,6 +6,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -52,18 +53,73 @@ struct DCtxFree {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
 
-// Streams the frame into a buffer that grows with the decoded bytes, so a header that declares a
-// huge content size costs memory only for what the frame really holds.
+// Checks a torch.save zip as its bytes are decoded, so that a decompression bomb is stopped at the
+// first chunk that cannot belong to an artifact instead of after gigabytes: the data must open
+// with a local file header, and each local header's record must end where the next header (or
+// the central directory) begins, inside `limit`. Headers whose sizes come later (data
+// descriptor, zip64) end the walk; verify_torch_zip checks the whole archive afterwards.
+class ZipPrefixCheck {
+ public:
+  ZipPrefixCheck(const std::string& what, uint64_t limit) : what_(what), limit_(limit) {}
+
+  void feed(const std::vector<char>& b) {
+    while (!done_ && next_ + 30 <= b.size()) {
+      const uint64_t sig = le(b, next_, 4);
+      if (sig == 0x02014b50 && next_ > 0) {  // central directory: the records are complete
+        done_ = true;
+        return;
+      }
+      PGOLF_CHECK_INPUT(sig == 0x04034b50,
+                        what_ << ": the decompressed data is not a torch archive (at offset "
+                              << next_ << " found " << hex_at(b, next_)
+                              << ", expected a zip header 50 4b 03 04)");
+      const uint64_t flags = le(b, next_ + 6, 2), csize = le(b, next_ + 18, 4);
+      if ((flags & 8) != 0 || csize == 0xFFFFFFFF) {
+        done_ = true;
+        return;
+      }
+      const uint64_t end = next_ + 30 + le(b, next_ + 26, 2) + le(b, next_ + 28, 2) + csize;
+      PGOLF_CHECK_INPUT(end <= limit_, what_ << ": the decompressed torch archive declares a "
+                                                "record ending at byte "
+                                             << end << ", past the limit of " << limit_
+                                             << " bytes for this artifact");
+      next_ = end;
+    }
+  }
+
+ private:
+  static uint64_t le(const std::vector<char>& b, uint64_t off, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[off + i]);
+    return v;
+  }
+  static std::string hex_at(const std::vector<char>& b, uint64_t off) {
+    return hex_head(std::vector<char>(b.begin() + static_cast<int64_t>(off),
+                                      b.begin() + static_cast<int64_t>(std::min<uint64_t>(
+                                                      b.size(), off + 4))));
+  }
+  const std::string& what_;
+  const uint64_t limit_;
+  uint64_t next_ = 0;
+  bool done_ = false;
+};
+
+constexpr size_t kChunk = size_t{1} << 20;  // decoded bytes per step
+
+// Streams the frame in 1 MiB steps. The declared content size must be within `limit` before
+// anything is decoded, and the bytes must look like a torch archive as they arrive.
 std::vector<char> zstd_decompress(const std::vector<char>& blob, const std::string& what,
-                                  uint64_t max_bytes) {
+                                  uint64_t limit) {
   const unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
   PGOLF_CHECK_INPUT(size != ZSTD_CONTENTSIZE_ERROR,
                     what << ": corrupt zstd frame header (" << blob.size() << " bytes)");
   PGOLF_CHECK_INPUT(size != ZSTD_CONTENTSIZE_UNKNOWN,
                     what << ": zstd frame without content size (truncated header or a streamed "
                             "frame); artifacts carry their size in the header");
-  PGOLF_CHECK_INPUT(size <= max_bytes, what << ": zstd frame declares " << size
-                                            << " bytes, more than the limit " << max_bytes);
+  PGOLF_CHECK_INPUT(size <= limit, what << ": zstd frame declares " << size
+                                        << " decompressed bytes, more than the " << limit
+                                        << " an artifact of " << blob.size()
+                                        << " bytes may hold (README, Reliability)");
   const size_t frame = ZSTD_findFrameCompressedSize(blob.data(), blob.size());
   PGOLF_CHECK_INPUT(!ZSTD_isError(frame), what << ": truncated or corrupt zstd frame ("
                                                << ZSTD_getErrorName(frame) << "; file has "
@@ -73,58 +129,60 @@ std::vector<char> zstd_decompress(const std::vector<char>& blob, const std::stri
                                                << frame << " bytes; expected exactly one frame");
   std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
   PGOLF_CHECK(dctx, "ZSTD_createDCtx failed");
-  // One byte of room past the declared size, so that a frame holding more shows up as such.
-  const uint64_t room = size + 1;
-  std::vector<char> out(static_cast<size_t>(
-      std::min<uint64_t>(room, std::max<uint64_t>(uint64_t{1} << 20, 4 * blob.size()))));
+  ZipPrefixCheck zip(what, size);
+  std::vector<char> out, chunk(kChunk);
+  // Room for a real artifact's ratio (< 4x) at once; a frame holding more grows the buffer only
+  // as its bytes arrive, so a declared size costs nothing until it is decoded.
+  out.reserve(static_cast<size_t>(std::min<uint64_t>(size, 8 * uint64_t{blob.size()} + kChunk)));
   ZSTD_inBuffer in{blob.data(), blob.size(), 0};
-  size_t pos = 0;
   while (true) {
-    ZSTD_outBuffer ob{out.data(), out.size(), pos};
+    ZSTD_outBuffer ob{chunk.data(), chunk.size(), 0};
     const size_t rc = ZSTD_decompressStream(dctx.get(), &ob, &in);
     PGOLF_CHECK_INPUT(!ZSTD_isError(rc),
                       what << ": zstd decompression failed (" << ZSTD_getErrorName(rc) << ")");
-    pos = ob.pos;
-    PGOLF_CHECK_INPUT(pos <= size, what << ": zstd frame decodes to more than the " << size
-                                        << " bytes its header declares");
+    PGOLF_CHECK_INPUT(out.size() + ob.pos <= size, what << ": zstd frame decodes to more than "
+                                                        "the " << size
+                                                        << " bytes its header declares");
+    out.insert(out.end(), chunk.data(), chunk.data() + ob.pos);
+    zip.feed(out);
     if (rc == 0) break;  // frame complete, checksum verified
-    if (pos == out.size()) {
-      out.resize(static_cast<size_t>(std::min<uint64_t>(room, 2 * uint64_t{out.size()})));
-      continue;
-    }
-    PGOLF_CHECK_INPUT(in.pos < in.size, what << ": truncated zstd frame (input ended after "
-                                             << pos << " of " << size << " bytes)");
+    PGOLF_CHECK_INPUT(ob.pos == ob.size || in.pos < in.size,
+                      what << ": truncated zstd frame (input ended after " << out.size() << " of "
+                           << size << " bytes)");
   }
-  PGOLF_CHECK_INPUT(pos == size, what << ": zstd frame decoded to " << pos
-                                      << " bytes, its header declares " << size);
-  out.resize(pos);
+  PGOLF_CHECK_INPUT(out.size() == size, what << ": zstd frame decoded to " << out.size()
+                                             << " bytes, its header declares " << size);
   return out;
 }
 
+// zlib has no declared size: the stream is bounded by `limit` alone, in 1 MiB steps.
 std::vector<char> zlib_decompress(const std::vector<char>& blob, const std::string& what,
-                                  uint64_t max_bytes) {
+                                  uint64_t limit) {
   z_stream zs{};
   PGOLF_CHECK(inflateInit(&zs) == Z_OK, "zlib inflateInit failed");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
-  std::vector<char> out(std::max<size_t>(blob.size() * 4, 1 << 16));
+  ZipPrefixCheck zip(what, limit);
+  std::vector<char> out, chunk(kChunk);
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(blob.data()));
   zs.avail_in = static_cast<uInt>(blob.size());
   int rc = Z_OK;
   while (rc == Z_OK) {
-    if (zs.total_out == out.size()) {
-      PGOLF_CHECK_INPUT(out.size() < max_bytes, what << ": zlib stream exceeds " << max_bytes
-                                                     << " bytes");
-      out.resize(std::min<uint64_t>(out.size() * 2, max_bytes));
-    }
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + zs.total_out);
-    zs.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - zs.total_out, 1u << 30));
+    zs.next_out = reinterpret_cast<Bytef*>(chunk.data());
+    zs.avail_out = static_cast<uInt>(chunk.size());
     rc = inflate(&zs, Z_NO_FLUSH);
+    const size_t got = chunk.size() - zs.avail_out;
+    PGOLF_CHECK_INPUT(out.size() + got <= limit, what << ": zlib stream decodes to more than the "
+                                                      << limit << " bytes an artifact of "
+                                                      << blob.size()
+                                                      << " bytes may hold (README, Reliability)");
+    out.insert(out.end(), chunk.data(), chunk.data() + got);
+    zip.feed(out);
+    if (rc == Z_BUF_ERROR && got > 0) rc = Z_OK;  // output was full: keep going
   }
   PGOLF_CHECK_INPUT(rc == Z_STREAM_END, what << ": zlib decompression failed ("
                                              << (zs.msg ? zs.msg : "truncated stream") << ")");
   PGOLF_CHECK_INPUT(zs.avail_in == 0, what << ": " << zs.avail_in
                                            << " trailing bytes after the zlib stream");
-  out.resize(zs.total_out);
   return out;
 }
 
@@ -166,8 +224,14 @@ std::vector<char> compress(const std::vector<char>& raw, const CompressOptions& 
   return out;
 }
 
+uint64_t decode_limit(uint64_t compressed) {
+  const uint64_t by_ratio = compressed > kMaxDecodedBytes / 64 ? kMaxDecodedBytes : 64 * compressed;
+  return std::min(kMaxDecodedBytes, std::max(uint64_t{64} << 20, by_ratio));
+}
+
 std::vector<char> decompress(const std::vector<char>& blob, const std::string& what,
                              uint64_t max_bytes) {
+  if (max_bytes == 0) max_bytes = decode_limit(blob.size());
   if (is_zstd(blob)) return zstd_decompress(blob, what, max_bytes);
   if (is_zlib(blob)) return zlib_decompress(blob, what, max_bytes);
   const bool zip = blob.size() >= 2 && blob[0] == 'P' && blob[1] == 'K';

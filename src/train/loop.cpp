@@ -276,8 +276,10 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
       rec.swa_collected = s.averager->collected();
       if (first) s.log.line(swa_start_line(step));
     }
-    if (log_train_step(step, t.train_log_every, stop_after >= 0))
+    if (log_train_step(step, t.train_log_every, stop_after >= 0)) {
       s.log.line(train_line(step, t.iterations, train_loss, approx_ms));
+      s.log.console(progress_line(step, t.iterations, approx_ms, cap_ms, t.train_batch_tokens));
+    }
     const double step_ms = ms_since(step_t0);
     s.log.metric("train", {{"step", step}, {"train_loss", train_loss}, {"lr_scale", scale},
                            {"muon_momentum", momentum}, {"grad_norm", norm},

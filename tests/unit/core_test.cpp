@@ -9,6 +9,8 @@
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 #include "pgolf/core/log.h"
+#include "pgolf/core/runtime.h"
+#include "pgolf/core/tensor_io.h"
 
 namespace pgolf::core {
 namespace {
@@ -66,6 +68,83 @@ TEST(CoreFilesTest, GlobIsSorted) {
 
 TEST(CoreLogTest, FormatMatchesPrintf) {
   EXPECT_EQ(format("step:%d/%d val_loss:%.4f", 5, 20000, 1.234567), "step:5/20000 val_loss:1.2346");
+}
+
+// Issue 17 item 9: an expanded (stride-0) tensor reaches one stored value but has 2^30 elements;
+// its first contiguous() would allocate 4 GiB. It must be refused by element count.
+TEST(CoreTensorIoTest, ExpandedTensorIsRefusedByElementCount) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  dict.insert("x", torch::zeros({1}).expand({int64_t{1} << 30}));
+  const auto bytes = torch::pickle_save(dict);
+  try {
+    tensors_from_bytes(std::vector<char>(bytes.begin(), bytes.end()), "exp.pt");
+    FAIL() << "expected an input error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("exp.pt: entry 'x'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("expanded (stride-0)"), std::string::npos) << e.what();
+  }
+  // A view of part of a shared storage still loads.
+  c10::Dict<std::string, torch::Tensor> views;
+  const auto base = torch::arange(12, torch::kFloat);
+  views.insert("a", base.slice(0, 0, 6));
+  views.insert("b", base.slice(0, 6, 12));
+  const auto vb = torch::pickle_save(views);
+  const auto got = tensors_from_bytes(std::vector<char>(vb.begin(), vb.end()), "views.pt");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(torch::equal(got[1].second, base.slice(0, 6, 12)));
+}
+
+// Issue 17 item 15: a symbolic link planted at a run folder's log or metrics path is refused.
+TEST(CoreLogTest, OpenRefusesSymlinksAndAppends) {
+  const std::string dir = ::testing::TempDir() + "/log_links";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string victim = dir + "/victim.txt";
+  std::ofstream(victim) << "keep\n";
+  std::filesystem::create_symlink(victim, dir + "/train.log");
+  std::filesystem::create_symlink(victim, dir + "/metrics.jsonl");
+  for (const auto& [log_path, metrics_path] :
+       {std::pair<std::string, std::string>{dir + "/train.log", ""},
+        std::pair<std::string, std::string>{"", dir + "/metrics.jsonl"}}) {
+    Logger log(true);
+    try {
+      log.open(log_path, metrics_path);
+      FAIL() << "expected an error for a symlink";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+      EXPECT_NE(std::string(e.what()).find("is a symbolic link"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(read_text_file(victim), "keep\n");
+  Logger log(true);
+  log.open(dir + "/real.log", dir + "/real.jsonl");
+  log.file_only("one");
+  log.file_only("two");
+  log.metric("m", {{"x", 1}});
+  EXPECT_EQ(read_text_file(dir + "/real.log"), "one\ntwo\n");
+  EXPECT_NE(read_text_file(dir + "/real.jsonl").find("\"x\":1"), std::string::npos);
+}
+
+// Issue 17 item 16: thread choice and time-left text.
+TEST(CoreRuntimeTest, AutoThreadsLeavesBusyCoresAlone) {
+  EXPECT_EQ(auto_threads(2, 1, 0.0), 2);   // idle 2-core box
+  EXPECT_EQ(auto_threads(2, 1, 2.05), 1);  // busy with other work: one thread, no barrier stalls
+  EXPECT_EQ(auto_threads(2, 1, 0.9), 1);
+  EXPECT_EQ(auto_threads(16, 2, 4.0), 6);  // 12 free cores for 2 ranks
+  EXPECT_EQ(auto_threads(16, 2, 0.0), 8);
+  EXPECT_EQ(auto_threads(8, 16, 0.0), 1);  // more ranks than cores
+  EXPECT_EQ(auto_threads(0, 0, -1.0), 1);  // unknown values
+}
+
+TEST(CoreLogTest, DurationAndEta) {
+  EXPECT_EQ(format_duration(42.4), "42s");
+  EXPECT_EQ(format_duration(85), "1m25s");
+  EXPECT_EQ(format_duration(3720), "1h02m");
+  EXPECT_EQ(eta_text(40, 100, 20), "eta 30s");
+  EXPECT_EQ(eta_text(0, 100, 20), "eta ?");
+  EXPECT_EQ(eta_text(5, 0, 20), "eta ?");
+  EXPECT_EQ(eta_text(100, 100, 20), "eta 0s");
 }
 
 }  // namespace

@@ -329,15 +329,44 @@ TEST(EncodeTest, JsonlTextFieldAndErrors) {
   core::write_file_atomic(dir + "/broken.jsonl", std::string("{\"text\": \n"));
   DocumentReader broken(dir + "/broken.jsonl", DocFormat::kJsonl);
   expect_input_error([&] { read_documents(broken, 0); }, {"broken.jsonl:1", "invalid JSON"});
-  // Ids outside the vocab are rejected with the document index.
-  core::write_file_atomic(dir + "/hi.txt", std::string("ok\n\n\xff"));
+  // Ids outside the vocab are rejected with the document index ('~' is byte 126, id 130).
+  core::write_file_atomic(dir + "/hi.txt", std::string("ok\n\n~"));
   DocumentReader hi(dir + "/hi.txt", DocFormat::kText);
   EncodeOptions o;
   o.output_dir = dir + "/out";
-  o.vocab_size = 259;
+  o.vocab_size = 130;
   expect_input_error([&] { encode_documents(hi, byte_encoder, o); },
-                     {"document 1", "id 259", "[0, 259)"});
+                     {"document 1", "id 130", "[0, 130)"});
   expect_input_error([&] { parse_doc_format("csv"); }, {"csv"});
+}
+
+// Issue 17 item 14: invalid UTF-8 is an error naming file, line and offset, or (asked for)
+// replaced by U+FFFD and counted.
+TEST(EncodeTest, InvalidUtf8IsAnErrorOrAnExplicitReplacement) {
+  EXPECT_EQ(invalid_utf8_offset("plain ascii"), std::string::npos);
+  EXPECT_EQ(invalid_utf8_offset("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), std::string::npos);
+  EXPECT_EQ(invalid_utf8_offset("ab\xff"), 2u);
+  EXPECT_EQ(invalid_utf8_offset("\xc0\xaf"), 0u);          // overlong '/'
+  EXPECT_EQ(invalid_utf8_offset("x\xed\xa0\x80"), 1u);     // a surrogate
+  EXPECT_EQ(invalid_utf8_offset("\xf4\x90\x80\x80"), 0u);  // past U+10FFFF
+  EXPECT_EQ(invalid_utf8_offset("\xe2\x82"), 0u);          // truncated
+  std::string s = "a\xff" "b\xe2\x82" "c\xe2\x82\xac";  // split: b and c are hex digits
+  EXPECT_EQ(replace_invalid_utf8(s), 2);  // \xff, then the truncated \xe2\x82 as one
+  EXPECT_EQ(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xe2\x82\xac");
+
+  const std::string dir = make_temp_dir();
+  core::write_file_atomic(dir + "/bad.txt", std::string("good line\n\nok \xff here\nend\n"));
+  DocumentReader strict(dir + "/bad.txt", DocFormat::kText);
+  expect_input_error([&] { read_documents(strict, 0); },
+                     {"bad.txt:3: invalid UTF-8 at byte 4 of the line (file offset 14, byte 0xff)",
+                      "--replace-invalid-utf8"});
+  DocumentReader lenient(dir + "/bad.txt", DocFormat::kText, /*replace_invalid_utf8=*/true);
+  EXPECT_EQ(read_documents(lenient, 0),
+            (std::vector<std::string>{"good line", "ok \xef\xbf\xbd here\nend"}));
+  EXPECT_EQ(lenient.invalid_utf8_replaced(), 1);
+  core::write_file_atomic(dir + "/bad.jsonl", std::string("{\"text\": \"x\xfe" "\"}\n"));
+  DocumentReader jsonl(dir + "/bad.jsonl", DocFormat::kAuto);
+  expect_input_error([&] { read_documents(jsonl, 0); }, {"bad.jsonl:1: invalid UTF-8 at byte 12"});
 }
 
 // ---- golden: the reference's own batches and validation truncation ------------------------------

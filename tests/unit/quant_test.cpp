@@ -501,6 +501,76 @@ TEST(QuantContainerTest, ZstdFrameHasContentSizeAndThreadsKeepOneFrame) {
   EXPECT_EQ(decompress(b, "mt"), raw);  // decompress() insists on exactly one frame
 }
 
+// Issue 17 item 8: decompression bombs are stopped before they cost memory.
+CompressOptions fast_zstd() {
+  CompressOptions o;
+  o.level = 3;
+  return o;
+}
+
+TEST(QuantContainerBombTest, DecodeLimitScalesWithTheFileAndIsCapped) {
+  EXPECT_EQ(decode_limit(0), uint64_t{64} << 20);
+  EXPECT_EQ(decode_limit(1000), uint64_t{64} << 20);
+  EXPECT_EQ(decode_limit(uint64_t{4} << 20), uint64_t{256} << 20);
+  EXPECT_EQ(decode_limit(uint64_t{100} << 20), kMaxDecodedBytes);
+  EXPECT_EQ(decode_limit(~uint64_t{0}), kMaxDecodedBytes);
+}
+
+TEST(QuantContainerBombTest, ZstdHeaderDeclaringTooMuchFailsBeforeDecoding) {
+  // Magic, a descriptor with an 8-byte content size of 16 GiB, one empty last raw block.
+  std::vector<char> frame = {'\x28', '\xb5', '\x2f', '\xfd', '\xe0'};
+  for (int i = 0; i < 8; ++i) frame.push_back(static_cast<char>(((uint64_t{16} << 30) >> (8 * i)) & 0xff));
+  for (char c : {'\x01', '\x00', '\x00'}) frame.push_back(c);
+  std::string msg;
+  EXPECT_EQ(error_kind_of([&] { decompress(frame, "b.ptz"); }, &msg), ErrorKind::kInput);
+  EXPECT_NE(msg.find("declares 17179869184"), std::string::npos) << msg;
+  // A frame of 65 MiB of zeros compresses to a few KB and is refused the same way.
+  const auto zeros = compress(std::vector<char>((65 << 20), 0), fast_zstd());
+  ASSERT_LT(zeros.size(), 100000u);
+  EXPECT_EQ(error_kind_of([&] { decompress(zeros, "z.ptz"); }, &msg), ErrorKind::kInput);
+  EXPECT_NE(msg.find("more than the 67108864"), std::string::npos) << msg;
+}
+
+TEST(QuantContainerBombTest, BytesThatAreNoTorchZipStopAtTheFirstChunk) {
+  CompressOptions zlib;
+  zlib.codec = Codec::kZlib;
+  for (const auto& opts : {fast_zstd(), zlib}) {
+    std::string msg;
+    const auto blob = compress(std::vector<char>((32 << 20), 0), opts);
+    EXPECT_EQ(error_kind_of([&] { decompress(blob, "z.ptz"); }, &msg), ErrorKind::kInput);
+    EXPECT_NE(msg.find("not a torch archive (at offset 0 found 00 00 00 00"), std::string::npos)
+        << msg;
+  }
+}
+
+// A zip local header: PK\3\4, version, flags, method, time, date, crc, sizes, name/extra lengths.
+std::vector<char> local_header(uint16_t flags, uint32_t size) {
+  std::vector<char> h = {'P', 'K', '\x03', '\x04', 20, 0};
+  const auto le = [&](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) h.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  le(flags, 2); le(0, 2); le(0, 4); le(0, 4); le(size, 4); le(size, 4); le(1, 2); le(0, 2);
+  h.push_back('a');
+  return h;
+}
+
+TEST(QuantContainerBombTest, RecordSizesAreCheckedAsTheyArrive) {
+  auto raw = local_header(0, 0xFFFFFFFE);  // a record of 4 GiB
+  raw.resize(raw.size() + (8 << 20), 0);
+  std::string msg;
+  EXPECT_EQ(error_kind_of([&] { decompress(compress(raw, fast_zstd()), "r.ptz"); }, &msg), ErrorKind::kInput);
+  EXPECT_NE(msg.find("record ending at byte 4294967325, past the limit"), std::string::npos) << msg;
+  // zlib has no declared size: a header whose sizes come later stops only at the limit.
+  raw = local_header(8, 0);
+  raw.resize(raw.size() + (70 << 20), 0);
+  CompressOptions zlib;
+  zlib.codec = Codec::kZlib;
+  const auto blob = compress(raw, zlib);
+  EXPECT_EQ(error_kind_of([&] { decompress(blob, "d.ptz"); }, &msg), ErrorKind::kInput);
+  EXPECT_NE(msg.find("zlib stream decodes to more than the 67108864 bytes"), std::string::npos)
+      << msg;
+}
+
 struct Corruption {
   int rejected = 0, benign = 0;
 };

@@ -41,6 +41,18 @@ TEST(LogLinesTest, MatchReferenceFormats) {
   EXPECT_EQ(warmup_line(3, 20), "warmup_step:3/20");
 }
 
+// Issue 17 item 16: a rate and the time left on the console after each train line.
+TEST(LogLinesTest, ProgressLineHasRateAndTimeLeft) {
+  EXPECT_EQ(progress_line(40, 100, 56800, 0, 8192),
+            "progress: step 40/100, 1.42 s/step, 5769 tokens/s, eta 1m25s");
+  EXPECT_EQ(progress_line(100, 20000, 10000, 0, 786432),
+            "progress: step 100/20000, 10.0 steps/s, 7864320 tokens/s, eta 33m10s");
+  // The wallclock cap comes first: 600 s cap, 590 s gone.
+  EXPECT_EQ(progress_line(100, 20000, 590000, 600000, 786432),
+            "progress: step 100/20000, 5.90 s/step, 133294 tokens/s, eta 10s (wallclock cap)");
+  EXPECT_EQ(progress_line(0, 100, 0, 0, 8192), "progress: step 0/100, 0.00 s/step, 0 tokens/s, eta ?");
+}
+
 TEST(LogLinesTest, WhichStepsAreLogged) {
   EXPECT_TRUE(log_train_step(1, 100, false));
   EXPECT_TRUE(log_train_step(10, 100, false));

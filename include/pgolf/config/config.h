@@ -108,7 +108,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;          // CHECKPOINT_EVERY: steps; 0 = only on signal/end
   std::string device = "auto";           // DEVICE: auto | cpu | cuda
   std::string dtype = "auto";            // DTYPE: auto | fp32 | bf16 | reference
-  int64_t threads = 0;                   // THREADS: intra-op threads; 0 = all cores
+  int64_t threads = 0;                   // THREADS: intra-op threads; 0 = auto (free cores / ranks)
   bool cuda_graphs = false;              // CUDA_GRAPHS: capture the training step (CUDA only)
   bool fused_kernels = false;            // FUSED_KERNELS: pgolf's CUDA kernels (CUDA only)
   std::string dist_backend = "auto";     // DIST_BACKEND: auto | gloo | nccl

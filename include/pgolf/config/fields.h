@@ -140,7 +140,9 @@ void for_each_field(C& c, V&& v) {
   v("train", "checkpoint_every", c.train.checkpoint_every, "steps; 0 = only on signal/end");
   v("train", "device", c.train.device, "auto | cpu | cuda");
   v("train", "dtype", c.train.dtype, "auto | fp32 | bf16 | reference");
-  v("train", "threads", c.train.threads, "intra-op threads; 0 = all cores");
+  v("train", "threads", c.train.threads,
+    "intra-op threads; 0 = auto: the cores not busy with other work (1-minute load average), "
+    "shared by the ranks on this host, at least 1");
   v("train", "cuda_graphs", c.train.cuda_graphs, "capture the training step (CUDA only)");
   v("train", "fused_kernels", c.train.fused_kernels, "pgolf's CUDA kernels (CUDA only)");
   v("train", "dist_backend", c.train.dist_backend, "auto | gloo | nccl");

@@ -23,11 +23,17 @@ struct CompressOptions {
 };
 
 std::vector<char> compress(const std::vector<char>& raw, const CompressOptions& opts);
-// Detects zstd (magic 28 B5 2F FD) or zlib (RFC 1950 header) and decompresses. Requires exactly one
-// zstd frame with its content size in the header and no trailing bytes; `max_bytes` bounds the
-// declared/decoded size. `what` names the source in errors.
+// The most bytes an artifact of `compressed` bytes may decode to: 64 times its size (real artifacts,
+// quantised weights, compress by less than 4x), at least 64 MiB, at most 1 GiB (a 16 MB artifact
+// decodes to well under 100 MB). Bounds decompression bombs (README, Reliability).
+constexpr uint64_t kMaxDecodedBytes = uint64_t{1} << 30;
+uint64_t decode_limit(uint64_t compressed);
+// Detects zstd (magic 28 B5 2F FD) or zlib (RFC 1950 header) and decompresses in 1 MiB steps.
+// Requires exactly one zstd frame with its content size in the header and no trailing bytes; the
+// declared and decoded sizes are bounded by `max_bytes` (0: decode_limit(blob.size())), and the
+// bytes must form a torch.save zip as they arrive. `what` names the source in errors.
 std::vector<char> decompress(const std::vector<char>& blob, const std::string& what,
-                             uint64_t max_bytes = uint64_t{1} << 34);
+                             uint64_t max_bytes = 0);
 
 // torch.save-format bytes of {"w": quant.w, "m": quant.meta} (order preserved).
 std::vector<char> serialize_quant(const QuantResult& quant);
