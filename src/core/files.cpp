@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -36,9 +38,54 @@ std::string read_text_file(const std::string& path) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+namespace {
+
+// The temporary files being written now, for remove_temp_files_in_flight() in a signal handler:
+// fixed slots (no allocation), claimed and released with atomics. A write that finds every slot
+// taken still works, it is just not cleaned up by a signal.
+constexpr int kInFlightSlots = 16;
+constexpr size_t kInFlightPathMax = 4096;
+struct InFlightSlot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 holds a path
+  char path[kInFlightPathMax];
+};
+InFlightSlot g_in_flight[kInFlightSlots];
+
+// Registers `tmp` for the lifetime of one write_file_atomic call.
+class InFlight {
+ public:
+  explicit InFlight(const std::string& tmp) {
+    if (tmp.size() >= kInFlightPathMax) return;
+    for (auto& s : g_in_flight) {
+      int expected = 0;
+      if (!s.state.compare_exchange_strong(expected, 1)) continue;
+      std::memcpy(s.path, tmp.c_str(), tmp.size() + 1);
+      s.state.store(2);
+      slot_ = &s;
+      return;
+    }
+  }
+  ~InFlight() {
+    if (slot_ != nullptr) slot_->state.store(0);
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  InFlightSlot* slot_ = nullptr;
+};
+
+}  // namespace
+
+void remove_temp_files_in_flight() {
+  for (auto& s : g_in_flight)
+    if (s.state.load() == 2) ::unlink(s.path);
+}
+
 void write_file_atomic(const std::string& path, const void* data, size_t size) {
   std::random_device rd;
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
+  const InFlight in_flight(tmp);  // registered before the file exists, released after rename
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   PGOLF_CHECK_INPUT(fd >= 0, path << ": cannot create temporary file " << tmp << " ("
                                   << std::strerror(errno) << ")");
@@ -69,7 +116,7 @@ void write_file_atomic(const std::string& path, const void* data, size_t size) {
   }
 }
 
-int remove_stale_temp_files(const std::string& dir) {
+int remove_stale_temp_files(const std::string& dir, const std::string& only) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return 0;
   int removed = 0;
@@ -78,6 +125,7 @@ int remove_stale_temp_files(const std::string& dir) {
     // <name>.tmp.<pid>.<digits>, as write_file_atomic (and data::write_shard) name them.
     const size_t tmp = name.rfind(".tmp.");
     if (tmp == std::string::npos || tmp == 0) continue;
+    if (!only.empty() && name.compare(0, tmp, only) != 0) continue;
     const std::string rest = name.substr(tmp + 5);
     const size_t dot = rest.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size() ||
@@ -91,6 +139,16 @@ int remove_stale_temp_files(const std::string& dir) {
   }
   ::closedir(d);
   return removed;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  std::error_code ea, eb;
+  const auto ca = std::filesystem::weakly_canonical(a, ea);
+  const auto cb = std::filesystem::weakly_canonical(b, eb);
+  return !ea && !eb && ca == cb;
 }
 
 bool file_exists(const std::string& path) {

@@ -29,6 +29,30 @@ void read_widened(const ShardReader& shard, int64_t first, int64_t n, int64_t* d
 
 }  // namespace
 
+void check_token_ids(const ShardReader& shard, int64_t vocab_size, int64_t count) {
+  if (vocab_size <= 0) return;
+  const int64_t n = count < 0 ? shard.num_tokens() : std::min(count, shard.num_tokens());
+  constexpr int64_t kChunk = int64_t{1} << 16;
+  std::vector<uint16_t> buf(static_cast<size_t>(std::min(std::max<int64_t>(n, 1), kChunk)));
+  for (int64_t done = 0; done < n;) {
+    const int64_t k = std::min(n - done, kChunk);
+    shard.read_tokens(done, k, buf.data());
+    const uint16_t top = *std::max_element(buf.begin(), buf.begin() + k);
+    if (top >= vocab_size) {  // rare: find the first offender only now
+      const int64_t i = std::find_if(buf.begin(), buf.begin() + k,
+                                     [&](uint16_t id) { return id >= vocab_size; }) -
+                        buf.begin();
+      PGOLF_FAIL_INPUT("shard " << shard.path() << ": token id " << buf[static_cast<size_t>(i)]
+                                << " at token offset " << done + i << " (byte "
+                                << kShardHeaderBytes + 2 * (done + i)
+                                << ") is outside the vocabulary [0, " << vocab_size
+                                << ") of VOCAB_SIZE=" << vocab_size
+                                << "; the shard was encoded with another tokenizer or is corrupt");
+    }
+    done += k;
+  }
+}
+
 nlohmann::json loader_state_to_json(const LoaderState& s) {
   return {{"file_index", s.file_index},
           {"position", s.position},
@@ -69,7 +93,8 @@ std::vector<std::string> resolve_files(const std::string& data_path,
 
 // ---- TokenStream ------------------------------------------------------------------------------
 
-TokenStream::TokenStream(std::vector<std::string> files) : files_(std::move(files)) {
+TokenStream::TokenStream(std::vector<std::string> files, int64_t vocab_size)
+    : files_(std::move(files)), vocab_size_(vocab_size), ids_checked_(files_.size(), false) {
   PGOLF_CHECK_INPUT(!files_.empty(), "token stream: no shard files given");
   int64_t total = 0;
   for (const auto& f : files_) {
@@ -87,6 +112,10 @@ void TokenStream::open_file(size_t index) {
     PGOLF_CHECK_INPUT(current_.num_tokens() == sizes_[index],
                       "shard " << files_[index] << " changed while in use: it had " << sizes_[index]
                                << " tokens, now " << current_.num_tokens());
+    if (!ids_checked_[index]) {  // once per file: the stream wraps around to files it has seen
+      check_token_ids(current_, vocab_size_);
+      ids_checked_[index] = true;
+    }
   }
   file_index_ = index;
   pos_ = 0;
@@ -152,8 +181,8 @@ void TokenStream::restore(const LoaderState& s) {
 // ---- DistributedTokenLoader -------------------------------------------------------------------
 
 DistributedTokenLoader::DistributedTokenLoader(std::vector<std::string> files, int rank,
-                                               int world_size)
-    : rank_(rank), world_size_(world_size), stream_(std::move(files)) {
+                                               int world_size, int64_t vocab_size)
+    : rank_(rank), world_size_(world_size), stream_(std::move(files), vocab_size) {
   PGOLF_CHECK_INPUT(
       world_size >= 1 && rank >= 0 && rank < world_size,
       "token loader: rank " << rank << " outside [0, world_size=" << world_size << ")");
@@ -183,7 +212,8 @@ std::pair<torch::Tensor, torch::Tensor> DistributedTokenLoader::next_batch(
 
 // ---- validation -------------------------------------------------------------------------------
 
-torch::Tensor load_validation_tokens(const std::vector<std::string>& files, int64_t seq_len) {
+torch::Tensor load_validation_tokens(const std::vector<std::string>& files, int64_t seq_len,
+                                     int64_t vocab_size) {
   PGOLF_CHECK_INPUT(!files.empty(), "validation: no shard files given");
   PGOLF_CHECK_INPUT(seq_len > 0, "validation: seq_len must be positive, found " << seq_len);
   int64_t total = 0;
@@ -198,6 +228,7 @@ torch::Tensor load_validation_tokens(const std::vector<std::string>& files, int6
   for (size_t i = 0; i < files.size() && filled < usable + 1; ++i) {
     ShardReader shard(files[i]);
     const int64_t k = std::min(shard.num_tokens(), usable + 1 - filled);
+    check_token_ids(shard, vocab_size, k);  // before training, not after it in the final eval
     read_widened(shard, 0, k, dst + filled);
     filled += k;
   }

@@ -41,7 +41,8 @@ EvalData load_eval_data(const config::Config& cfg, torch::Device device, bool ch
   if (check_vocab) tokenizer::check_vocab_size(tok, cfg.model.vocab_size);
   EvalData d;
   d.val_files = data::resolve_files(cfg.data.data_path, cfg.data.val_files);
-  d.val_tokens = data::load_validation_tokens(d.val_files, cfg.train.train_seq_len);
+  d.val_tokens = data::load_validation_tokens(d.val_files, cfg.train.train_seq_len,
+                                              cfg.model.vocab_size);
   auto luts = tokenizer::build_byte_luts(tok, cfg.model.vocab_size);
   d.luts = eval::ByteLuts{luts.base_bytes.to(device), luts.has_leading_space.to(device),
                           luts.is_boundary.to(device)};
@@ -89,8 +90,9 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
   s->optim = std::make_unique<optim::OptimizerSet>(
       params, cfg.optim, config::split_list(cfg.quant.control_tensor_name_patterns), &comm);
   s->averager = make_averager(cfg.train, params);
-  s->loader = std::make_unique<data::DistributedTokenLoader>(s->train_files, comm.rank(),
-                                                             comm.world_size());
+  // Token ids are checked against VOCAB_SIZE as each shard is opened (the first one now).
+  s->loader = std::make_unique<data::DistributedTokenLoader>(
+      s->train_files, comm.rank(), comm.world_size(), cfg.model.vocab_size);
   const double token_lr = cfg.model.tie_embeddings ? cfg.optim.tied_embed_lr : cfg.optim.embed_lr;
   log.line(core::format("model_params:%lld", static_cast<long long>(model::count_params(*s->model))));
   log.line(core::format("world_size:%d grad_accum_steps:%d", comm.world_size(), s->grad_accum));

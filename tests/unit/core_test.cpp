@@ -57,6 +57,42 @@ TEST(CoreFilesTest, RemovesOnlyStaleTemporaryFiles) {
   EXPECT_EQ(remove_stale_temp_files(dir + "/missing"), 0);
 }
 
+TEST(CoreFilesTest, StaleTemporaryFilesOfOneName) {
+  const std::string dir = ::testing::TempDir() + "/stale_tmp_named";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string mine = dir + "/out.ptz.tmp.999999999.3";
+  const std::string other = dir + "/other.ptz.tmp.999999999.4";
+  const std::string longer = dir + "/out.ptz2.tmp.999999999.5";  // a name that only starts alike
+  for (const auto& p : {mine, other, longer}) std::ofstream(p) << "x";
+  EXPECT_EQ(remove_stale_temp_files(dir, "out.ptz"), 1);
+  EXPECT_FALSE(file_exists(mine));
+  EXPECT_TRUE(file_exists(other));
+  EXPECT_TRUE(file_exists(longer));
+}
+
+// Issue #17: `export --out` must not be the --checkpoint, under any other name.
+TEST(CoreFilesTest, SameFileSeesThroughLinksAndPaths) {
+  namespace fs = std::filesystem;
+  const std::string dir = ::testing::TempDir() + "/same_file";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/sub");
+  const std::string a = dir + "/a.pt";
+  std::ofstream(a) << "weights";
+  std::ofstream(dir + "/b.pt") << "weights";
+  fs::create_symlink(a, dir + "/sym.pt");
+  fs::create_hard_link(a, dir + "/hard.pt");
+  EXPECT_TRUE(same_file(a, a));
+  EXPECT_TRUE(same_file(a, dir + "/sub/../a.pt"));
+  EXPECT_TRUE(same_file(a, dir + "/sym.pt"));
+  EXPECT_TRUE(same_file(a, dir + "/hard.pt"));
+  EXPECT_FALSE(same_file(a, dir + "/b.pt"));  // equal bytes, another file
+  EXPECT_FALSE(same_file(a, dir + "/new.ptz"));  // does not exist yet
+  // Neither exists: the canonical paths decide.
+  EXPECT_TRUE(same_file(dir + "/new.ptz", dir + "/sub/../new.ptz"));
+  EXPECT_FALSE(same_file(dir + "/missing.pt", dir + "/new.ptz"));
+}
+
 TEST(CoreFilesTest, GlobIsSorted) {
   const std::string dir = ::testing::TempDir();
   for (const char* n : {"g_b.bin", "g_a.bin", "g_c.bin"}) std::ofstream(dir + "/" + n) << "x";

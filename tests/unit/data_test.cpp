@@ -253,6 +253,33 @@ TEST(ValidationTest, TruncatesToWholeSequencesPlusOne) {
   expect_input_error([&] { load_validation_tokens(files, 17); }, {"TRAIN_SEQ_LEN=17", "17 tokens"});
 }
 
+// Issue #17: ids outside the vocabulary are named (file, token offset, id) when a shard is opened,
+// not left to fail inside the embedding; the check spans more than one read chunk (65536 tokens).
+TEST(TokenIdCheckTest, IdOutsideVocabularyNamesFileOffsetAndId) {
+  const std::string dir = make_temp_dir();
+  std::vector<uint16_t> good(70000, 5), bad = good;
+  bad[66000] = 1500;
+  write_shard(dir + "/fineweb_train_000000.bin", good);
+  write_shard(dir + "/fineweb_train_000001.bin", bad);
+  const std::vector<std::string> files = {dir + "/fineweb_train_000000.bin",
+                                          dir + "/fineweb_train_000001.bin"};
+  check_token_ids(ShardReader(files[0]), 1024);  // in range: no error
+  check_token_ids(ShardReader(files[1]), 1501);
+  check_token_ids(ShardReader(files[1]), 1024, /*count=*/66000);  // the bad id is not in range
+  expect_input_error([&] { check_token_ids(ShardReader(files[1]), 1024); },
+                     {files[1], "token id 1500", "token offset 66000", "[0, 1024)"});
+  // The stream checks each shard when it opens it: shard 1 on the first take past shard 0.
+  TokenStream stream(files, 1024);
+  stream.take(70000);
+  expect_input_error([&] { stream.take(1); }, {files[1], "token offset 66000"});
+  TokenStream unchecked(files);  // vocab_size 0: no check (inspection tools)
+  unchecked.take(140000);
+  // Validation tokens are checked as they are read.
+  expect_input_error([&] { load_validation_tokens({files[1]}, 64, 1024); },
+                     {files[1], "token id 1500", "token offset 66000"});
+  EXPECT_EQ(load_validation_tokens({files[1]}, 64, 1501).numel(), 69952 + 1);
+}
+
 // ---- encode -------------------------------------------------------------------------------------
 
 // Byte-level stand-in for SentencePiece: id = byte + 4 (the reference's byte260 layout).

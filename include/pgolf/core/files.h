@@ -23,7 +23,15 @@ inline void write_file_atomic(const std::string& path, const std::vector<uint8_t
 
 // Deletes the temporary files write_file_atomic leaves behind when its process is killed mid-write
 // (`<name>.tmp.<pid>.<n>` in `dir` whose pid is no longer alive on this host); returns how many.
-int remove_stale_temp_files(const std::string& dir);
+// A non-empty `name` limits it to the temporary files of `dir/name`.
+int remove_stale_temp_files(const std::string& dir, const std::string& name = "");
+// Unlinks the temporary files that write_file_atomic calls of this process are writing right now.
+// Async-signal-safe: for a signal handler that is about to end the process.
+void remove_temp_files_in_flight();
+
+// True when both paths name the same file: the same st_dev/st_ino (symlinks followed, hard links
+// included), or, when `b` does not exist yet, the same canonical path as `a`.
+bool same_file(const std::string& a, const std::string& b);
 
 bool file_exists(const std::string& path);
 uint64_t file_size(const std::string& path);

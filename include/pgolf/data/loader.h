@@ -31,12 +31,19 @@ LoaderState loader_state_from_json(const nlohmann::json& j);  // input error on 
 std::vector<std::string> resolve_files(const std::string& data_path,
                                        const std::string& glob_pattern);
 
+// Checks tokens [0, count) of `shard` (count < 0: all) against the vocabulary: an input error
+// naming the file, the token offset and the id of the first id >= vocab_size. Reads through pread
+// in bounded chunks (a max-reduction per chunk), so a truncated file is an input error too.
+void check_token_ids(const ShardReader& shard, int64_t vocab_size, int64_t count = -1);
+
 // The reference TokenStream: files in the given order, starting at file 0 token 0; take(n)
 // concatenates across file boundaries and wraps from the last file to file 0 forever.
 class TokenStream {
  public:
   // Validates every file's header up front (errors name the file); needs at least one token.
-  explicit TokenStream(std::vector<std::string> files);
+  // With vocab_size > 0 every shard's ids are checked (check_token_ids) the first time the
+  // stream opens it, so a bad id is named before any batch holding it is built.
+  explicit TokenStream(std::vector<std::string> files, int64_t vocab_size = 0);
 
   void take(int64_t n, int64_t* out);  // next n tokens, widened to int64
   torch::Tensor take(int64_t n);       // (n,) int64
@@ -53,6 +60,8 @@ class TokenStream {
 
   std::vector<std::string> files_;
   std::vector<int64_t> sizes_;
+  int64_t vocab_size_ = 0;
+  std::vector<bool> ids_checked_;
   size_t file_index_ = 0;
   int64_t pos_ = 0;
   int64_t consumed_ = 0;
@@ -64,7 +73,8 @@ class TokenStream {
 // rank r keeps span r: x = span[0:local], y = span[1:local+1], each (local/seq_len, seq_len).
 class DistributedTokenLoader {
  public:
-  DistributedTokenLoader(std::vector<std::string> files, int rank, int world_size);
+  DistributedTokenLoader(std::vector<std::string> files, int rank, int world_size,
+                         int64_t vocab_size = 0);
 
   std::pair<torch::Tensor, torch::Tensor> next_batch(int64_t global_tokens, int64_t seq_len,
                                                      int64_t grad_accum_steps);
@@ -81,6 +91,8 @@ class DistributedTokenLoader {
 
 // All validation files concatenated, then truncated to usable+1 tokens where
 // usable = floor((N-1)/seq_len)*seq_len (usable prediction targets). (usable+1,) int64.
-torch::Tensor load_validation_tokens(const std::vector<std::string>& files, int64_t seq_len);
+// With vocab_size > 0 the tokens read are checked against it (input error naming file and offset).
+torch::Tensor load_validation_tokens(const std::vector<std::string>& files, int64_t seq_len,
+                                     int64_t vocab_size = 0);
 
 }  // namespace pgolf::data
