@@ -5,6 +5,7 @@
 // training checkpoints and state dicts.
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -120,6 +121,42 @@ int run_inspect(const std::string& path) {
   return kExitOk;
 }
 
+// While an export runs, SIGINT/SIGTERM/SIGHUP first delete the temporary file being written
+// (write_file_atomic's), then end the process as the signal would (exit status 128 + N).
+void on_export_signal(int sig) {
+  core::remove_temp_files_in_flight();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+class ExportSignalScope {
+ public:
+  ExportSignalScope() {
+    struct sigaction sa {};
+    sa.sa_handler = on_export_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &sa, &old_[i]);
+  }
+  ~ExportSignalScope() {
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &old_[i], nullptr);
+  }
+  ExportSignalScope(const ExportSignalScope&) = delete;
+  ExportSignalScope& operator=(const ExportSignalScope&) = delete;
+
+ private:
+  static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction old_[std::size(kSignals)] {};
+};
+
+// --out must not replace the weights it is made from (the artifact is lossy): the same file
+// through a symlink or a hard link is refused too.
+void check_not_input(const char* flag, const std::string& path, const std::string& checkpoint) {
+  PGOLF_CHECK_INPUT(!core::same_file(checkpoint, path),
+                    "pgolf export: " << flag << " " << path << " is the --checkpoint file "
+                                     << checkpoint << " (same file); writing there would destroy "
+                                     << "the full-precision weights: choose another " << flag);
+}
+
 int run_export(ExportArgs& a, const ConfigOptions& opts) {
   if (!a.inspect.empty()) {
     for (const auto& path : a.inspect) run_inspect(path);  // the first invalid file throws
@@ -127,6 +164,13 @@ int run_export(ExportArgs& a, const ConfigOptions& opts) {
   }
   PGOLF_CHECK_INPUT(!a.checkpoint.empty() && !a.out.empty(),
                     "pgolf export: --checkpoint FILE and --out FILE are required (or --inspect FILE)");
+  check_not_input("--out", a.out, a.checkpoint);
+  if (!a.submission_json.empty()) check_not_input("--submission-json", a.submission_json, a.checkpoint);
+  ExportSignalScope signals;
+  // Temporary files of an earlier export of this output that was killed mid-write.
+  const fs::path out_path(a.out);
+  core::remove_stale_temp_files(out_path.has_parent_path() ? out_path.parent_path().string() : ".",
+                                out_path.filename().string());
   const auto resolved = resolve_config(opts, /*world_size=*/1);
   const auto& qcfg = resolved.cfg.quant;
   const auto weights = load_weights(a.checkpoint);

@@ -112,6 +112,7 @@ EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_toke
   BpbSums local;
   int64_t batch_index = 0;
   for (int64_t bi = my_begin; bi < my_end; bi += opts.batch_seqs, ++batch_index) {
+    progress.poll();
     const int64_t count = std::min(opts.batch_seqs, my_end - bi);
     const WindowBatch b = build_batch(tokens, starts.data() + bi, count, opts);
     const torch::Tensor logits = logits_fn(b.x.to(opts.device));

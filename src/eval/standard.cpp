@@ -61,6 +61,7 @@ EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tok
   BpbSums local;
   int64_t batch_index = 0;
   for (int64_t s = seq_begin; s < seq_end; s += batch_seqs, ++batch_index) {
+    progress.poll();
     const int64_t e = std::min(s + batch_seqs, seq_end);
     const torch::Tensor chunk = tokens.slice(0, s * seq_len, e * seq_len + 1);
     const torch::Tensor x = chunk.slice(0, 0, -1).view({-1, seq_len});  // (B,L) inputs

@@ -199,6 +199,7 @@ EvalResult eval_ttt_lora(LoraModel& model, const torch::Tensor& val_tokens, cons
   BpbSums local;
   int64_t batch_index = 0;
   for (int64_t bi = 0; bi < local_docs; bi += opts.batch_size, ++batch_index) {
+    progress.poll();
     const int64_t end = std::min(bi + opts.batch_size, local_docs);
     const std::vector<Document> batch(mine.begin() + bi, mine.begin() + end);
     run_doc_batch(model, tokens, batch, cpu_luts, opts, nll_sum, local);

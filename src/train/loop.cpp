@@ -226,6 +226,7 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
   }
   ensure_step_graph(s);
   int64_t stop_after = -1;
+  int64_t saved_step = start ? start->step : -1;  // the step the checkpoint file holds
   bool qat_on = false;  // re-derived from the progress after a resume
   s.model->train();
   auto t0 = Clock::now();
@@ -305,9 +306,13 @@ LoopResult run_loop(Session& s, const LoopOptions& opts, const Checkpoint* start
     if (t.checkpoint_every > 0 && step % t.checkpoint_every == 0) {
       training_ms += ms_since(t0);  // checkpoint writes are outside the training clock
       save(s, opts, step, training_ms);
+      saved_step = step;
       t0 = Clock::now();
     }
   }
+  // The end of training always leaves a checkpoint (CHECKPOINT_EVERY=0 included), before the
+  // export: --no-final, a failed export or a signal during the final score keep the weights.
+  if (!res.interrupted && saved_step != step) save(s, opts, step, training_ms);
   if (qat_on) s.model->set_qat(model::QatSettings{});  // off for what follows (PR #286 too)
   res.steps = step;
   res.train_ms = training_ms;

@@ -5,13 +5,18 @@
 #include <cstdlib>
 #include <unistd.h>
 
+#include "pgolf/core/files.h"
+
 namespace pgolf::train {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
 
 void on_signal(int sig) {
-  if (g_signal != 0) _exit(128 + sig);  // second signal: the user insists
+  if (g_signal != 0) {  // second signal: the user insists; no half-written file stays behind
+    core::remove_temp_files_in_flight();
+    _exit(128 + sig);
+  }
   g_signal = sig;
 }
 
@@ -23,6 +28,8 @@ void install_stop_signal_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A dropped terminal (or ssh session) must not lose the run: SIGHUP checkpoints like SIGTERM.
+  sigaction(SIGHUP, &sa, nullptr);
 }
 
 bool stop_requested() { return g_signal != 0; }

@@ -22,6 +22,16 @@ namespace {
 
 using core::format;
 
+// Thrown where a stop signal abandons the final export and score. Nothing is lost: the loop wrote
+// the end-of-training checkpoint before finalize() started, and --resume redoes this part.
+struct FinalAbandoned {
+  const char* phase;  // "export" | "evaluation"
+};
+
+void stop_point(const char* phase) {
+  if (stop_requested()) throw FinalAbandoned{phase};
+}
+
 // The score of the current weights: sliding window when 0 < stride < seq_len, else standard.
 eval::EvalResult final_eval(Session& s) {
   torch::NoGradGuard no_grad;
@@ -39,6 +49,7 @@ eval::EvalResult final_eval(Session& s) {
     o.mode = eval::parse_sliding_mode(c.eval.sliding_mode);
     o.device = s.device;
     o.progress.fn = eval::console_progress(s.log);
+    o.progress.poll = [] { stop_point("evaluation"); };
     r = eval::eval_sliding(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
   } else {
     s.log.line("final_eval_mode:standard");
@@ -47,6 +58,7 @@ eval::EvalResult final_eval(Session& s) {
     o.val_batch_size = c.train.val_batch_size;
     o.grad_accum_steps = s.grad_accum;
     o.device = s.device;
+    o.progress.poll = [] { stop_point("evaluation"); };
     r = eval::eval_standard(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
   }
   return r;
@@ -60,6 +72,7 @@ core::NamedTensors to_cpu(const core::NamedTensors& sd) {
 
 void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const LoopResult& loop,
               TrainSummary& summary) {
+  stop_point("export");  // a signal during the last validation
   if (s.averager) {
     auto avg = s.averager->averaged(s.model->state_dict());
     if (!avg.empty()) {
@@ -92,12 +105,14 @@ void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const Loo
                       static_cast<long long>(budget.total())));
   }
   s.comm.barrier();
+  stop_point("evaluation");  // a signal during the export (the artifact itself is complete)
   // Every rank reloads the file from disk, as the reference does, and scores the round trip.
   s.model->load_state_dict(quant::load_artifact(dir.artifact(), sd), /*strict=*/true);
   auto t0 = std::chrono::steady_clock::now();
   auto r = final_eval(s);
   const double eval_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  stop_point("evaluation");
   s.log.line(final_lines("final_int8_zlib_roundtrip", r.val_loss, r.val_bpb, eval_ms));
   summary.final_val_loss = r.val_loss;
   summary.final_val_bpb = r.val_bpb;
@@ -154,7 +169,15 @@ TrainSummary run_training(const config::Config& cfg, dist::Comm& comm, core::Log
   summary.train_ms = loop.train_ms;
   summary.interrupted = loop.interrupted;
   if (loop.interrupted || !opts.finalize) return summary;
-  finalize(*s, dir, opts, loop, summary);
+  try {
+    finalize(*s, dir, opts, loop, summary);
+  } catch (const FinalAbandoned& stop) {
+    // Not swallowed: the run ends with 128 + the signal, and says what is kept.
+    log.line(format("stopping: signal received during the final %s; no score written; checkpoint "
+                    "%s holds the trained weights: pgolf train --resume %s finishes the run",
+                    stop.phase, lo.checkpoint_path.c_str(), dir.path.c_str()));
+    summary.interrupted = true;
+  }
   return summary;
 }
 

@@ -185,6 +185,27 @@ TEST(TrainLoopTest, ResumeFromCheckpointMatchesUninterrupted) {
   EXPECT_EQ(full.result.last_val_loss, resumed.result.last_val_loss);
 }
 
+// Issue #17: CHECKPOINT_EVERY=0 ("only on signal/end") writes a checkpoint when training ends,
+// before any export, so a run without the final export keeps its trained weights.
+TEST(TrainLoopTest, EndOfTrainingWritesCheckpointWithoutPeriodicOnes) {
+  auto cfg = tiny_config();
+  cfg.train.checkpoint_every = 0;
+  const std::string dir = ::testing::TempDir() + "/train_loop_end_ckpt";
+  fs::create_directories(dir);
+  fs::remove(dir + "/latest.pt");
+  LoopOptions opts;
+  opts.checkpoint_path = dir + "/latest.pt";
+  bool before_end = false;
+  RunOut run = train_run(cfg, opts, nullptr, nullptr, [&](Session&, const StepRecord&) {
+    before_end = before_end || fs::exists(opts.checkpoint_path);
+  });
+  EXPECT_FALSE(before_end) << "CHECKPOINT_EVERY=0 wrote a checkpoint during training";
+  ASSERT_TRUE(fs::exists(opts.checkpoint_path)) << "no checkpoint at the end of training";
+  const Checkpoint ckpt = load_checkpoint(opts.checkpoint_path);
+  EXPECT_EQ(ckpt.step, 8);
+  expect_same_tensors(run.weights, with_prefix(ckpt.tensors, "model/"));
+}
+
 TEST(TrainLoopTest, NonFiniteLossStopsWithCheckpointAndMessage) {
   const auto cfg = tiny_config();
   const std::string dir = ::testing::TempDir() + "/train_loop_nan";

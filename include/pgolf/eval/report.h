@@ -49,6 +49,9 @@ using ProgressFn = std::function<void(const EvalProgress&)>;
 struct ProgressOptions {
   ProgressFn fn;       // empty: silent
   int64_t every = 50;  // batches between reports; <= 0 disables
+  // Called before every batch; may throw to abandon the evaluation (the trainer's stop signal
+  // during the final score). Empty: never abandoned.
+  std::function<void()> poll;
 };
 
 // Times an evaluation on this rank and emits progress reports when due.
@@ -57,6 +60,9 @@ class ProgressReporter {
   ProgressReporter(ProgressOptions opts, std::string method, const char* unit, int64_t total_units);
   // True after batch `batch_index` (0-based) when a report is due or `last` is set.
   bool due(int64_t batch_index, bool last) const;
+  void poll() const {
+    if (opts_.poll) opts_.poll();
+  }
   // Reports `done` units with the local sums so far (running bpb and tokens/s from them).
   void report(int64_t done, const BpbSums& local) const;
   double seconds() const;

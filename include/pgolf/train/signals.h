@@ -1,5 +1,6 @@
-// SIGINT/SIGTERM handling: the first signal asks the loop to checkpoint and stop at the next step
-// boundary (all ranks agree through an all-reduce); a second one exits immediately.
+// SIGINT/SIGTERM/SIGHUP handling: the first signal asks the loop to checkpoint and stop at the next
+// step boundary (all ranks agree through an all-reduce), or abandons the final export/score; a
+// second one exits immediately (removing the temporary file being written, if any).
 #pragma once
 
 namespace pgolf::train {

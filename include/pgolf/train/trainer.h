@@ -1,5 +1,6 @@
 // `pgolf train`: the reference record loop (reference-spec §5-§6, §11) plus what the reference
-// cannot do: checkpoints, --resume, clean stop on SIGINT/SIGTERM, bit-for-bit repeatable CPU runs.
+// cannot do: checkpoints, --resume, clean stop on SIGINT/SIGTERM/SIGHUP, bit-for-bit repeatable CPU
+// runs.
 // Device boundary: loaders return CPU int64 batches; the trainer moves them to the device.
 #pragma once
 
