@@ -25,6 +25,7 @@ struct TrainArgs {
   std::string resume;
   bool no_final = false;
   bool allow_over_budget = false;
+  bool overwrite = false;
   std::vector<std::string> argv;
 };
 
@@ -52,8 +53,11 @@ int run_train(TrainArgs& a) {
   const auto env = dist::read_torchrun_env();
   config::Resolved resolved;
   train::RunDir dir;
+  train::RunLock lock;  // global rank 0 holds the run folder's lock (see run_dir.cpp)
   train::TrainOptions opts;
   if (!a.resume.empty()) {
+    // Locked before open_run_dir cleans temporary files: they may be another live run's.
+    if (env.rank == 0) lock = train::RunLock(train::RunDir{a.resume});
     // The run's own resolved config is the base; flags/env given now may still override it.
     dir = train::open_run_dir(a.resume);
     a.config.files.insert(a.config.files.begin(), dir.config_json());
@@ -73,11 +77,13 @@ int run_train(TrainArgs& a) {
     }
     dir = train::create_run_dir(cfg.train.out_dir, run_id);
     if (comm->rank() == 0) {
-      PGOLF_CHECK_INPUT(!core::file_exists(dir.latest_checkpoint()),
-                        dir.path << " already holds a checkpoint: use --resume " << dir.path
-                                 << " to continue it, or choose another RUN_ID");
-      write_run_metadata(dir, config::dump(resolved), a.argv);
+      lock = train::RunLock(dir);
+      train::prepare_new_run(dir, a.overwrite);
+      write_run_metadata(dir, config::dump(resolved), a.argv,
+                         a.config.files.empty() ? std::string() : a.config.files.back());
     }
+  } else if (comm->rank() == 0) {
+    train::record_resume(dir, config::dump(resolved), a.argv);
   }
   core::Logger log(comm->rank() == 0);
   log.open(dir.log(), dir.metrics());
@@ -88,6 +94,8 @@ int run_train(TrainArgs& a) {
   const char* src = std::getenv("PGOLF_SOURCE_DIR");
   opts.code_root = src ? src : PGOLF_SOURCE_DIR;
   if (!a.config.files.empty()) opts.config_path = a.config.files.back();
+  // A resume counts the first run's config, not the run's config.json it layers on.
+  if (opts.resume) opts.config_path = train::resumed_code_config(dir, opts.config_path);
   train::TrainSummary summary;
   try {
     summary = train::run_training(cfg, *comm, log, dir, opts);
@@ -106,8 +114,14 @@ Command register_train(CLI::App& app) {
   auto* sub = app.add_subcommand("train", "train a model; export and score it at the end");
   auto a = std::make_shared<TrainArgs>();
   add_config_options(sub, a->config);
-  sub->add_option("--resume", a->resume, "continue the run in this run directory from its checkpoint")
-      ->check(CLI::ExistingDirectory);
+  auto* resume =
+      sub->add_option("--resume", a->resume,
+                      "continue the run in this run directory from its checkpoint")
+          ->check(CLI::ExistingDirectory);
+  sub->add_flag("--overwrite", a->overwrite,
+                "start a new run in a RUN_ID folder that holds an earlier run, deleting its "
+                "checkpoint, logs and artifacts")
+      ->excludes(resume);
   sub->add_flag("--no-final", a->no_final, "skip the export and final score after training");
   sub->add_flag("--allow-over-budget", a->allow_over_budget,
                 "do not fail when the artifact exceeds 16,000,000 bytes");

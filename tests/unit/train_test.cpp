@@ -2,7 +2,10 @@
 // and the list knobs that training, the optimiser, `pgolf info` and the export all read.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include <fstream>
@@ -144,6 +147,68 @@ TEST(RunDirTest, CreatesFoldersAndMetadata) {
             std::string::npos);
   EXPECT_THROW(create_run_dir(out, "../escape"), Error);
   EXPECT_THROW(open_run_dir(dir.path), Error);  // no checkpoint yet
+}
+
+// Issue #17: one process at a time in a run folder; flock conflicts between two open files even in
+// one process, and closing the holder's descriptor frees it (as the kernel does at exit).
+TEST(RunDirTest, LockIsExclusiveAndDiesWithItsHolder) {
+  const RunDir dir = create_run_dir(::testing::TempDir() + "/runs_lock", "r1");
+  std::string message;
+  {
+    RunLock held(dir);
+    EXPECT_TRUE(held.held());
+    try {
+      RunLock second(dir);
+      ADD_FAILURE() << "a second lock of the same folder succeeded";
+    } catch (const Error& e) {
+      message = e.what();
+      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    }
+  }
+  EXPECT_NE(message.find("run folder " + dir.path + " is in use by another pgolf process (pid " +
+                         std::to_string(::getpid())),
+            std::string::npos)
+      << message;
+  RunLock again(dir);  // the first one is gone
+  EXPECT_TRUE(again.held());
+}
+
+TEST(RunDirTest, FinishedRunIsRefusedUnlessOverwritten) {
+  const RunDir dir = create_run_dir(::testing::TempDir() + "/runs_prepare", "r1");
+  prepare_new_run(dir, /*overwrite=*/false);  // an empty folder is fine
+  for (const auto& f : {dir.config_json(), dir.submission_json(), dir.log(), dir.latest_checkpoint(),
+                        dir.latest_checkpoint() + ".rank1"})
+    core::write_file_atomic(f, "{}");
+  core::write_file_atomic(dir.path + "/notes.txt", "mine");
+  try {
+    prepare_new_run(dir, false);
+    ADD_FAILURE() << "a finished run was not refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.path + " holds a finished run"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("--overwrite"), std::string::npos) << e.what();
+  }
+  std::remove(dir.submission_json().c_str());
+  EXPECT_THROW(prepare_new_run(dir, false), Error);  // a checkpoint
+  std::remove(dir.latest_checkpoint().c_str());
+  std::remove((dir.latest_checkpoint() + ".rank1").c_str());
+  EXPECT_THROW(prepare_new_run(dir, false), Error);  // config.json of an earlier run
+  core::write_file_atomic(dir.latest_checkpoint(), "{}");
+  prepare_new_run(dir, /*overwrite=*/true);
+  for (const auto& f : {dir.config_json(), dir.log(), dir.latest_checkpoint()})
+    EXPECT_FALSE(core::file_exists(f)) << f;
+  EXPECT_TRUE(core::file_exists(dir.path + "/notes.txt"));  // not a run's file
+}
+
+TEST(RunDirTest, ConfigChangesListEachChangedLeaf) {
+  const nlohmann::json before = {{"train", {{"iterations", 3}, {"seed", 1}}},
+                                 {"model", {{"num_layers", 2}}},
+                                 {"_sources", {{"iterations", "default"}}}};
+  const nlohmann::json after = {{"train", {{"iterations", 5}, {"seed", 1}}},
+                                {"model", {{"num_layers", 2}}},
+                                {"_sources", {{"iterations", "flag --iterations"}}}};
+  EXPECT_EQ(config_changes(before, after),
+            nlohmann::json({{"iterations", {{"from", 3}, {"to", 5}, {"source", "flag --iterations"}}}}));
+  EXPECT_TRUE(config_changes(after, after).empty());
 }
 
 // ---- GradSync: DDP-style averaging with all-reduces started from inside backward.
