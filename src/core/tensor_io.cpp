@@ -14,6 +14,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
+#include "pgolf/core/pickle_compat.h"
 
 namespace pgolf::core {
 namespace {
@@ -134,9 +135,12 @@ Archive load_archive(const std::vector<char>& bytes, const std::string& what) {
                                                                static_cast<off_t>(bytes.size())));
     check_record_size(reader, "data.pkl", bytes.size(), what);
     auto [pickle, pickle_size] = reader.getRecord("data.pkl");
-    const char* data = static_cast<const char*>(pickle.get());
-    const size_t total = pickle_size;
-    check_pickle(data, total, what);
+    check_pickle(static_cast<const char*>(pickle.get()), pickle_size, what);
+    // Python's torch.save(module.state_dict()) pickles an OrderedDict LibTorch cannot build.
+    const std::string plain =
+        plain_dict_pickle(static_cast<const char*>(pickle.get()), pickle_size, what);
+    const char* data = plain.data();
+    const size_t total = plain.size();
     size_t pos = 0;
     auto read = [&](char* buf, size_t n) -> size_t {
       n = std::min(n, total - pos);

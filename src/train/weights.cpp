@@ -37,6 +37,12 @@ const char* weights_kind_name(WeightsKind kind) {
 WeightsKind load_weights(const std::string& path, model::GPTImpl& model) {
   const auto head = core::read_file(path);
   PGOLF_CHECK_INPUT(!head.empty(), path << ": empty file, expected weights");
+  // torch.save(..., _use_new_zipfile_serialization=False): pickles of a magic LONG1 (0x1950a86a...)
+  // and of the object, then raw storages; LibTorch reads only the zip format.
+  PGOLF_CHECK_INPUT(!starts_with(head, {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46}),
+                    path << ": a legacy torch.save file (_use_new_zipfile_serialization=False); "
+                         << "pgolf reads the zip format: re-save it in Python with "
+                         << "torch.save(torch.load(path), path)");
   const bool zip = starts_with(head, {'P', 'K', 3, 4});
   if (!zip) {  // zstd frame (28 b5 2f fd) or zlib stream: a quantised artifact
     model.load_state_dict(quant::load_artifact(path, cpu_template(model)), /*strict=*/true);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the generated seeds of tests/fuzz/corpus/ with pgolf's own writers (gen_corpus.cpp)
 # and the two tiny SentencePiece models the tokenizer seeds use. Regression seeds (files named
-# regress_*) are kept. Usage: tests/fuzz/make_corpus.sh (PGOLF_BUILD_DIR, default build; set
+# regress_*) and files written by Python's torch.save (python_*, e.g. an OrderedDict state dict
+# with _metadata, made once with torch 2.15) are kept.
+# Usage: tests/fuzz/make_corpus.sh (PGOLF_BUILD_DIR, default build; set
 # PGOLF_SKIP_BUILD=1 when fuzz_gen_corpus is already built there).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -20,6 +22,6 @@ for type in bpe unigram; do
 done
 [[ -n "${PGOLF_SKIP_BUILD:-}" ]] || cmake --build "$BUILD" --target fuzz_gen_corpus
 mkdir -p corpus
-find corpus -type f ! -name 'regress_*' -delete
+find corpus -type f ! -name 'regress_*' ! -name 'python_*' -delete
 "$BUILD/tests/fuzz/fuzz_gen_corpus" "$HERE/corpus"
 du -sh corpus/*

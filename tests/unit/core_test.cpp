@@ -10,6 +10,7 @@
 #include "pgolf/core/files.h"
 #include "pgolf/core/log.h"
 #include "pgolf/core/runtime.h"
+#include "pgolf/core/pickle_compat.h"
 #include "pgolf/core/tensor_io.h"
 
 namespace pgolf::core {
@@ -129,6 +130,68 @@ TEST(CoreTensorIoTest, ExpandedTensorIsRefusedByElementCount) {
   const auto got = tensors_from_bytes(std::vector<char>(vb.begin(), vb.end()), "views.pt");
   ASSERT_EQ(got.size(), 2u);
   EXPECT_TRUE(torch::equal(got[1].second, base.slice(0, 6, 12)));
+}
+
+// ------------------------------------------------ Python state dicts (issue #16)
+
+using namespace std::string_literals;
+
+std::string pk(std::initializer_list<std::string> parts) {
+  std::string s;
+  for (const auto& p : parts) s += p;
+  return s;
+}
+const std::string kOdictGlobal = "ccollections\nOrderedDict\n";
+const std::string kKeyA = "X\x01\x00\x00\x00" "a"s;  // BINUNICODE 'a'
+
+TEST(PickleCompatTest, OrderedDictBecomesDictAndMetadataIsDropped) {
+  // OrderedDict() {'a': 1} with BUILD state {'_metadata': OrderedDict()}, as pickle.py writes it.
+  const std::string in = pk({"\x80\x02"s, kOdictGlobal, "q\x00)Rq\x01("s, kKeyA, "K\x01u}q\x02"s,
+                             "X\x09\x00\x00\x00"s, "_metadatah\x00)Rq\x03sb."s});
+  const std::string want = pk({"\x80\x02}q\x01("s, kKeyA, "K\x01u."s});
+  EXPECT_EQ(plain_dict_pickle(in.data(), in.size(), "t.pt"), want);
+  // Without OrderedDicts the pickle comes back byte for byte.
+  const std::string plain = pk({"\x80\x02}q\x00("s, kKeyA, "K\x01u."s});
+  EXPECT_EQ(plain_dict_pickle(plain.data(), plain.size(), "t.pt"), plain);
+}
+
+TEST(PickleCompatTest, RefusesWhatAPlainDictCannotExpress) {
+  const auto input_error = [](const std::string& in, const std::string& needle) {
+    try {
+      plain_dict_pickle(in.data(), in.size(), "odd.pt");
+      ADD_FAILURE() << "expected an input error for " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+      EXPECT_NE(std::string(e.what()).find("odd.pt"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  // OrderedDict([('a', 1)]): built from arguments.
+  input_error(pk({"\x80\x02"s, kOdictGlobal, "((("s, kKeyA, "K\x01tltR."s}), "with arguments");
+  // A memo entry of the dropped BUILD state used afterwards.
+  input_error(pk({"\x80\x02"s, kOdictGlobal, ")R}q\x05("s, kKeyA, "K\x01ub"s, "h\x05."s}),
+              "dropped BUILD state");
+  input_error(pk({"\x80\x04}."s}), "protocol 4");
+  input_error(pk({"\x80\x02}"s}), "no STOP");
+  input_error(pk({"\x80\x02u."s}), "no MARK");
+}
+
+// A state dict written by Python's torch.save(module.state_dict()) with torch 2.15: an OrderedDict
+// with _metadata holding an fp32 Linear, a bf16 Embedding and a nested Sequential.
+TEST(PickleCompatTest, ReadsAPythonModuleStateDict) {
+  const char* src = std::getenv("PGOLF_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "PGOLF_SOURCE_DIR is set by ctest";
+  const auto sd = load_tensors(std::string(src) +
+                               "/tests/fuzz/corpus/checkpoint/python_odict_metadata.pt");
+  ASSERT_EQ(sd.size(), 4u);
+  const std::vector<std::string> names = {"a.weight", "e.weight", "b.0.weight", "b.0.bias"};
+  for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(sd[i].first, names[i]);
+  EXPECT_TRUE(torch::equal(sd[0].second, torch::arange(6, torch::kFloat).reshape({3, 2})));
+  EXPECT_EQ(sd[1].second.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(sd[1].second.to(torch::kFloat),
+                           torch::arange(8, torch::kFloat).reshape({4, 2}) / 4));
+  EXPECT_TRUE(torch::equal(sd[2].second, torch::full({2, 2}, -1.5f)));
+  EXPECT_TRUE(torch::equal(sd[3].second, torch::tensor({0.25f, 2.0f})));
 }
 
 // Issue 17 item 15: a symbolic link planted at a run folder's log or metrics path is refused.
