@@ -5,7 +5,8 @@
 // the compute dtype (the "ratio"): a practical MFU against what this device's GEMM attains, not
 // against a datasheet peak. On CUDA also the peak allocated memory of the fwd+bwd step.
 // Then a whole training step (issue #9 item 4): forward, backward, gradient all-reduce (ranks > 1,
-// e.g. under torchrun) and the optimiser set, each timed to a device sync, plus the same step
+// e.g. under torchrun), norm + clip (GRAD_CLIP_NORM > 0, as the loop) and each optimiser of the
+// set (issue #16), each timed to a device sync, plus the same step
 // without the intermediate syncs; its TFLOP/s, MFU against the measured bf16 GEMM, and (CUDA) the
 // peak allocated memory of the step. The device is cuda:LOCAL_RANK with the training run's TF32,
 // flash-SDPA and FUSED_KERNELS settings. The CUDA path is compiled, not yet run on a GPU.
@@ -26,6 +27,7 @@
 #include "pgolf/model/gpt.h"
 #include "pgolf/model/params.h"
 #include "pgolf/optim/optimizer_set.h"
+#include "pgolf/optim/schedule.h"
 #include "pgolf/train/device_setup.h"
 #include "pgolf/train/grad_sync.h"
 
@@ -92,9 +94,11 @@ Json phase(const char* name, double step_seconds, int64_t tokens, double flops_p
 }
 
 // Mean seconds per phase of a training step, each phase ending in a device sync.
+// `optimizers` splits `optimizer` by group in step order (tok, head, muon, scalar).
 struct StepPhases {
-  double forward = 0, backward = 0, all_reduce = 0, optimizer = 0;
-  double sum() const { return forward + backward + all_reduce + optimizer; }
+  double forward = 0, backward = 0, all_reduce = 0, clip = 0, optimizer = 0;
+  std::vector<std::pair<std::string, double>> optimizers;
+  double sum() const { return forward + backward + all_reduce + clip + optimizer; }
 };
 
 struct StepRig {
@@ -106,6 +110,7 @@ struct StepRig {
   model::DtypePolicy policy;
   torch::Device device;
   double momentum;
+  double clip_norm;  // GRAD_CLIP_NORM; the training loop's norm + clip when > 0
 };
 
 // One training step; with `phases` non-null, syncs after each phase and adds its seconds.
@@ -131,19 +136,40 @@ void train_step(StepRig& r, StepPhases* phases) {
     train::average_gradients(params, r.comm);
     lap(phases ? &phases->all_reduce : nullptr);
   }
+  if (r.clip_norm > 0) {
+    optim::clip_grad_norm(params, r.clip_norm);
+    lap(phases ? &phases->clip : nullptr);
+  }
   r.opt.set_schedule(1.0, r.momentum);
-  r.opt.step();
-  lap(phases ? &phases->optimizer : nullptr);
+  if (!phases) {
+    r.opt.step();
+    return;
+  }
+  // The same step() order, timed per optimiser.
+  if (phases->optimizers.empty())
+    for (const char* label : {"tok", "head", "muon", "scalar"})
+      if (r.opt.find(label)) phases->optimizers.emplace_back(label, 0.0);
+  for (auto& [label, seconds] : phases->optimizers) {
+    r.opt.find(label)->step();
+    double t = 0;
+    lap(&t);
+    seconds += t;
+    phases->optimizer += t;
+  }
 }
 
 Json train_step_json(const StepPhases& ph, double step_seconds, int64_t tokens, double fwd_bwd_flops,
                      double probe_bf16, int world) {
   const double flops = fwd_bwd_flops * static_cast<double>(tokens) / step_seconds;
+  Json by_group = Json::object();
+  for (const auto& [label, seconds] : ph.optimizers) by_group[label] = seconds;
   return {{"world_size", world},
           {"forward_seconds", ph.forward},
           {"backward_seconds", ph.backward},
           {"all_reduce_seconds", ph.all_reduce},
+          {"clip_seconds", ph.clip},
           {"optimizer_seconds", ph.optimizer},
+          {"optimizer_seconds_by_group", by_group},
           {"sum_of_phases_seconds", ph.sum()},
           {"step_seconds", step_seconds},
           {"tokens_per_second", static_cast<double>(tokens) / step_seconds},
@@ -176,11 +202,16 @@ void print_human(const Json& j) {
       pr["ratio_dtype"].get<std::string>().c_str());
   const auto& ts = j["train_step"];
   std::cout << core::format(
-      "train step (rank 1 of %d): forward %.4f s, backward %.4f s, all-reduce %.4f s, optimiser "
-      "%.4f s (sum %.4f s)\n",
+      "train step (rank 1 of %d): forward %.4f s, backward %.4f s, all-reduce %.4f s, norm+clip "
+      "%.4f s, optimiser %.4f s (sum %.4f s)\n",
       ts["world_size"].get<int>(), ts["forward_seconds"].get<double>(),
       ts["backward_seconds"].get<double>(), ts["all_reduce_seconds"].get<double>(),
-      ts["optimizer_seconds"].get<double>(), ts["sum_of_phases_seconds"].get<double>());
+      ts["clip_seconds"].get<double>(), ts["optimizer_seconds"].get<double>(),
+      ts["sum_of_phases_seconds"].get<double>());
+  std::cout << "  optimiser by group:";
+  for (const auto& [label, seconds] : ts["optimizer_seconds_by_group"].items())
+    std::cout << core::format(" %s %.4f s", label.c_str(), seconds.get<double>());
+  std::cout << "\n";
   std::cout << core::format("train step without phase syncs: %.4f s, %.0f tokens/s, %.3f TFLOP/s, "
                             "MFU %.3f of the bf16 GEMM probe\n",
                             ts["step_seconds"].get<double>(), ts["tokens_per_second"].get<double>(),
@@ -265,7 +296,8 @@ int run_bench(const BenchArgs& a) {
   const auto named = gpt->state_dict();
   optim::OptimizerSet opt(named, cfg.optim, config::split_list(cfg.quant.control_tensor_name_patterns),
                           comm.get());
-  StepRig rig{gpt, opt, *comm, ids, targets, policy, device, cfg.optim.muon_momentum};
+  StepRig rig{gpt, opt, *comm, ids, targets, policy, device, cfg.optim.muon_momentum,
+              cfg.optim.grad_clip_norm};
   if (cuda) reset_cuda_peak_memory(device.index());
   for (int i = 0; i < a.warmup; ++i) train_step(rig, nullptr);
   StepPhases ph;
@@ -273,7 +305,9 @@ int run_bench(const BenchArgs& a) {
   ph.forward /= a.steps;
   ph.backward /= a.steps;
   ph.all_reduce /= a.steps;
+  ph.clip /= a.steps;
   ph.optimizer /= a.steps;
+  for (auto& [label, seconds] : ph.optimizers) seconds /= a.steps;
   const double step_s = time_steps([&] { train_step(rig, nullptr); }, 0, a.steps, device);
   const int64_t step_peak = cuda ? cuda_peak_memory_bytes(device.index()) : -1;
 

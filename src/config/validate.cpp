@@ -181,7 +181,7 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
   one_of(errs, "sliding_mode", c.eval.sliding_mode, {"reference", "exact"});
   one_of(errs, "muon_ns_coeffs", c.optim.muon_ns_coeffs, {"exact", "bf16", "polar_express"});
   one_of(errs, "muon_form", c.optim.muon_form, {"pr180", "banked"});
-  one_of(errs, "muon_ns_dtype", c.optim.muon_ns_dtype, {"bf16", "fp32"});
+  one_of(errs, "muon_ns_dtype", c.optim.muon_ns_dtype, {"bf16", "fp32", "bf16_native"});
   PGOLF_REQUIRE(c.eval.ttt_lora_rank >= 1, "ttt_lora_rank: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_chunk_size >= 1, "ttt_chunk_size: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_eval_seq_len >= c.eval.ttt_chunk_size,

@@ -55,6 +55,18 @@ GPTImpl::GPTImpl(const config::ModelConfig& cfg)
   init_weights(*this);
 }
 
+void GPTImpl::set_dtype_policy(DtypePolicy policy) {
+  policy_ = policy;
+  const auto dtype = policy == DtypePolicy::kReference ? torch::kBFloat16 : torch::kFloat32;
+  torch::NoGradGuard no_grad;
+  // set_data keeps the Parameter object (and its registration), as Python's `p.data = ...`.
+  const auto retype = [&](torch::Tensor& w) {
+    if (w.scalar_type() != dtype) w.set_data(w.to(dtype));
+  };
+  retype(tok_emb->weight);
+  if (bigram) retype(bigram->embed->weight);
+}
+
 torch::Tensor GPTImpl::embed(const torch::Tensor& ids) {
   // kReference looks the tables up in bf16 (the record keeps them as bf16 parameters), which
   // makes the whole residual stream bf16 (reference-spec §4.6).

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include <ATen/ops/_fused_adamw.h>
+
 #include "pgolf/core/error.h"
 
 namespace pgolf::optim {
@@ -23,6 +25,10 @@ void AdamW::step() {
   torch::NoGradGuard no_grad;
   for (auto& group : groups_) {
     const double lr = group.lr;
+    // bf16 parameters (DTYPE=reference's embedding tables) go through torch's fused AdamW, as the
+    // record's AdamW(fused=True) updates them: fp32 arithmetic on the bf16 values, one rounding
+    // per store of the weights and the bf16 moments.
+    std::vector<torch::Tensor> bp, bg, bm, bv, bs;
     for (size_t i = 0; i < group.params.size(); ++i) {
       torch::Tensor p = group.params[i];
       const torch::Tensor& grad = p.grad();
@@ -33,6 +39,16 @@ void AdamW::step() {
         s.exp_avg_sq = torch::zeros_like(p, at::MemoryFormat::Preserve);
       }
       s.step += 1;
+      if (p.scalar_type() == torch::kBFloat16) {
+        bp.push_back(p);
+        bg.push_back(grad);
+        bm.push_back(s.exp_avg);
+        bv.push_back(s.exp_avg_sq);
+        // torch keeps the count as an fp32 tensor and adds 1 before the kernel reads it.
+        bs.push_back(
+            torch::full({}, static_cast<double>(s.step), p.options().dtype(torch::kFloat)));
+        continue;
+      }
       // Decoupled decay first, on the weights the gradient was taken at.
       if (opts_.weight_decay != 0.0) p.mul_(1.0 - lr * opts_.weight_decay);
       s.exp_avg.mul_(opts_.beta1).add_(grad, 1.0 - opts_.beta1);
@@ -43,6 +59,9 @@ void AdamW::step() {
       torch::Tensor denom = (s.exp_avg_sq.sqrt() / bias2_sqrt).add_(opts_.eps);
       p.addcdiv_(s.exp_avg, denom, -lr / bias1);
     }
+    if (!bp.empty())
+      at::_fused_adamw_(bp, bg, bm, bv, /*max_exp_avg_sqs=*/{}, bs, lr, opts_.beta1, opts_.beta2,
+                        opts_.weight_decay, opts_.eps, /*amsgrad=*/false, /*maximize=*/false);
   }
 }
 

@@ -226,9 +226,14 @@ QuantizedTensor quantize_kind(const torch::Tensor& t, const std::string& kind, S
   return quantize_rowmax(t, clip, floor_inv_clip ? 1.0 / static_cast<double>(clip) : 0.0);
 }
 
-torch::Tensor passthrough_value(const torch::Tensor& t, const std::string& kind, Scheme scheme) {
+torch::Tensor passthrough_value(const torch::Tensor& t, const std::string& kind, Scheme scheme,
+                                bool bf16_round) {
   if (kind == "passthrough_ctrl") return t.to(torch::kFloat);
   if (!t.is_floating_point()) return t;
+  // PASSTHROUGH_BF16_ROUND: the fp16 of a bf16 value has three zero low mantissa bits, which
+  // zstd finds (the record's bf16 tok_emb); fp32 masters are rounded to bf16 first to match.
+  if (bf16_round && kind == "passthrough_fp16" && t.scalar_type() == torch::kFloat)
+    return t.to(torch::kBFloat16).to(torch::kHalf);
   // The baseline only narrows fp32/bf16 (keep_float_tensor); the mixed export narrows any float.
   const bool narrow = scheme != Scheme::kInt8 || kind == "passthrough_fp16" ||
                       t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kBFloat16;
@@ -259,7 +264,7 @@ QuantResult quantize_state_dict(const NamedTensors& state_dict, const config::Qu
     const std::string kind =
         classify(name, t, scheme, p, cfg.passthrough_max_numel, cfg.passthrough_dtype == "fp32");
     if (kind.rfind("passthrough", 0) == 0) {
-      out.w.emplace_back(name, passthrough_value(t, kind, scheme));
+      out.w.emplace_back(name, passthrough_value(t, kind, scheme, cfg.passthrough_bf16_round));
     } else {
       auto qt = quantize_kind(t, kind, scheme, cfg);
       out.w.emplace_back(name + ".q", std::move(qt.q));

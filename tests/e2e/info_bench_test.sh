@@ -60,7 +60,11 @@ for k in ("forward_seconds", "backward_seconds", "optimizer_seconds", "step_seco
           "tflops_per_second", "mfu_vs_bf16_gemm"):
     assert ts[k] > 0, (k, ts)
 assert abs(ts["sum_of_phases_seconds"] - (ts["forward_seconds"] + ts["backward_seconds"]
-                                          + ts["optimizer_seconds"])) < 1e-9, ts
+                                          + ts["clip_seconds"] + ts["optimizer_seconds"])) < 1e-9, ts
+assert ts["clip_seconds"] > 0, ts  # GRAD_CLIP_NORM 0.3 by default: the loop's norm + clip
+by = ts["optimizer_seconds_by_group"]  # step order, summing to the optimiser phase
+assert list(by) == ["tok", "muon", "scalar"] and all(v > 0 for v in by.values()), by
+assert abs(sum(by.values()) - ts["optimizer_seconds"]) < 1e-9, ts
 for p in phases.values():
     assert p["tokens_per_second"] > 0 and p["flops_per_second"] > 0 and p["ratio_to_probe"] > 0, p
 f = d["flops_per_token"]

@@ -558,5 +558,30 @@ TEST(Pr354Test, OrthoGainInvSqrtDimGivesSingularValues) {
   EXPECT_THROW(GPT{c}, Error);
 }
 
+// DTYPE=reference: the record's `.bfloat16()` model keeps tok_emb and bigram.embed in bf16, so
+// their gradients (the tied head's included) accumulate in bf16; other policies restore fp32.
+TEST(ModelTest, ReferencePolicyKeepsEmbeddingTablesInBf16) {
+  torch::manual_seed(3);
+  GPT m(small_config());
+  randomize(*m, 4);
+  const auto fp32_emb = m->tok_emb->weight.detach().clone();
+  m->set_dtype_policy(DtypePolicy::kReference);
+  EXPECT_EQ(m->tok_emb->weight.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(m->bigram->embed->weight.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(m->bigram->proj->weight.scalar_type(), torch::kFloat);  // CastedLinear stays fp32
+  EXPECT_TRUE(torch::equal(m->tok_emb->weight.detach(), fp32_emb.to(torch::kBFloat16)));
+  // Still registered parameters (the same objects), with bf16 gradients.
+  const auto named = m->state_dict();
+  EXPECT_EQ(core::find_tensor(named, "tok_emb.weight")->scalar_type(), torch::kBFloat16);
+  const auto ids = torch::randint(0, kVocab, {2, 6}, torch::kLong);
+  m->forward(ids, ids).backward();
+  EXPECT_EQ(m->tok_emb->weight.grad().scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(m->bigram->embed->weight.grad().scalar_type(), torch::kBFloat16);
+  m->zero_grad();
+  m->set_dtype_policy(DtypePolicy::kFp32);
+  EXPECT_EQ(m->tok_emb->weight.scalar_type(), torch::kFloat);
+  EXPECT_EQ(m->bigram->embed->weight.scalar_type(), torch::kFloat);
+}
+
 }  // namespace
 }  // namespace pgolf::model

@@ -774,5 +774,38 @@ TEST(NewtonSchulzFp32Test, SameIterationWithoutBf16Amplification) {
   EXPECT_THROW(newton_schulz5(g, 5, 1e-7, false, torch::kFloat16), Error);
 }
 
+// DTYPE=reference keeps tok_emb as a bf16 parameter: AdamW must update it as torch's
+// AdamW(fused=True) does (bf16 weights and moments, fp32 arithmetic, one rounding per store),
+// which for one step is the fp32 update of the bf16 values rounded once.
+TEST(AdamWTest, Bf16ParamsTakeTheFusedPathWithBf16Moments) {
+  torch::manual_seed(7);
+  const auto w0 = torch::randn({6, 5}).to(torch::kBFloat16);
+  const auto g0 = (0.1 * torch::randn({6, 5})).to(torch::kBFloat16);
+  auto p = w0.clone().requires_grad_(true);
+  p.mutable_grad() = g0.clone();
+  ParamGroup grp{"tok", {"w"}, {p}, 0.03, 0.03, 0.0};
+  AdamWOptions o;
+  o.weight_decay = 0.04;
+  AdamW opt({grp}, o);
+  opt.step();
+  EXPECT_EQ(p.scalar_type(), torch::kBFloat16);
+  const auto state = opt.state_tensors();
+  const torch::Tensor* m = core::find_tensor(state, "w.exp_avg");
+  const torch::Tensor* v = core::find_tensor(state, "w.exp_avg_sq");
+  ASSERT_TRUE(m && v);
+  EXPECT_EQ(m->scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(v->scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(opt.step_count("w"), 1);
+  // Step 1 in fp32: decay, m = 0.1 g, v = 0.05 g^2, p -= lr m/(1-b1) / (sqrt(v)/sqrt(1-b2) + eps).
+  const auto w = w0.to(torch::kFloat), g = g0.to(torch::kFloat);
+  const auto m1 = 0.1 * g, v1 = 0.05 * g * g;
+  const auto want = w * (1 - 0.03 * 0.04) - 0.03 / 0.1 * m1 / (v1.sqrt() / std::sqrt(0.05) + 1e-8);
+  EXPECT_TRUE(torch::equal(m->to(torch::kFloat), m1.to(torch::kBFloat16).to(torch::kFloat)));
+  // One bf16 rounding of values whose fp32 arithmetic may differ in the last bit: <= 1 bf16 ulp.
+  const auto err = (p.detach().to(torch::kFloat) - want).abs();
+  EXPECT_TRUE((err <= want.abs() * (1.0 / 128) + 1e-6).all().item<bool>())
+      << "max error " << err.max().item<float>();
+}
+
 }  // namespace
 }  // namespace pgolf::optim

@@ -77,7 +77,7 @@ struct OptimConfig {
   std::string muon_ns_coeffs = "exact";      // MUON_NS_COEFFS: exact | bf16 | polar_express
   std::string muon_form = "pr180";           // MUON_FORM: pr180 | banked (the 1.0611 record's)
   bool muon_row_normalize = false;           // MUON_ROW_NORMALIZE: MuonEq-R
-  std::string muon_ns_dtype = "bf16";        // MUON_NS_DTYPE: bf16 (the reference) | fp32
+  std::string muon_ns_dtype = "bf16";        // MUON_NS_DTYPE: bf16 (reference) | fp32 | bf16_native
   double beta1 = 0.9;                        // BETA1
   double beta2 = 0.95;                       // BETA2
   double adam_eps = 1e-8;                    // ADAM_EPS
@@ -134,6 +134,7 @@ struct QuantConfig {
   int64_t prune_min_numel = 65536;       // PRUNE_MIN_NUMEL: prune 2-D tensors with numel > this
   int64_t passthrough_max_numel = 8192;  // PASSTHROUGH_MAX_NUMEL: fp16 passthrough at or below
   std::string passthrough_dtype = "fp16";  // PASSTHROUGH_DTYPE: fp16 | fp32 (PR #354)
+  bool passthrough_bf16_round = false;   // PASSTHROUGH_BF16_ROUND: fp16-keep tensors via bf16
   std::string control_tensor_name_patterns =
       "attn_scale,attn_scales,mlp_scale,mlp_scales,resid_mix,resid_mixes,q_gain,skip_weight,"
       "skip_weights,smear,bigram.scale";  // CONTROL_TENSOR_NAME_PATTERNS

@@ -110,9 +110,10 @@ void for_each_field(C& c, V&& v) {
     "MuonEq-R: each row of the Nesterov update divided by its L2 norm before Newton-Schulz "
     "(PR #1285)");
   v("optim", "muon_ns_dtype", c.optim.muon_ns_dtype,
-    "bf16 | fp32: precision of Newton-Schulz and of the summed Muon update; bf16 is the "
-    "reference, fp32 keeps runs that differ only in float summation order (e.g. 1 vs N ranks) "
-    "within rounding of each other");
+    "bf16 | fp32 | bf16_native: precision of Newton-Schulz and of the summed Muon update; bf16 is "
+    "the reference, fp32 keeps runs that differ only in float summation order (e.g. 1 vs N ranks) "
+    "within rounding of each other; bf16_native is bf16 with the CPU's own bf16 GEMM (what the "
+    "reference's bf16 matmuls run on a CPU) instead of fp32 products rounded once to bf16");
   v("optim", "beta1", c.optim.beta1, "");
   v("optim", "beta2", c.optim.beta2, "");
   v("optim", "adam_eps", c.optim.adam_eps, "");
@@ -166,6 +167,9 @@ void for_each_field(C& c, V&& v) {
   v("quant", "passthrough_dtype", c.quant.passthrough_dtype,
     "fp16 | fp32: storage of float tensors at or below PASSTHROUGH_MAX_NUMEL (mixed, int6, "
     "int6_clip31, gptq_lite); fp32 keeps them exact, as PR #354's export does");
+  v("quant", "passthrough_bf16_round", c.quant.passthrough_bf16_round,
+    "round FP16_KEEP_NAME_PATTERNS tensors (tok_emb) to bf16 before the fp16 cast, as the "
+    "record's bf16 tables are stored: three zero low mantissa bits, a smaller artifact");
   v("quant", "control_tensor_name_patterns", c.quant.control_tensor_name_patterns, "substrings marking control tensors (fp32, scalar lr)");
   v("quant", "fp16_keep_name_patterns", c.quant.fp16_keep_name_patterns, "");
   v("quant", "zstd_level", c.quant.zstd_level, "");

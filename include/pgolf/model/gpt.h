@@ -52,7 +52,10 @@ class GPTImpl : public torch::nn::Module {
   // BigramHash bucket ids (B,T) int64; requires bigram_vocab_size > 0.
   torch::Tensor bigram_hash(const torch::Tensor& ids) const;
 
-  void set_dtype_policy(DtypePolicy policy) { policy_ = policy; }
+  // kReference also stores tok_emb and bigram.embed as bf16 parameters (the record's
+  // `.bfloat16()` model keeps them so: bf16 grads, moments, SWA sums and artifact values); the
+  // other policies keep (or restore) fp32 masters. Call before building optimisers.
+  void set_dtype_policy(DtypePolicy policy);
   DtypePolicy dtype_policy() const { return policy_; }
   void set_qat(const QatSettings& qat);
 
