@@ -25,6 +25,30 @@ void one_of(std::vector<std::string>& errs, const char* key, const std::string& 
 
 void check_banked(const ModelConfig& m, std::vector<std::string>& errs);
 
+void check_frontier_quant(const QuantConfig& q, std::vector<std::string>& errs) {
+  const auto s = [](auto v) { return std::to_string(v); };
+  for (const auto& [key, bits] : {std::pair<const char*, int64_t>{"matrix_bits", q.matrix_bits},
+                                  {"embed_bits", q.embed_bits},
+                                  {"lqer_factor_bits", q.lqer_factor_bits}})
+    PGOLF_REQUIRE(bits >= 2 && bits <= 8,
+                  std::string(key) + ": expected 2..8 (int8 codes), found " + s(bits));
+  for (const auto& [key, k] : {std::pair<const char*, double>{"matrix_clip_sigmas",
+                                                              q.matrix_clip_sigmas},
+                               {"attn_clip_sigmas", q.attn_clip_sigmas},
+                               {"mlp_clip_sigmas", q.mlp_clip_sigmas},
+                               {"embed_clip_sigmas", q.embed_clip_sigmas}})
+    PGOLF_REQUIRE(k > 0, std::string(key) + ": expected > 0, found " + s(k));
+  PGOLF_REQUIRE(q.hessian_clip_lambda >= 0,
+                "hessian_clip_lambda: expected >= 0, found " + s(q.hessian_clip_lambda));
+  PGOLF_REQUIRE(q.lqer_rank >= 1, "lqer_rank: expected >= 1, found " + s(q.lqer_rank));
+  PGOLF_REQUIRE(q.lqer_top_k >= 1, "lqer_top_k: expected >= 1, found " + s(q.lqer_top_k));
+  PGOLF_REQUIRE(q.lqer_asym_group >= 1,
+                "lqer_asym_group: expected >= 1, found " + s(q.lqer_asym_group));
+  PGOLF_REQUIRE(!q.lqer_enabled || q.quant_scheme == "gptq",
+                "lqer_enabled needs quant_scheme=gptq (it corrects GPTQ's error), found '" +
+                    q.quant_scheme + "'");
+}
+
 void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
   const auto s = [](auto v) { return std::to_string(v); };
   PGOLF_REQUIRE(m.vocab_size > 0 && m.vocab_size <= 65536,
@@ -189,8 +213,9 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
                     s(c.eval.ttt_chunk_size));
   PGOLF_REQUIRE(c.eval.ttt_batch_size >= 1, "ttt_batch_size: expected >= 1");
   one_of(errs, "quant_scheme", c.quant.quant_scheme,
-         {"mixed", "int8", "int6", "int6_clip31", "gptq_lite"});
-  one_of(errs, "compressor", c.quant.compressor, {"zstd", "zlib"});
+         {"mixed", "int8", "int6", "int6_clip31", "gptq_lite", "gptq"});
+  one_of(errs, "compressor", c.quant.compressor, {"zstd", "zlib", "lzma", "brotli", "pergroup"});
+  check_frontier_quant(c.quant, errs);
   one_of(errs, "intn_scale_floor", c.quant.intn_scale_floor, {"fp16_tiny", "inv_clip"});
   one_of(errs, "passthrough_dtype", c.quant.passthrough_dtype, {"fp16", "fp32"});
   one_of(errs, "intn_scale_stat", c.quant.intn_scale_stat, {"max", "quantile"});

@@ -19,6 +19,9 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
+#include "pgolf/quant/codecs.h"
+#include "pgolf/quant/gptq_mixed.h"
+#include "pgolf/quant/pergroup.h"
 #include "pgolf/quant/zip_check.h"
 
 namespace pgolf::quant {
@@ -191,10 +194,20 @@ std::vector<char> zlib_decompress(const std::vector<char>& blob, const std::stri
 Codec parse_codec(const std::string& name) {
   if (name == "zstd") return Codec::kZstd;
   if (name == "zlib") return Codec::kZlib;
-  PGOLF_FAIL_INPUT("compressor: expected zstd | zlib, found '" << name << "'");
+  if (name == "lzma") return Codec::kLzma;
+  if (name == "brotli") return Codec::kBrotli;
+  if (name == "pergroup") return Codec::kPergroup;
+  PGOLF_FAIL_INPUT("compressor: expected zstd | zlib | lzma | brotli | pergroup, found '" << name
+                                                                                       << "'");
 }
 
 std::vector<char> compress(const std::vector<char>& raw, const CompressOptions& opts) {
+  PGOLF_CHECK(opts.codec != Codec::kPergroup,
+              "compress: the pergroup layout works on the quantised entries (encode_artifact)");
+  if (opts.codec == Codec::kLzma || opts.codec == Codec::kBrotli) {
+    const auto data = opts.byte_shuffle ? byte_shuffle(raw) : raw;
+    return opts.codec == Codec::kLzma ? lzma_compress(data, 9) : brotli_compress(data, 11);
+  }
   if (opts.codec == Codec::kZlib) {
     uLongf n = compressBound(static_cast<uLong>(raw.size()));
     std::vector<char> out(n);
@@ -233,10 +246,29 @@ std::vector<char> decompress(const std::vector<char>& blob, const std::string& w
                              uint64_t max_bytes) {
   if (max_bytes == 0) max_bytes = decode_limit(blob.size());
   if (is_zstd(blob)) return zstd_decompress(blob, what, max_bytes);
-  if (is_zlib(blob)) return zlib_decompress(blob, what, max_bytes);
+  if (is_xz(blob)) return byte_unshuffle(lzma_decompress(blob, what, max_bytes), what);
   const bool zip = blob.size() >= 2 && blob[0] == 'P' && blob[1] == 'K';
-  PGOLF_FAIL_INPUT(what << ": not a zstd or zlib artifact (first bytes " << hex_head(blob)
-                        << ", expected zstd magic 28 b5 2f fd or a zlib header)"
+  if (is_zlib(blob)) {
+    try {
+      return zlib_decompress(blob, what, max_bytes);
+    } catch (const Error&) {  // brotli has no magic: its first bytes can pass as a zlib header
+      try {
+        return byte_unshuffle(brotli_decompress(blob, what, max_bytes), what);
+      } catch (const Error&) {
+      }
+      throw;
+    }
+  }
+  if (!zip) {
+    try {
+      return byte_unshuffle(brotli_decompress(blob, what, max_bytes), what);
+    } catch (const Error&) {
+    }
+  }
+  PGOLF_FAIL_INPUT(what << ": not a zstd, xz, zlib or brotli artifact (first bytes "
+                        << hex_head(blob)
+                        << ", expected zstd magic 28 b5 2f fd, xz fd 37 7a 58 5a 00, a zlib header "
+                           "or a brotli stream)"
                         << (zip ? "; this looks like an uncompressed torch.save file" : ""));
 }
 
@@ -271,10 +303,12 @@ MetaEntry parse_meta(const std::string& name, const c10::IValue& v, const std::s
     PGOLF_FAIL_INPUT(what << ": meta of '" << name << "' is a " << v.tagKind()
                           << ", expected a string or {\"type\": ...}");
   }
-  PGOLF_CHECK_INPUT(known_kinds().count(e.kind), what << ": meta of '" << name << "' is '" << e.kind
+  PGOLF_CHECK_INPUT(known_kinds().count(e.kind) || is_gptq_kind(e.kind),
+                    what << ": meta of '" << name << "' is '" << e.kind
                                                       << "', expected passthrough | "
                                                          "passthrough_ctrl | passthrough_fp16 | "
-                                                         "int5 | int6 | int8");
+                                                         "int5 | int6 | int8 | the 1.0611 "
+                                                         "record's gptq kinds");
   return e;
 }
 
@@ -355,8 +389,9 @@ QuantResult deserialize_quant(const std::vector<char>& bytes, const std::string&
     PGOLF_CHECK_INPUT(item.key().isString(), what << ": \"m\" has a non-string key");
     const std::string name = item.key().toStringRef();
     MetaEntry e = parse_meta(name, item.value(), what);
-    const auto need = e.quantized() ? std::vector<std::string>{name + ".q", name + ".scale"}
-                                    : std::vector<std::string>{name};
+    const auto need = is_gptq_kind(e.kind) ? gptq_entries(name, e.kind)
+                      : e.quantized()      ? std::vector<std::string>{name + ".q", name + ".scale"}
+                                           : std::vector<std::string>{name};
     for (const auto& key : need)
       PGOLF_CHECK_INPUT(names.count(key), what << ": meta lists '" << name << "' as " << e.kind
                                                << " but \"w\" has no '" << key << "'");
@@ -366,10 +401,12 @@ QuantResult deserialize_quant(const std::vector<char>& bytes, const std::string&
 }
 
 std::vector<char> encode_artifact(const QuantResult& quant, const CompressOptions& opts) {
+  if (opts.codec == Codec::kPergroup) return serialize_pergroup(quant);
   return compress(serialize_quant(quant), opts);
 }
 
 QuantResult decode_artifact(const std::vector<char>& blob, const std::string& what) {
+  if (is_pergroup(blob)) return deserialize_pergroup(blob, what);
   return deserialize_quant(decompress(blob, what), what);
 }
 

@@ -8,6 +8,8 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/log.h"
+#include "pgolf/quant/gptq_mixed.h"
+#include "pgolf/quant/pergroup.h"
 
 namespace pgolf::quant {
 namespace {
@@ -34,8 +36,10 @@ void fill_tensor_reports(ExportReport& rep, const core::NamedTensors& work,
     r.dtype = dtype_name(t);
     r.category = category_of(name);
     r.kind = quant.meta[i].second.kind;
-    r.stored_bytes = r.kind.rfind("int", 0) == 0 ? stored[name + ".q"] + stored[name + ".scale"]
-                                                 : stored[name];
+    const auto entries = is_gptq_kind(r.kind)           ? gptq_entries(name, r.kind)
+                         : quant.meta[i].second.quantized() ? std::vector<std::string>{name + ".q", name + ".scale"}
+                                                            : std::vector<std::string>{name};
+    for (const auto& e : entries) r.stored_bytes += stored[e];
     if (auto it = pruned.find(name); it != pruned.end()) {
       r.pruned = true;
       r.prune_threshold = it->second->threshold;
@@ -53,9 +57,15 @@ ExportReport export_artifact(const core::NamedTensors& state_dict, const config:
                              const std::string& out_path, const ExportOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
   // Parse the settings first so a typo fails before minutes of compression.
-  parse_scheme(cfg.quant_scheme);
+  const bool gptq = cfg.quant_scheme == "gptq";
+  if (!gptq) parse_scheme(cfg.quant_scheme);
+  PGOLF_CHECK_INPUT(!gptq || opts.hessians,
+                    "quant_scheme=gptq needs calibration Hessians of the trained model; this "
+                    "export has none (use a seed scheme, e.g. QUANT_SCHEME=mixed)");
   CompressOptions copts;
   copts.codec = parse_codec(cfg.compressor);
+  copts.byte_shuffle = cfg.byte_shuffle;
+  if (copts.codec == Codec::kPergroup) lrzip_program();  // fail before quantising
   copts.level = static_cast<int>(cfg.zstd_level);
   copts.threads = opts.threads;
   ExportReport rep;
@@ -71,12 +81,15 @@ ExportReport export_artifact(const core::NamedTensors& state_dict, const config:
   rep.prune_seconds = seconds_since(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
-  const QuantResult quant = quantize_state_dict(work, cfg);
+  if (gptq && is_banked(work)) work = unbank_state_dict(work);
+  const QuantResult quant =
+      gptq ? gptq_mixed_quantize(work, *opts.hessians, cfg) : quantize_state_dict(work, cfg);
   rep.quantize_seconds = seconds_since(t1);
 
   const auto t2 = std::chrono::steady_clock::now();
   const auto raw = serialize_quant(quant);
-  const auto blob = compress(raw, copts);
+  const auto blob = copts.codec == Codec::kPergroup ? encode_artifact(quant, copts)
+                                                    : compress(raw, copts);
   write_artifact(out_path, blob);
   rep.compress_seconds = seconds_since(t2);
   rep.serialized_bytes = static_cast<int64_t>(raw.size());
@@ -89,7 +102,11 @@ ExportReport export_artifact(const core::NamedTensors& state_dict, const config:
 }
 
 core::NamedTensors load_artifact(const std::string& path, const core::NamedTensors& template_sd) {
-  return dequantize_state_dict(read_artifact(path), template_sd, path);
+  const QuantResult quant = read_artifact(path);
+  if (!is_gptq_meta(quant.meta)) return dequantize_state_dict(quant, template_sd, path);
+  if (!is_banked(template_sd)) return dequantize_gptq(quant, template_sd, path);
+  return rebank_state_dict(dequantize_gptq(quant, unbank_state_dict(template_sd), path),
+                           template_sd, path);
 }
 
 std::vector<std::string> report_lines(const ExportReport& rep) {

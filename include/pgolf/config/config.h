@@ -128,7 +128,7 @@ struct EvalConfig {
 };
 
 struct QuantConfig {
-  std::string quant_scheme = "mixed";    // QUANT_SCHEME: mixed | int8 | int6 | int6_clip31 | gptq_lite
+  std::string quant_scheme = "mixed";    // QUANT_SCHEME: mixed | int8 | int6 | int6_clip31 | gptq_lite | gptq
   std::string int_cats = "mlp,attn,bigram";  // INT_CATS: categories quantised to int5/int6
   double prune_pct = 0.03;               // PRUNE_PCT: magnitude-pruning quantile; 0 disables
   int64_t prune_min_numel = 65536;       // PRUNE_MIN_NUMEL: prune 2-D tensors with numel > this
@@ -140,11 +140,28 @@ struct QuantConfig {
       "skip_weights,smear,bigram.scale";  // CONTROL_TENSOR_NAME_PATTERNS
   std::string fp16_keep_name_patterns = "tok_emb,blocks.8.attn.c_k";  // FP16_KEEP_NAME_PATTERNS
   int64_t zstd_level = 22;               // ZSTD_LEVEL
-  std::string compressor = "zstd";       // COMPRESSOR: zstd | zlib
+  std::string compressor = "zstd";       // COMPRESSOR: zstd | zlib | lzma | brotli | pergroup
   std::string intn_scale_floor = "fp16_tiny";  // INTN_SCALE_FLOOR: fp16_tiny | inv_clip (PR #289)
   std::string intn_scale_stat = "max";   // INTN_SCALE_STAT: max | quantile (PR #354)
   double intn_clip_quantile = 0.9999984;  // INTN_CLIP_QUANTILE: q of INTN_SCALE_STAT=quantile
   int64_t code_bytes = -1;               // CODE_BYTES: override code byte count; -1 = measure
+  // QUANT_SCHEME=gptq (the 1.0611 record's gptq_mixed_quantize; quant/gptq.h). Defaults are that
+  // record's run values; they act only under that scheme (LQER and the gate path stay off).
+  int64_t matrix_bits = 6;               // MATRIX_BITS: GPTQ code bits of matrices, 2..8
+  int64_t embed_bits = 7;                // EMBED_BITS: GPTQ code bits of tok_emb, 2..8
+  double matrix_clip_sigmas = 12.85;     // MATRIX_CLIP_SIGMAS: SDClip k (other matrices); > 0
+  double attn_clip_sigmas = 13.0;        // ATTN_CLIP_SIGMAS: SDClip k of .attn. matrices
+  double mlp_clip_sigmas = 11.5;         // MLP_CLIP_SIGMAS: SDClip k of .mlp. matrices
+  double embed_clip_sigmas = 14.0;       // EMBED_CLIP_SIGMAS: SDClip k of tok_emb
+  double hessian_clip_lambda = 0.0;      // HESSIAN_CLIP_LAMBDA: Hessian-aware SDClip; 0 off
+  bool gated_attn_quant_gate = false;    // GATED_ATTN_QUANT_GATE: attn_gate_w as int8 rows
+  bool lqer_enabled = false;             // LQER_ENABLED: low-rank fix of the top-k errors
+  int64_t lqer_rank = 4;                 // LQER_RANK: >= 1
+  int64_t lqer_top_k = 3;                // LQER_TOP_K: tensors corrected; >= 1
+  int64_t lqer_factor_bits = 4;          // LQER_FACTOR_BITS: symmetric factor bits, 2..8
+  bool lqer_asym_enabled = true;         // LQER_ASYM_ENABLED: INT2 A / INT4 grouped B
+  int64_t lqer_asym_group = 64;          // LQER_ASYM_GROUP: B group size; >= 1
+  bool byte_shuffle = false;             // BYTE_SHUFFLE: BSHF stride-2 shuffle (brotli, lzma)
 };
 
 struct Config {

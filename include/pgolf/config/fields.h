@@ -159,7 +159,10 @@ void for_each_field(C& c, V&& v) {
   v("eval", "ttt_chunk_size", c.eval.ttt_chunk_size, "targets per score-then-update chunk");
   v("eval", "ttt_eval_seq_len", c.eval.ttt_eval_seq_len, "context window");
   v("eval", "ttt_batch_size", c.eval.ttt_batch_size, "documents per batch");
-  v("quant", "quant_scheme", c.quant.quant_scheme, "mixed | int8 | int6 | int6_clip31 | gptq_lite");
+  v("quant", "quant_scheme", c.quant.quant_scheme,
+    "mixed | int8 | int6 | int6_clip31 | gptq_lite | gptq (the 1.0611 record: full-Hessian GPTQ "
+    "with SDClip on tensors above PASSTHROUGH_MAX_NUMEL (the record: 65536), fp16 below; needs "
+    "calibration Hessians)");
   v("quant", "int_cats", c.quant.int_cats, "categories quantised to int5/int6");
   v("quant", "prune_pct", c.quant.prune_pct, "magnitude-pruning quantile; 0 disables");
   v("quant", "prune_min_numel", c.quant.prune_min_numel, "prune 2-D tensors with numel > this");
@@ -173,7 +176,10 @@ void for_each_field(C& c, V&& v) {
   v("quant", "control_tensor_name_patterns", c.quant.control_tensor_name_patterns, "substrings marking control tensors (fp32, scalar lr)");
   v("quant", "fp16_keep_name_patterns", c.quant.fp16_keep_name_patterns, "");
   v("quant", "zstd_level", c.quant.zstd_level, "");
-  v("quant", "compressor", c.quant.compressor, "zstd | zlib");
+  v("quant", "compressor", c.quant.compressor,
+    "zstd | zlib | lzma (xz preset 9) | brotli (quality 11) | pergroup (the 1.0611 record's "
+    "layout: int8 codes grouped by role, rows similarity-sorted, transposed, `lrzip -z -L 9` per "
+    "group, brotli remainder; needs the lrzip program)");
   v("quant", "intn_scale_floor", c.quant.intn_scale_floor,
     "floor of the row-max int5/int6 scales (mixed, int6): fp16_tiny (PR #180, smear9) | inv_clip "
     "(1/clip, e.g. 1/31: PR #289, 11L-a)");
@@ -184,6 +190,31 @@ void for_each_field(C& c, V&& v) {
   v("quant", "intn_clip_quantile", c.quant.intn_clip_quantile,
     "q in (0,1] of INTN_SCALE_STAT=quantile (torch.quantile, linear interpolation)");
   v("quant", "code_bytes", c.quant.code_bytes, "override code byte count; -1 = measure");
+  v("quant", "matrix_bits", c.quant.matrix_bits, "GPTQ code bits of matrices (gptq), 2..8");
+  v("quant", "embed_bits", c.quant.embed_bits, "GPTQ code bits of tok_emb (gptq), 2..8");
+  v("quant", "matrix_clip_sigmas", c.quant.matrix_clip_sigmas,
+    "SDClip: row scale = k * std(row) / (2^(bits-1) - 1); k of matrices outside the groups below");
+  v("quant", "attn_clip_sigmas", c.quant.attn_clip_sigmas, "SDClip k of .attn. matrices");
+  v("quant", "mlp_clip_sigmas", c.quant.mlp_clip_sigmas, "SDClip k of .mlp. matrices");
+  v("quant", "embed_clip_sigmas", c.quant.embed_clip_sigmas, "SDClip k of tok_emb");
+  v("quant", "hessian_clip_lambda", c.quant.hessian_clip_lambda,
+    "Hessian-aware SDClip (1.0835 record): k * (1 + lambda (r - 1)) with r the row's "
+    "diag(H)-weighted mean |w| over its mean; 0 off");
+  v("quant", "gated_attn_quant_gate", c.quant.gated_attn_quant_gate,
+    "attn_gate_w (32..8192 entries) as int8 rows with fp16 row-max/127 scales (gptq)");
+  v("quant", "lqer_enabled", c.quant.lqer_enabled,
+    "LQER (gptq): rank-r SVD of the quantisation error of the LQER_TOP_K GPTQ tensors with the "
+    "largest error norm, stored as quantised factors");
+  v("quant", "lqer_rank", c.quant.lqer_rank, "");
+  v("quant", "lqer_top_k", c.quant.lqer_top_k, "");
+  v("quant", "lqer_factor_bits", c.quant.lqer_factor_bits,
+    "bits of the symmetric factors (per-row scales)");
+  v("quant", "lqer_asym_enabled", c.quant.lqer_asym_enabled,
+    "A as INT2 with one scale, B as INT4 in groups of LQER_ASYM_GROUP; the symmetric form where "
+    "B's size does not divide by the group");
+  v("quant", "lqer_asym_group", c.quant.lqer_asym_group, "");
+  v("quant", "byte_shuffle", c.quant.byte_shuffle,
+    "stride-2 byte shuffle with the BSHF header before brotli or lzma (the 1.0835 records)");
 }
 
 }  // namespace pgolf::config

@@ -12,14 +12,17 @@
 
 namespace pgolf::quant {
 
-enum class Codec { kZstd, kZlib };
-Codec parse_codec(const std::string& name);  // "zstd" | "zlib"; input error otherwise
+// kLzma, kBrotli and kPergroup are the frontier records' (codecs.h, pergroup.h).
+enum class Codec { kZstd, kZlib, kLzma, kBrotli, kPergroup };
+// "zstd" | "zlib" | "lzma" | "brotli" | "pergroup"; input error otherwise
+Codec parse_codec(const std::string& name);
 
 struct CompressOptions {
   Codec codec = Codec::kZstd;
   int level = 22;        // zstd 1..22 (>= 20 is "ultra"); zlib uses min(level, 9)
   int threads = 0;       // zstd workers (0: single-threaded); output stays one frame either way
   bool checksum = true;  // zstd frame checksum (4 bytes) so corruption is caught before unpickling
+  bool byte_shuffle = false;  // BYTE_SHUFFLE: BSHF stride-2 shuffle before lzma / brotli
 };
 
 std::vector<char> compress(const std::vector<char>& raw, const CompressOptions& opts);
@@ -28,7 +31,8 @@ std::vector<char> compress(const std::vector<char>& raw, const CompressOptions& 
 // decodes to well under 100 MB). Bounds decompression bombs (README, Reliability).
 constexpr uint64_t kMaxDecodedBytes = uint64_t{1} << 30;
 uint64_t decode_limit(uint64_t compressed);
-// Detects zstd (magic 28 B5 2F FD) or zlib (RFC 1950 header) and decompresses in 1 MiB steps.
+// Detects zstd (magic 28 B5 2F FD), xz (FD 37 7A 58 5A 00) or zlib (RFC 1950 header), else tries
+// brotli (no magic), and decompresses in 1 MiB steps; a BSHF-shuffled payload is unshuffled.
 // Requires exactly one zstd frame with its content size in the header and no trailing bytes; the
 // declared and decoded sizes are bounded by `max_bytes` (0: decode_limit(blob.size())), and the
 // bytes must form a torch.save zip as they arrive. `what` names the source in errors.
@@ -40,7 +44,8 @@ std::vector<char> serialize_quant(const QuantResult& quant);
 // Parses such bytes (ours or Python's torch.save); structural problems are input errors.
 QuantResult deserialize_quant(const std::vector<char>& bytes, const std::string& what);
 
-// compress(serialize_quant(quant)) / deserialize_quant(decompress(bytes)).
+// compress(serialize_quant(quant)) / deserialize_quant(decompress(bytes)); kPergroup and a blob
+// starting with "PGRP" go through serialize_pergroup / deserialize_pergroup instead.
 std::vector<char> encode_artifact(const QuantResult& quant, const CompressOptions& opts);
 QuantResult decode_artifact(const std::vector<char>& blob, const std::string& what);
 

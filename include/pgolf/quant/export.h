@@ -40,14 +40,18 @@ struct ExportOptions {
   int threads = 0;  // zstd workers; 0 = single-threaded
   // When set, receives the pruned state dict (the template the reference dequantises against).
   core::NamedTensors* pruned_out = nullptr;
+  // QUANT_SCHEME=gptq: the calibration Hessians by (unbanked) weight name; required there.
+  const core::NamedTensors* hessians = nullptr;
 };
 
 // Prunes (PRUNE_PCT > 0), quantises by QUANT_SCHEME, serialises and compresses `state_dict`, and
-// writes the artifact atomically to `out_path`. `state_dict` itself is not modified.
+// writes the artifact atomically to `out_path`. `state_dict` itself is not modified. The gptq
+// scheme quantises the unbanked state dict (gptq_mixed.h) and reports its per-layer tensors.
 ExportReport export_artifact(const core::NamedTensors& state_dict, const config::QuantConfig& cfg,
                              const std::string& out_path, const ExportOptions& opts = {});
 
-// Reads `path` and dequantises it against `template_sd` (names, shapes, dtypes).
+// Reads `path` and dequantises it against `template_sd` (names, shapes, dtypes); a gptq artifact
+// of a banked template is dequantised per layer and rebanked.
 core::NamedTensors load_artifact(const std::string& path, const core::NamedTensors& template_sd);
 
 // Human summary lines: per-kind tensor counts and bytes, prune stats, sizes and timings.
