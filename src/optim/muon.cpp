@@ -122,7 +122,15 @@ void Muon::fill_updates(ParamGroup& group, torch::Tensor& flat, int rank, int wo
       const torch::Tensor g = opts_.banked ? grad.to(opts_.ns_dtype) : grad;
       torch::Tensor& buf = momentum_[group.names[i]];
       if (!buf.defined()) buf = torch::zeros_like(g, at::MemoryFormat::Preserve);
-      buf.mul_(group.momentum).add_(g);
+      if (opts_.banked) {
+        // LibTorch's in-place mul_(Scalar) rounds the scalar to a bf16 tensor's dtype (0.92003 ->
+        // 0.921875); Python's buf.mul_(0.92003) multiplies in fp32. The out-of-place product
+        // keeps the fp32 scalar, then rounds once, as the record's buffer does.
+        buf.copy_(buf * group.momentum);
+        buf.add_(g);
+      } else {
+        buf.mul_(group.momentum).add_(g);
+      }
       // Without Nesterov the reference orthogonalises the raw gradient (the buffer then only
       // accumulates) and the banked record the buffer; kept as they are for fidelity.
       torch::Tensor u = opts_.nesterov ? g.add(buf, group.momentum) : (opts_.banked ? buf : g);
