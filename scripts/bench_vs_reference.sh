@@ -9,7 +9,8 @@
 #    after one warm-up step, BENCH_BATCH_SEQS (8) x BENCH_SEQ_LEN (128) tokens.
 # 2. Sliding-window evaluation of the same weights (the reference's initial model, saved by it
 #    with torch.save and read by `pgolf eval`) over the first BENCH_VAL_TOKENS (16384) validation
-#    tokens, at the config's TRAIN_SEQ_LEN, EVAL_STRIDE, EVAL_BATCH_SEQS; BENCH_EVAL_PAIRS (3) pairs.
+#    tokens, at the config's TRAIN_SEQ_LEN, EVAL_STRIDE, EVAL_BATCH_SEQS; BENCH_EVAL_PAIRS (3) pairs
+#    (0 skips it).
 # Prints each pair and the median ratio pgolf/reference (< 1: pgolf faster). DTYPE (bf16) is
 # pgolf's policy; THREADS (1) both sides' threads. Default config: configs/smoke_cpu.json with
 # data/dev (scripts/prepare_dev_data.sh). Needs Python torch, numpy, sentencepiece, zstandard.
@@ -65,6 +66,7 @@ done
 echo "[bench] training step median ratio pgolf/reference: $(median "${ratios[@]}")"
 
 # Sliding window: a val shard of VAL_TOKENS tokens, the reference's initial weights.
+[[ $EVAL_PAIRS -gt 0 ]] || exit 0
 mkdir -p "$WORK/data"
 "$PY" - "$DATA_PATH/fineweb_val_000000.bin" "$WORK/data/fineweb_val_000000.bin" "$VAL_TOKENS" <<'EOF'
 import struct, sys
