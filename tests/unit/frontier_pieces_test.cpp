@@ -126,13 +126,27 @@ TEST(FrontierPiecesTest, BankedGptAtInitIsTheEmbeddingThroughZeroBlocks) {
   const auto ids = torch::randint(2, 64, {2, 9}, torch::kInt64);
   torch::NoGradGuard no_grad;
   // Skips (all equal to x0 here) through a 0.5 gate and the lanes' 1.1 residual scale only
-  // rescale x, which the final norm removes.
+  // rescale x, which the final norm removes (x0 itself is not unit-RMS: the norm's eps is 0.5%
+  // of an N(0, 0.005^2) embedding's mean square, so the final norm is kept).
   const auto w = m->tok_emb->weight;
-  const auto h = torch::rms_norm(torch::embedding(w, ids), {32});
+  const auto h = torch::rms_norm(torch::rms_norm(torch::embedding(w, ids), {32}), {32});
   const auto want = 30.0 * torch::tanh(torch::nn::functional::linear(h, w) / 30.0);
   EXPECT_TRUE(torch::allclose(m->forward_logits(ids), want, 1e-4, 1e-5));
   EXPECT_EQ(m->state_dict().front().first, "qo_bank");
   EXPECT_EQ(m->qo_bank.size(0), 8);
+}
+
+TEST(FrontierPiecesTest, PresetHasTheRecordsParameterCount) {
+  config::Layers layers;
+  layers.files = {PGOLF_FRONTIER_PRESET};
+  config::Resolved r;
+  ASSERT_TRUE(config::apply_layers(layers, r).empty());
+  EXPECT_TRUE(config::validate(r.cfg, /*world_size=*/8).empty());
+  model::BankedGPT m(r.cfg.model);
+  int64_t n = 0;
+  for (const auto& [k, t] : m->state_dict()) n += t.numel();
+  EXPECT_EQ(n, 35945671);  // the record's train_seed42.log: model_params:35945671
+  EXPECT_EQ(m->layers().encoder, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 3, 4}));
 }
 
 TEST(FrontierPiecesTest, KnobsNeedParamBanksAndGatesAreExclusive) {
