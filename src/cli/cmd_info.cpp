@@ -20,9 +20,11 @@
 
 #include "pgolf/cli/commands.h"
 #include "pgolf/config/resolve.h"
+#include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 #include "pgolf/core/log.h"
 #include "pgolf/core/runtime.h"
+#include "pgolf/model/gpt_banked.h"
 #include "pgolf/model/params.h"
 #include "pgolf/quant/budget.h"
 #include "pgolf/quant/export.h"
@@ -134,6 +136,10 @@ void print_human(const Json& j) {
   std::cout << core::format("  %-12s %8lld %12lld\n", "total",
                             j["params"]["tensors"].get<long long>(),
                             j["params"]["total"].get<long long>());
+  if (!j.contains("artifact")) {
+    std::cout << "artifact estimate: " << j["artifact_note"].get<std::string>() << std::endl;
+    return;
+  }
   const auto& a = j["artifact"];
   std::cout << "artifact estimate: " << a["quant_scheme"].get<std::string>() << " export of "
             << a["weights"].get<std::string>() << ", " << a["compressor"].get<std::string>()
@@ -152,11 +158,42 @@ void print_human(const Json& j) {
            "on the\n  weights' magnitude (--surrogate-std); use --weights FILE for a real figure\n";
 }
 
+// PARAM_BANKS=1 (the 1.0611 record's GPT): parameter counts only; its export (unbanked GPTQ,
+// LQER, pergroup compression) is not in pgolf yet, so there is no artifact estimate.
+int run_info_banked(const config::Config& cfg, const InfoArgs& a) {
+  PGOLF_CHECK_INPUT(a.weights.empty(), "info --weights: not available with param_banks=1 yet");
+  model::BankedGPT gpt(cfg.model);
+  const auto ctrl = config::split_list(cfg.quant.control_tensor_name_patterns);
+  const auto& m = cfg.model;
+  Json j;
+  j["model"] = model_summary(m) +
+               core::format(", banked: %lld+%lld virtual layers", (long long)gpt->layers().encoder.size(),
+                            (long long)gpt->layers().decoder.size());
+  j["params"]["groups"] = Json::array();
+  int64_t tensors = 0, total = 0;
+  for (const auto& g : model::count_param_groups(gpt->state_dict(), ctrl)) {
+    j["params"]["groups"].push_back({{"group", g.group}, {"tensors", g.tensors}, {"params", g.params}});
+    tensors += g.tensors;
+    total += g.params;
+  }
+  j["params"]["tensors"] = tensors;
+  j["params"]["total"] = total;
+  j["weights_given"] = false;
+  j["artifact_note"] = "not available for param_banks=1 (its export is not in pgolf yet)";
+  if (a.json) {
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    print_human(j);
+  }
+  return kExitOk;
+}
+
 int run_info(const InfoArgs& a) {
   const auto resolved = resolve_config(a.config, /*world_size=*/1);
   const auto& cfg = resolved.cfg;
   core::configure_threads(static_cast<int>(cfg.train.threads));
   torch::manual_seed(cfg.train.seed);
+  if (cfg.model.param_banks) return run_info_banked(cfg, a);
   model::GPT gpt(cfg.model);
   const auto ctrl = config::split_list(cfg.quant.control_tensor_name_patterns);
   Json j;

@@ -10,17 +10,22 @@ std::string param_group(const std::string& name, const std::vector<std::string>&
   for (const auto& p : control_patterns)
     if (!p.empty() && name.find(p) != std::string::npos) return "control";
   if (has("bigram")) return "bigram";
-  if (has(".attn.")) return "attention";
-  if (has(".mlp.")) return "mlp";
+  if (has(".attn.") || name == "qo_bank" || name == "kv_bank") return "attention";
+  if (has(".mlp.") || name == "mlp_up_bank" || name == "mlp_down_bank") return "mlp";
   return "other";
 }
 
 std::vector<GroupCount> count_param_groups(const GPTImpl& model,
                                            const std::vector<std::string>& control_patterns) {
+  return count_param_groups(model.state_dict(), control_patterns);
+}
+
+std::vector<GroupCount> count_param_groups(const core::NamedTensors& state,
+                                           const std::vector<std::string>& control_patterns) {
   std::vector<GroupCount> groups;
   for (const char* g : {"embeddings", "bigram", "attention", "mlp", "control", "head", "other"})
     groups.push_back({g, 0, 0});
-  for (const auto& [name, t] : model.state_dict()) {
+  for (const auto& [name, t] : state) {
     const std::string g = param_group(name, control_patterns);
     for (auto& gc : groups)
       if (gc.group == g) {

@@ -22,6 +22,10 @@ struct GroupCount {
 // omitted).
 std::vector<GroupCount> count_param_groups(const GPTImpl& model,
                                            const std::vector<std::string>& control_patterns);
+// The same over any state dict (the banked GPT: qo_bank/kv_bank count as attention, mlp_*_bank
+// as mlp).
+std::vector<GroupCount> count_param_groups(const core::NamedTensors& state,
+                                           const std::vector<std::string>& control_patterns);
 int64_t count_params(const GPTImpl& model);
 
 }  // namespace pgolf::model
