@@ -5,6 +5,8 @@
 // README's bounds: cu_seqlens/max_seqlen/layer lists/state-dict order exact; packed logits,
 // act.* block outputs and dense logits max abs <= 1e-4; packed eval/train and dense losses abs
 // <= 2e-5; every gradient per-tensor relative Frobenius <= 1e-3. fp32 only (the cases are fp32).
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -38,6 +40,10 @@ config::ModelConfig frontier_config(const GoldenCase& gc) {
 }
 
 std::vector<int64_t> ints(const nlohmann::json& j) { return j.get<std::vector<int64_t>>(); }
+
+double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
 
 model::BankedGPT build(const GoldenCase& gc) {
   torch::manual_seed(gc.config().at("model_seed").get<int64_t>());
@@ -93,6 +99,7 @@ TEST(GoldenFrontierModelForward, PackedEvalLogitsActivationsAndLoss) {
     const auto logits = m->forward_logits(ids, cu).cpu();
     m->set_trace(nullptr);
     EXPECT_TRUE(all_close_abs("packed.logits", logits, gc.tensor("packed.logits"), kLogitTol));
+    double act_max = 0;
     const auto order = ints(gc.manifest().at("block_call_order"));
     ASSERT_EQ(trace.block_calls.size(), order.size());
     EXPECT_EQ(static_cast<int64_t>(order.size()), static_cast<int64_t>(gc.scalar("packed.block_call_count")));
@@ -100,6 +107,7 @@ TEST(GoldenFrontierModelForward, PackedEvalLogitsActivationsAndLoss) {
       const std::string key = "act.block_call." + std::to_string(n) + ".layer" + std::to_string(order[n]);
       EXPECT_EQ(trace.block_calls[n].first, order[n]) << key;
       EXPECT_TRUE(all_close_abs(key, trace.block_calls[n].second.cpu(), gc.tensor(key), kLogitTol));
+      act_max = std::max(act_max, max_abs(trace.block_calls[n].second.cpu(), gc.tensor(key)));
     }
     EXPECT_TRUE(all_close_abs("act.final_norm_in", trace.final_norm_in.cpu(),
                               gc.tensor("act.final_norm_in"), kLogitTol));
@@ -107,6 +115,9 @@ TEST(GoldenFrontierModelForward, PackedEvalLogitsActivationsAndLoss) {
                               gc.tensor("act.final_norm_out"), kLogitTol));
     const double loss = m->forward(ids, on_target(gc.tensor("packed.target_ids")), cu).item<double>();
     EXPECT_NEAR(loss, gc.scalar("packed.loss_eval"), kLossTol) << "packed.loss_eval";
+    std::cout << "[ info ] " << gc.name() << ": packed logits max abs err "
+              << max_abs(logits, gc.tensor("packed.logits")) << ", act.* " << act_max
+              << ", loss_eval err " << std::abs(loss - gc.scalar("packed.loss_eval")) << "\n";
   }
 }
 
@@ -122,6 +133,7 @@ TEST(GoldenFrontierModelForward, PackedTrainLossAndEveryGradient) {
                                  on_target(gc.tensor("packed.cu_seqlens")));
     EXPECT_NEAR(loss.item<double>(), gc.scalar("packed.loss_train"), kLossTol) << "packed.loss_train";
     loss.backward();
+    double worst = 0;
     const auto params = m->named_parameters();
     for (const auto& name : gc.manifest().at("param_order").get<std::vector<std::string>>()) {
       const torch::Tensor* p = params.find(name);
@@ -132,7 +144,13 @@ TEST(GoldenFrontierModelForward, PackedTrainLossAndEveryGradient) {
       }
       ASSERT_TRUE(p->grad().defined()) << name << " has no gradient";
       EXPECT_TRUE(rel_frobenius("grad." + name, p->grad().cpu(), gc.tensor("grad." + name), kGradRel));
+      const auto want = gc.tensor("grad." + name);
+      worst = std::max(worst, (p->grad().cpu() - want).norm().item<double>() /
+                                  std::max(want.norm().item<double>(), 1e-30));
     }
+    std::cout << "[ info ] " << gc.name() << ": loss_train err "
+              << std::abs(loss.item<double>() - gc.scalar("packed.loss_train"))
+              << ", worst grad rel Frobenius " << worst << "\n";
   }
 }
 
@@ -149,6 +167,9 @@ TEST(GoldenFrontierModelForward, DenseLogitsAndLoss) {
     EXPECT_TRUE(all_close_abs("dense.logits", logits, gc.tensor("dense.logits"), kLogitTol));
     const double loss = m->forward(ids, on_target(gc.tensor("dense.target_ids"))).item<double>();
     EXPECT_NEAR(loss, gc.scalar("dense.loss"), kLossTol) << "dense.loss";
+    std::cout << "[ info ] " << gc.name() << ": dense logits max abs err "
+              << max_abs(logits, gc.tensor("dense.logits")) << ", loss err "
+              << std::abs(loss - gc.scalar("dense.loss")) << "\n";
   }
 }
 
