@@ -318,8 +318,10 @@ TEST(FusedReferenceTest, ResidMixReferenceIsTheEagerBlockMixAndItsGradient) {
   expect_close(ref[1], g * mix[0], 1e-6, "dx = g mix[0]");
   expect_close(ref[2], g * mix[1], 1e-6, "dx0 = g mix[1]");
   // IntArrayRef spelt out: torch 2.11's Tensor::sum also takes a DimnameList, so {0, 1} is ambiguous.
-  const at::IntArrayRef rows{0, 1};
-  expect_close(ref[3], torch::stack({(g * x).sum(rows), (g * x0).sum(rows)}), 1e-5, "dmix");
+  const std::vector<int64_t> rows{0, 1};
+  expect_close(ref[3],
+               torch::stack({(g * x).sum(at::IntArrayRef(rows)), (g * x0).sum(at::IntArrayRef(rows))}),
+               1e-5, "dmix");
 }
 
 TEST(FusedKernelsTest, ResidMixCudaMatchesCpuReference) {
