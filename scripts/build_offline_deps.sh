@@ -25,5 +25,5 @@ cmake -S "$WORK/googletest" -B "$WORK/gtest-build" "${GEN[@]}" -DCMAKE_BUILD_TYP
   -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_GMOCK=OFF
 cmake --build "$WORK/gtest-build" -j"$JOBS" --target install
 rm -rf "$WORK"
-sha256sum "$BUNDLE/MANIFEST.txt" >"$PREFIX/.built_from"
+sha256sum "$BUNDLE"/src/* >"$PREFIX/.built_from"  # what gpu_check.sh compares before reusing
 echo "build_offline_deps: SentencePiece and GoogleTest installed in $PREFIX"

@@ -29,6 +29,7 @@ PYVER=3.12
 SPM_VERSION=${PGOLF_SPM_VERSION:-0.2.0}
 MAX_BYTES=$((48 * 1024 * 1024))
 GPU_GOLDEN_KINDS="model_forward newton_schulz eval_bpb train_steps frontier_model_forward frontier_muon"
+GPU_GOLDEN_NEEDED="model_tied_bigram"
 
 die() { echo "[bundle] ERROR: $*" >&2; exit 1; }
 say() { echo "[bundle] $*"; }
@@ -77,8 +78,10 @@ done
 for deb in "$TMP"/debs/*.deb; do
   echo "$(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version)"; done >"$OUT/debian_versions.txt"
 
-say "smoke dataset"
-cp -r data/smoke "$OUT/data/"
+say "smoke dataset (tokenizer, val and the first two train shards: the timed runs wrap around)"
+mkdir -p "$OUT/data/smoke"
+cp -r data/smoke/tokenizer data/smoke/fineweb_val_*.bin "$OUT/data/smoke/"
+ls data/smoke/fineweb_train_*.bin | sort | head -2 | xargs -I{} cp {} "$OUT/data/smoke/"
 
 if [[ -n $REFERENCE ]]; then
   say "reference script and its Python imports for Python $PYVER"
@@ -91,16 +94,18 @@ fi
 
 say "golden cases of the kinds: $GPU_GOLDEN_KINDS (within what is left of the 48 MiB)"
 # Candidates from the in-tree copies when the repository has them, else ../shared (their source).
-# First the smallest case of every kind, then the other cases, smallest first, while they fit.
+# First the cases other checks load (model_tied_bigram: newton_schulz and train_steps read its
+# weights, and it is the model_forward case with gradients), then the smallest case of every other
+# kind, then the remaining cases, smallest first, while they fit.
 roots=()
 for r in tests/golden/cases/seed tests/golden/cases/frontier ../shared/golden ../shared/golden-frontier; do
   [[ -d $r ]] && roots+=("$r")
 done
 ((${#roots[@]})) || die "no golden cases: neither tests/golden/cases nor ../shared/golden exists"
 left=$((MAX_BYTES - $(du -sb "$OUT" | cut -f1) - 64 * 1024))
-picked=$("$PY" - "$left" "$GPU_GOLDEN_KINDS" "${roots[@]}" <<'PYEOF'
+picked=$("$PY" - "$left" "$GPU_GOLDEN_KINDS" "$GPU_GOLDEN_NEEDED" "${roots[@]}" <<'PYEOF'
 import json, os, sys
-left, kinds, roots = int(sys.argv[1]), sys.argv[2].split(), sys.argv[3:]
+left, kinds, needed, roots = int(sys.argv[1]), sys.argv[2].split(), sys.argv[3].split(), sys.argv[4:]
 cases = {}
 for root in roots:
     for name in sorted(os.listdir(root)):
@@ -112,7 +117,7 @@ for root in roots:
             d = os.path.dirname(m)
             cases[name] = (kind, sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)), d)
 order = sorted(cases.items(), key=lambda kv: kv[1][1])
-first = {}
+first = {cases[n][0]: n for n in needed if n in cases}
 for name, (kind, size, d) in order:
     first.setdefault(kind, name)
 chosen = []
@@ -120,6 +125,8 @@ for pass_firsts in (True, False):
     for name, (kind, size, d) in order:
         if (first[kind] == name) == pass_firsts and size <= left:
             chosen.append(d); left -= size
+if any(n in cases and cases[n][2] not in chosen for n in needed):
+    sys.exit("no room for the needed cases: " + " ".join(needed))
 missing = [k for k in kinds if k in {c[0] for c in cases.values()} and
            not any(cases[os.path.basename(d)][0] == k for d in chosen)]
 if missing:

@@ -324,6 +324,30 @@ c10::impl::GenericDict dict_field(const c10::impl::GenericDict& top, const char*
 
 }  // namespace
 
+std::vector<char> torch_save_bytes(const c10::IValue& value) {
+  // torch::pickle_save would tag typed dicts with torch.jit._pickle.restore_type_tag, which
+  // Python's torch.load(weights_only=True) (the default since torch 2.6) refuses. Pickle without
+  // type tags, exactly as Python's torch.save writes a dict, then the same zip layout.
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* buf, size_t n) { pickle.insert(pickle.end(), buf, buf + n); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr,
+                              /*memoized_class_types=*/nullptr, /*get_tensor_id=*/nullptr,
+                              /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t n) {
+    const char* p = static_cast<const char*>(data);
+    out.insert(out.end(), p, p + n);
+    return n;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(),
+                                     writer);
+  writer.writeEndOfFile();
+  return out;
+}
+
 std::vector<char> serialize_quant(const QuantResult& quant) {
   c10::Dict<std::string, at::Tensor> w;
   for (const auto& [name, t] : quant.w) {
@@ -345,28 +369,9 @@ std::vector<char> serialize_quant(const QuantResult& quant) {
   c10::impl::GenericDict top(c10::StringType::get(), c10::AnyType::get());
   top.insert(std::string("w"), w);
   top.insert(std::string("m"), m);
-  // torch::pickle_save would tag typed dicts with torch.jit._pickle.restore_type_tag, which
-  // Python's torch.load(weights_only=True) (the default since torch 2.6) refuses. Pickle without
-  // type tags, exactly as Python's torch.save writes a dict, then the same zip layout.
-  std::vector<char> pickle;
-  torch::jit::Pickler pickler([&](const char* buf, size_t n) { pickle.insert(pickle.end(), buf, buf + n); },
-                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr,
-                              /*memoized_class_types=*/nullptr, /*get_tensor_id=*/nullptr,
-                              /*tag_aggregates=*/false);
-  pickler.protocol();
-  pickler.pushIValue(top);
-  pickler.stop();
-  std::vector<char> out;
-  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    out.insert(out.end(), p, p + n);
-    return n;
-  });
-  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(),
-                                     writer);
-  writer.writeEndOfFile();
-  return out;
+  return torch_save_bytes(top);
 }
+
 
 QuantResult deserialize_quant(const std::vector<char>& bytes, const std::string& what) {
   verify_torch_zip(bytes, what);

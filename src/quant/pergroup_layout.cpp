@@ -2,6 +2,8 @@
 // (pergroup_layout.h), following the record's _serialize_pergroup / _deserialize_pergroup.
 #include "pgolf/quant/pergroup_layout.h"
 
+#include "pgolf/quant/container.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -74,28 +76,6 @@ GroupedCodes group_codes(const QuantResult& quant) {
 }
 
 namespace {
-
-std::vector<char> torch_save_bytes(const c10::IValue& value) {
-  // As container.cpp: no type tags, so Python's torch.load(weights_only=True) reads it.
-  std::vector<char> pickle;
-  torch::jit::Pickler pickler(
-      [&](const char* buf, size_t n) { pickle.insert(pickle.end(), buf, buf + n); },
-      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
-      /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
-  pickler.protocol();
-  pickler.pushIValue(value);
-  pickler.stop();
-  std::vector<char> out;
-  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    out.insert(out.end(), p, p + n);
-    return n;
-  });
-  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(),
-                                     writer);
-  writer.writeEndOfFile();
-  return out;
-}
 
 torch::Tensor owned(const torch::Tensor& t) {
   auto c = t.detach().to(torch::kCPU).contiguous();

@@ -39,6 +39,9 @@ uint64_t decode_limit(uint64_t compressed);
 std::vector<char> decompress(const std::vector<char>& blob, const std::string& what,
                              uint64_t max_bytes = 0);
 
+// torch.save-format bytes of `value` (a dict of tensors and strings), without type tags, so that
+// Python's torch.load(weights_only=True) reads it.
+std::vector<char> torch_save_bytes(const c10::IValue& value);
 // torch.save-format bytes of {"w": quant.w, "m": quant.meta} (order preserved).
 std::vector<char> serialize_quant(const QuantResult& quant);
 // Parses such bytes (ours or Python's torch.save); structural problems are input errors.
