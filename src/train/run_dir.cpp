@@ -210,8 +210,12 @@ std::string env_prefix(const nlohmann::json& dump, nlohmann::json* env_out) {
 }
 
 void append_line(const std::string& path, const std::string& line) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  PGOLF_CHECK_INPUT(fd >= 0, path << ": cannot open for appending (" << std::strerror(errno) << ")");
+  // O_NOFOLLOW as train.log and metrics.jsonl (core/log.cpp): never append through a planted link.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+  PGOLF_CHECK_INPUT(fd >= 0, path << ": cannot open for appending ("
+                                  << (errno == ELOOP ? "it is a symbolic link; remove it"
+                                                     : std::strerror(errno))
+                                  << ")");
   // One write of the whole line: O_APPEND keeps it in one piece; fsync before the run goes on.
   const ssize_t n = ::write(fd, line.data(), line.size());
   const int err = errno;
