@@ -62,7 +62,8 @@ mkdir -p "$TMP/debs" "$TMP/x"
 (cd "$TMP/debs" && apt-get download googletest libcli11-dev nlohmann-json3-dev libgloo-dev libzstd-dev \
   zlib1g-dev libbrotli-dev liblzma-dev >/dev/null) || die "apt-get download failed (run apt-get update?)"
 for deb in "$TMP"/debs/*.deb; do dpkg-deb -x "$deb" "$TMP/x"; done
-tar -C "$TMP/x/usr/src" -czf "$OUT/src/googletest.tar.gz" googletest
+# Deterministic (no timestamps), so a rebuilt bundle lets gpu_check.sh reuse the built deps.
+tar -C "$TMP/x/usr/src" --sort=name --mtime=@0 --owner=0 --group=0 -cf - googletest | gzip -n >"$OUT/src/googletest.tar.gz"
 X=$TMP/x/usr
 P=$OUT/prefix
 mkdir -p "$P/include" "$P/lib" "$P/share/cmake"
@@ -135,6 +136,10 @@ print("\n".join(chosen))
 PYEOF
 ) || die "choosing the golden cases failed"
 while IFS= read -r d; do cp -r "$d" "$OUT/golden/"; done <<<"$picked"
+# The tokenizers the eval_bpb and train_steps cases name (a data folder, not a case).
+for r in "${roots[@]}"; do
+  [[ -d $r/tokenizers ]] && { cp -r "$r/tokenizers" "$OUT/golden/"; break; }
+done
 cases_in=$(ls "$OUT/golden" | tr '\n' ' ')
 say "golden cases: $cases_in"
 
