@@ -15,19 +15,27 @@
 # bytes). A mismatch deletes the file and fails.
 #
 # Usage: scripts/download_fineweb.sh [--train-shards N] [--variant sp1024] [--out DIR] [--no-verify]
-#   --train-shards N  training shards (100M tokens each; default 80 = 8B tokens, the records' setting)
-#   --variant V       sp1024 (default) or any other variant in the manifest (sp4096, byte260, ...)
+#   --train-shards N  training shards (default: what the variant's records fetched, below)
+#   --variant V       a variant of the records, fetched from the Hugging Face dataset they used:
+#                       sp1024   willdepueoai/parameter-golf       80 shards (the seeds, <= 1.1099)
+#                       sp4096   kevclark/parameter-golf          143 shards (1.0979-1.0897)
+#                       sp8192   kevclark/parameter-golf          128 shards (1.0856-1.0714)
+#                       caseops  romeerp/parameter-golf-caseops-v1 80 shards (1.0678 on): the
+#                                variant sp8192_lossless_caps_caseops_v1_reserved, its val byte
+#                                sidecars (fineweb_val_bytes_*.bin) and its CaseOps tokenizer
+#                     or any other sp<N>[_suffix] / byte260 in the repository's manifest
 #   --out DIR         data root (default ./data)
 #   --no-verify       skip the sha256 check (sizes and shard headers are still checked)
-# Environment: PGOLF_HF_BASE (default https://huggingface.co), PGOLF_HF_REPO (default
-# willdepueoai/parameter-golf), PGOLF_HF_PREFIX (default datasets) — the reference's
-# MATCHED_FINEWEB_REPO_ID / MATCHED_FINEWEB_REMOTE_ROOT_PREFIX are honoured too.
+# Environment: PGOLF_HF_BASE (default https://huggingface.co), PGOLF_HF_REPO (default: the
+# variant's repository above), PGOLF_HF_PREFIX (default datasets) — the reference's
+# MATCHED_FINEWEB_REPO_ID / MATCHED_FINEWEB_REMOTE_ROOT_PREFIX are honoured too. The manifest
+# lists val byte sidecars (val_bytes_glob) where a variant has them; they are fetched too.
 set -euo pipefail
 
 BASE=${PGOLF_HF_BASE:-https://huggingface.co}
-REPO=${PGOLF_HF_REPO:-${MATCHED_FINEWEB_REPO_ID:-willdepueoai/parameter-golf}}
+REPO=${PGOLF_HF_REPO:-${MATCHED_FINEWEB_REPO_ID:-}}
 PREFIX=${PGOLF_HF_PREFIX:-${MATCHED_FINEWEB_REMOTE_ROOT_PREFIX:-datasets}}
-TRAIN_SHARDS=80
+TRAIN_SHARDS=
 VARIANT=sp1024
 OUT=data
 VERIFY=1
@@ -49,12 +57,25 @@ while (($#)); do
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac
 done
+# The records' repositories and shard counts (their READMEs' download commands).
+case $VARIANT in
+  caseops) VARIANT=sp8192_lossless_caps_caseops_v1_reserved ;;
+esac
+case $VARIANT in
+  sp1024|byte260) DEF_REPO=willdepueoai/parameter-golf; DEF_SHARDS=80 ;;
+  sp4096) DEF_REPO=kevclark/parameter-golf; DEF_SHARDS=143 ;;
+  sp8192) DEF_REPO=kevclark/parameter-golf; DEF_SHARDS=128 ;;
+  sp8192_lossless_caps_caseops_v1_reserved) DEF_REPO=romeerp/parameter-golf-caseops-v1; DEF_SHARDS=80 ;;
+  *) DEF_REPO=willdepueoai/parameter-golf; DEF_SHARDS=80 ;;
+esac
+REPO=${REPO:-$DEF_REPO}
+TRAIN_SHARDS=${TRAIN_SHARDS:-$DEF_SHARDS}
 [[ $TRAIN_SHARDS =~ ^[0-9]+$ ]] || die "--train-shards: expected a non-negative integer, found '$TRAIN_SHARDS'"
 case $VARIANT in
   byte260) DS=fineweb10B_byte260 ;;
-  sp[0-9]*) [[ $VARIANT =~ ^sp[0-9]+$ ]] || die "--variant: expected sp<VOCAB> or byte260, found '$VARIANT'"
+  sp[0-9]*) [[ $VARIANT =~ ^sp[0-9]+(_[a-z0-9_]+)?$ ]] || die "--variant: expected sp<VOCAB>[_suffix], caseops or byte260, found '$VARIANT'"
             DS=fineweb10B_$VARIANT ;;
-  *) die "--variant: expected sp<VOCAB> or byte260, found '$VARIANT'" ;;
+  *) die "--variant: expected sp<VOCAB>[_suffix], caseops or byte260, found '$VARIANT'" ;;
 esac
 command -v curl >/dev/null || die "curl not found"
 command -v python3 >/dev/null || die "python3 not found (used to read JSON)"
@@ -151,7 +172,7 @@ rm -f "$(local_path "$PREFIX/manifest.json")"
 get "$PREFIX/manifest.json"
 MANIFEST=$(local_path "$PREFIX/manifest.json")
 
-read -r MAX_TRAIN VAL_SHARDS TOK_FILES < <(python3 - "$MANIFEST" "$DS" <<'PYEOF'
+read -r MAX_TRAIN VAL_SHARDS SIDECARS TOK_FILES < <(python3 - "$MANIFEST" "$DS" <<'PYEOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
 ds = next((d for d in m.get("datasets", []) if d.get("name") == sys.argv[2]), None)
@@ -162,15 +183,22 @@ if tok is None:
     sys.exit(f"tokenizer {ds.get('tokenizer_name')} not in the manifest")
 files = [str(tok[k]) for k in ("model_path", "vocab_path", "path") if tok.get(k)]
 st = ds.get("stats") or {}
-print(int(st["files_train"]), int(st["files_val"]), ",".join(files))
+print(int(st["files_train"]), int(st["files_val"]), 1 if ds.get("val_bytes_glob") else 0,
+      ",".join(files))
 PYEOF
 ) || die "cannot read $MANIFEST"
 ((TRAIN_SHARDS <= MAX_TRAIN)) || die "$VARIANT has only $MAX_TRAIN train shards, requested $TRAIN_SHARDS"
 
 for ((i = 0; i < VAL_SHARDS; i++)); do get "$(printf '%s/datasets/%s/fineweb_val_%06d.bin' "$PREFIX" "$DS" "$i")"; done
+# Byte sidecars (CaseOps): one per val shard, where the manifest says the variant has them.
+if ((SIDECARS)); then
+  for ((i = 0; i < VAL_SHARDS; i++)); do get "$(printf '%s/datasets/%s/fineweb_val_bytes_%06d.bin' "$PREFIX" "$DS" "$i")"; done
+fi
 for ((i = 0; i < TRAIN_SHARDS; i++)); do get "$(printf '%s/datasets/%s/fineweb_train_%06d.bin' "$PREFIX" "$DS" "$i")"; done
 IFS=, read -ra toks <<<"$TOK_FILES"
 for t in "${toks[@]}"; do get "$PREFIX/$t"; done
 
-say "done: $OUT/datasets/$DS ($VAL_SHARDS val + $TRAIN_SHARDS train shards), tokenizer files: ${toks[*]}"
-say "train with: build/pgolf train --config configs/<record>.json  (DATA_PATH=$OUT/datasets/$DS)"
+say "done: $OUT/datasets/$DS ($VAL_SHARDS val$( ((SIDECARS)) && echo " + $VAL_SHARDS byte sidecar") + $TRAIN_SHARDS train shards), tokenizer files: ${toks[*]}"
+model=""
+for t in "${toks[@]}"; do [[ $t == *.model ]] && model=$(local_path "$PREFIX/$t"); done
+say "train with: build/pgolf train --config configs/<record>.json  (DATA_PATH=$OUT/datasets/$DS${model:+ TOKENIZER_PATH=$model})"

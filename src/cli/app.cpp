@@ -12,6 +12,7 @@
 #include "pgolf/core/error.h"
 #include "pgolf/core/runtime.h"
 #include "pgolf/dist/error_file.h"
+#include "pgolf/submission.h"
 
 namespace pgolf::cli {
 
@@ -75,10 +76,12 @@ int run(int argc, char** argv) {
   bool show_version = false;
   app.add_flag("--version", show_version, "print version, LibTorch version and CUDA availability");
 
-  std::vector<Command> commands = {register_train(app),  register_eval(app),   register_export(app),
-                                   register_data(app),   register_config(app), register_info(app),
-                                   register_bench(app),  register_launch(app),
-                                   register_report(app), register_compare(app), register_record(app)};
+  std::vector<Command> commands = {register_train(app), register_eval(app), register_export(app)};
+#if !PGOLF_SUBMISSION  // a submission build (PGOLF_SUBMISSION=ON) has only train, eval and export
+  for (auto* reg : {register_data, register_config, register_info, register_bench, register_launch,
+                    register_report, register_compare, register_record})
+    commands.push_back(reg(app));
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,7 +11,10 @@
 #include "pgolf/core/files.h"
 #include "pgolf/core/runtime.h"
 #include "pgolf/dist/comm.h"
+#include "pgolf/submission.h"
+#if !PGOLF_SUBMISSION
 #include "pgolf/report/charts.h"
+#endif
 #include "pgolf/train/checkpoint.h"
 #include "pgolf/train/signals.h"
 #include "pgolf/train/trainer.h"
@@ -42,11 +45,13 @@ std::string agree_string(dist::Comm& comm, const std::string& s) {
 // stopped run, whose curves matter most; a report problem never changes the run's outcome.
 void write_run_report(const dist::Comm& comm, const train::RunDir& dir) {
   if (comm.rank() != 0) return;
+#if !PGOLF_SUBMISSION  // a submission build has no report code
   try {
     report::write_run_charts(dir.path);
   } catch (const std::exception& e) {
     std::cerr << "warning: run report not written: " << e.what() << std::endl;
   }
+#endif
 }
 
 int run_train(TrainArgs& a) {

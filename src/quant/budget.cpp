@@ -10,6 +10,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
+#include "pgolf/quant/code_text.h"
 #include "pgolf/quant/container.h"
 
 namespace pgolf::quant {
@@ -67,13 +68,18 @@ std::vector<ArchiveEntry> code_entries(const std::string& repo_root,
   PGOLF_CHECK_INPUT(fs::is_regular_file(root / "CMakeLists.txt"),
                     "code bytes: " << repo_root << " has no CMakeLists.txt; pass the repository root");
   std::vector<ArchiveEntry> files = {{"CMakeLists.txt", (root / "CMakeLists.txt").string()}};
+  const fs::path ex_file = root / kSubmissionExcludes;
+  const auto excludes = fs::is_regular_file(ex_file)
+                            ? parse_excludes(core::read_text_file(ex_file.string()))
+                            : std::vector<std::string>{};
   for (const char* dir : {"src", "include", "cmake"}) {
     if (!fs::is_directory(root / dir)) continue;
     for (const auto& e : fs::recursive_directory_iterator(root / dir)) {
       PGOLF_CHECK_INPUT(!e.is_symlink(), "code bytes: " << e.path().string()
                                              << " is a symlink; the recipe counts regular files");
       if (!e.is_regular_file()) continue;
-      files.push_back({fs::relative(e.path(), root).generic_string(), e.path().string()});
+      const std::string rel = fs::relative(e.path(), root).generic_string();
+      if (!excluded(rel, excludes)) files.push_back({rel, e.path().string()});
     }
   }
   std::sort(files.begin(), files.end(),
@@ -88,10 +94,15 @@ std::vector<ArchiveEntry> code_entries(const std::string& repo_root,
   return files;
 }
 
+std::string entry_bytes(const ArchiveEntry& e) {
+  const std::string text = core::read_text_file(e.path);
+  return strip_comments(text, comment_syntax(e.name), e.path);
+}
+
 std::vector<char> ustar_archive(const std::vector<ArchiveEntry>& entries) {
   std::vector<char> out;
   for (const auto& e : entries) {
-    const auto bytes = core::read_file(e.path);
+    const std::string bytes = entry_bytes(e);
     append_header(out, e.name, bytes.size());
     out.insert(out.end(), bytes.begin(), bytes.end());
     out.resize((out.size() + kBlock - 1) / kBlock * kBlock, '\0');
@@ -106,7 +117,7 @@ CodeBytes measure_code_bytes(const std::string& repo_root,
   const auto entries = code_entries(repo_root, config_paths);
   CodeBytes cb;
   cb.files = static_cast<int64_t>(entries.size());
-  for (const auto& e : entries) cb.source_bytes += static_cast<int64_t>(core::file_size(e.path));
+  for (const auto& e : entries) cb.source_bytes += static_cast<int64_t>(entry_bytes(e).size());
   const auto tar = ustar_archive(entries);
   cb.tar_bytes = static_cast<int64_t>(tar.size());
   CompressOptions opts;  // zstd 22, single-threaded, no checksum: `zstd -22 --ultra --no-check`

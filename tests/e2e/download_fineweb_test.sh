@@ -101,4 +101,48 @@ expect_exit 1 env PGOLF_HF_BASE="file://$OUT/nowhere" bash "$SCRIPT" --out "$OUT
 expect_exit 2 bash "$SCRIPT" --bogus
 expect_exit 1 bash "$SCRIPT" --out "$D" --train-shards x
 expect_exit 1 bash "$SCRIPT" --out "$D" --train-shards 4
+expect_exit 1 bash "$SCRIPT" --out "$D" --variant sp8192-caseops
+
+# 6. The records' variants: each names its repository and shard count; caseops fetches the val
+#    byte sidecars its manifest lists (val_bytes_glob) beside the val shards.
+for v in sp4096:kevclark/parameter-golf:sp4096:143 sp8192:kevclark/parameter-golf:sp8192:128 \
+         caseops:romeerp/parameter-golf-caseops-v1:sp8192_lossless_caps_caseops_v1_reserved:80; do
+  IFS=: read -r name repo variant shards <<<"$v"
+  expect_exit 1 env -u PGOLF_HF_REPO -u MATCHED_FINEWEB_REPO_ID PGOLF_HF_BASE="file://$OUT/nowhere" \
+    bash "$SCRIPT" --out "$OUT/d3" --variant "$name"
+  grep -qF "repo $repo (file://$OUT/nowhere), variant $variant, $shards train shards" /tmp/pgolf_e2e_out.$$ \
+    || fail "variant $name: expected repo $repo, variant $variant, $shards train shards"
+done
+CREPO=test/pgolf-caseops
+CRES="$HF/datasets/$CREPO/resolve/main/datasets"
+"$PY" - "$CRES" <<'PYEOF'
+import json, os, struct, sys
+res = sys.argv[1]
+ds = "datasets/fineweb10B_sp8192_lossless_caps_caseops_v1_reserved"
+os.makedirs(f"{res}/{ds}"); os.makedirs(f"{res}/tokenizers")
+def shard(path, vals):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<256i", 20240520, 1, len(vals), *([0] * 253)))
+        f.write(struct.pack(f"<{len(vals)}H", *vals))
+shard(f"{res}/{ds}/fineweb_val_000000.bin", [1, 300, 4, 301, 1, 302])
+shard(f"{res}/{ds}/fineweb_val_bytes_000000.bin", [0, 3, 0, 5, 0, 2])
+shard(f"{res}/{ds}/fineweb_train_000000.bin", [1, 5, 6, 7])
+open(f"{res}/tokenizers/fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model", "wb").write(b"m" * 64)
+json.dump({"datasets": [{"name": "fineweb10B_sp8192_lossless_caps_caseops_v1_reserved",
+                         "tokenizer_name": "caseops", "val_bytes_glob": "fineweb_val_bytes_*.bin",
+                         "stats": {"files_train": 1, "files_val": 1}}],
+           "tokenizers": [{"name": "caseops",
+                           "model_path": "tokenizers/fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model"}]},
+          open(f"{res}/manifest.json", "w"))
+PYEOF
+C="$OUT/dc"
+PGOLF_HF_REPO=$CREPO bash "$SCRIPT" --out "$C" --variant caseops --train-shards 1 >"$OUT/6.out" 2>&1 \
+  || { cat "$OUT/6.out"; fail "caseops download failed"; }
+CDS="$C/datasets/fineweb10B_sp8192_lossless_caps_caseops_v1_reserved"
+for f in fineweb_val_000000.bin fineweb_val_bytes_000000.bin fineweb_train_000000.bin; do
+  cmp -s "$CDS/$f" "$CRES/datasets/fineweb10B_sp8192_lossless_caps_caseops_v1_reserved/$f" || fail "caseops $f differs"
+done
+[[ -s $C/tokenizers/fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model ]] || fail "caseops tokenizer missing"
+grep -q "TOKENIZER_PATH=$C/tokenizers/fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model" "$OUT/6.out" \
+  || fail "no TOKENIZER_PATH hint"
 pass
