@@ -234,17 +234,13 @@ int run_bench(const BenchArgs& a) {
       T >= 1 && a.batch_seqs >= 1 && a.steps >= 1 && a.warmup >= 0,
       "bench: expected --seq-len >= 1, --batch-seqs >= 1, --steps >= 1, --warmup >= 0");
   const int threads = core::configure_threads(static_cast<int>(cfg.train.threads));
-  const bool cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
-  PGOLF_CHECK_INPUT(cfg.train.device != "cuda" || cuda,
-                    "bench: DEVICE=cuda but CUDA is not available");
+  const bool cuda = train::wants_cuda(cfg.train.device);
   // Under torchrun the all-reduce phase is real (one bench per rank; rank 0 prints).
   auto comm = dist::make_comm(cfg.train.dist_backend, cuda, cfg.train.dist_timeout_seconds);
-  const torch::Device device = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
-                                                                      comm->local_rank()))
-                                    : torch::Device(torch::kCPU);
-  const auto policy = model::resolve_dtype_policy(cfg.train.dtype, device);
-  train::configure_device(device, policy);  // TF32 and flash SDPA as in training
-  model::fused::set_enabled(cfg.train.fused_kernels && cuda);
+  // The training run's device set-up (TF32, flash SDPA, fused kernels).
+  const train::ComputeSetup compute = train::setup_compute(cfg.train, comm->local_rank());
+  const torch::Device device = compute.device;
+  const auto policy = compute.policy;
 
   torch::manual_seed(cfg.train.seed);
   model::GPT gpt(cfg.model);

@@ -18,6 +18,7 @@
 
 namespace pgolf::cli {
 namespace {
+#include "pgolf/train/device_setup.h"
 
 struct EvalArgs {
   ConfigOptions config;
@@ -31,12 +32,14 @@ int run_eval(EvalArgs& a) {
   const auto resolved = resolve_config(a.config, env.world_size);
   const auto& cfg = resolved.cfg;
   core::configure_threads(dist::threads_per_rank(static_cast<int>(cfg.train.threads), env));
-  const bool use_cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
+  const bool use_cuda = train::wants_cuda(cfg.train.device);
   auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda, cfg.train.dist_timeout_seconds);
-  const torch::Device device = use_cuda ? torch::Device(torch::kCUDA, comm->local_rank())
-                                        : torch::Device(torch::kCPU);
+  // The trainer's set-up: cuda:LOCAL_RANK made current, its TF32 and flash-SDPA choices.
+  const train::ComputeSetup compute = train::setup_compute(cfg.train, comm->local_rank());
+  const torch::Device device = compute.device;
+  const auto policy = compute.policy;
   core::Logger log(comm->rank() == 0);
-  const auto policy = model::resolve_dtype_policy(cfg.train.dtype, device);
+  if (!compute.summary.empty()) log.line(compute.summary);
   model::GPT gpt(cfg.model);
   const auto kind = train::load_weights(a.weights, *gpt);
   gpt->to(device);
@@ -53,27 +56,21 @@ int run_eval(EvalArgs& a) {
   };
   std::vector<std::string> methods = a.methods;
   if (methods.empty()) {
-    methods.push_back(cfg.eval.eval_stride > 0 && cfg.eval.eval_stride < cfg.train.train_seq_len
-                          ? "sliding" : "standard");
+    // The trainer's final metric (eval::sliding_enabled, the one rule).
+    methods.push_back(eval::sliding_enabled(cfg.eval, cfg.train.train_seq_len) ? "sliding"
+                                                                               : "standard");
     if (cfg.eval.ttt_enabled) methods.push_back("ttt");
   }
   std::vector<eval::EvalResult> results;
   for (const auto& m : methods) {
     torch::NoGradGuard no_grad;
     if (m == "standard") {
-      eval::StandardEvalOptions o;
-      o.seq_len = cfg.train.train_seq_len;
-      o.val_batch_size = cfg.train.val_batch_size;
-      o.grad_accum_steps = config::grad_accum_steps(comm->world_size());
+      auto o = eval::standard_options(cfg.train, config::grad_accum_steps(comm->world_size()));
       o.device = device;
       o.progress.fn = eval::console_progress(log);
       results.push_back(eval::eval_standard(logits, data.val_tokens, data.luts, o, dist));
     } else if (m == "sliding") {
-      eval::SlidingEvalOptions o;
-      o.seq_len = cfg.train.train_seq_len;
-      o.stride = cfg.eval.eval_stride;
-      o.batch_seqs = cfg.eval.eval_batch_seqs;
-      o.mode = eval::parse_sliding_mode(cfg.eval.sliding_mode);
+      auto o = eval::sliding_options(cfg.eval, cfg.train.train_seq_len);
       o.device = device;
       o.progress.fn = eval::console_progress(log);
       results.push_back(eval::eval_sliding(logits, data.val_tokens, data.luts, o, dist));
@@ -81,14 +78,7 @@ int run_eval(EvalArgs& a) {
       torch::AutoGradMode grad_on(true);
       for (auto& p : gpt->parameters()) p.set_requires_grad(false);
       eval::GptLoraModel lora_model(gpt, policy, device.type());
-      eval::TttOptions o;
-      o.lora_rank = cfg.eval.ttt_lora_rank;
-      o.lora_lr = cfg.eval.ttt_lora_lr;
-      o.chunk_size = cfg.eval.ttt_chunk_size;
-      o.eval_seq_len = cfg.eval.ttt_eval_seq_len;
-      o.batch_size = cfg.eval.ttt_batch_size;
-      o.beta1 = cfg.optim.beta1;
-      o.beta2 = cfg.optim.beta2;
+      auto o = eval::ttt_options(cfg.eval, cfg.optim);
       o.seed = static_cast<uint64_t>(cfg.train.seed);
       o.device = device;
       o.progress.fn = eval::console_progress(log);

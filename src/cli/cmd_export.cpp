@@ -175,7 +175,8 @@ int run_export(ExportArgs& a, const ConfigOptions& opts) {
   const auto& qcfg = resolved.cfg.quant;
   const auto weights = load_weights(a.checkpoint);
   std::cout << "export: " << weights.size() << " tensors from " << a.checkpoint << " (scheme "
-            << qcfg.quant_scheme << ", prune " << qcfg.prune_pct << ", " << qcfg.compressor
+            << config::choice_name(qcfg.quant_scheme) << ", prune " << qcfg.prune_pct << ", "
+            << config::choice_name(qcfg.compressor)
             << " level " << qcfg.zstd_level << ")" << std::endl;
   quant::ExportOptions eopts;
   eopts.threads = a.zstd_threads;

@@ -28,6 +28,7 @@
 #include "pgolf/model/params.h"
 #include "pgolf/quant/budget.h"
 #include "pgolf/quant/export.h"
+#include "pgolf/quant/policy.h"
 #include "pgolf/train/weights.h"
 
 namespace pgolf::cli {
@@ -45,12 +46,12 @@ struct InfoArgs {
 };
 
 // Gaussian stand-ins for the matrices of an initialised model (see the file comment).
-core::NamedTensors surrogate_weights(const model::GPTImpl& gpt,
-                                     const std::vector<std::string>& ctrl, double std) {
+core::NamedTensors surrogate_weights(const model::GPTImpl& gpt, const quant::QuantPolicy& policy,
+                                     double std) {
   torch::manual_seed(1234);
   core::NamedTensors sd;
   for (const auto& [name, t] : gpt.state_dict()) {
-    const bool matrix = t.dim() == 2 && !quant::matches_any(name, ctrl);
+    const bool matrix = t.dim() == 2 && !policy.is_control(name);
     sd.emplace_back(name, matrix ? std * torch::randn(t.sizes()) : t.detach().clone());
   }
   return sd;
@@ -62,7 +63,8 @@ struct KindTotal {
 
 Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qcfg,
                        const InfoArgs& a) {
-  if (!a.exact && qcfg.compressor == "zstd") qcfg.zstd_level = 1;  // zlib's 9 is fast already
+  // zlib's 9 is fast already
+  if (!a.exact && qcfg.compressor == config::Compressor::kZstd) qcfg.zstd_level = 1;
   const auto tmp = std::filesystem::temp_directory_path() /
                    ("pgolf_info_" + std::to_string(::getpid()) + ".ptz");
   quant::ExportOptions eopts;
@@ -89,8 +91,8 @@ Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qc
       a.weights.empty()
           ? core::format("surrogate N(0,%g) matrices, initial control tensors", a.surrogate_std)
           : a.weights;
-  j["quant_scheme"] = qcfg.quant_scheme;
-  j["compressor"] = qcfg.compressor;
+  j["quant_scheme"] = config::choice_name(qcfg.quant_scheme);
+  j["compressor"] = config::choice_name(qcfg.compressor);
   j["level"] = qcfg.zstd_level;
   j["kinds"] = Json::array();
   for (const auto& [kind, k] : kinds)
@@ -101,9 +103,10 @@ Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qc
   // Row-max intN codes do not depend on the weights' scale; int8 (clip/127 floored at 1/127), the
   // clip31 schemes and INTN_SCALE_FLOOR=inv_clip floor the scale at 1/clip, so there the
   // surrogate's std sets the entropy of the codes (see the README).
-  j["magnitude_dependent"] = kinds.count("int8") > 0 || qcfg.quant_scheme == "int6_clip31" ||
-                             qcfg.quant_scheme == "gptq_lite" ||
-                             qcfg.intn_scale_floor == "inv_clip";
+  j["magnitude_dependent"] = kinds.count("int8") > 0 ||
+                             qcfg.quant_scheme == config::QuantScheme::kInt6Clip31 ||
+                             qcfg.quant_scheme == config::QuantScheme::kGptqLite ||
+                             qcfg.intn_scale_floor == config::IntnScaleFloor::kInvClip;
   j["raw_payload_bytes"] = rep.raw_payload_bytes;
   j["serialized_bytes"] = rep.serialized_bytes;
   j["model_bytes"] = rep.compressed_bytes;
@@ -114,16 +117,19 @@ Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qc
 
 std::string model_summary(const config::ModelConfig& m) {
   std::string s = core::format("%lld layers, dim %lld, %s %lld/%lld heads", (long long)m.num_layers,
-                               (long long)m.model_dim, m.attention.c_str(), (long long)m.num_heads,
-                               (long long)m.num_kv_heads);
-  if (m.attention == "mla") s += core::format(" kv_rank %lld", (long long)m.kv_rank);
+                               (long long)m.model_dim, config::choice_name(m.attention),
+                               (long long)m.num_heads, (long long)m.num_kv_heads);
+  if (m.attention == config::Attention::kMla)
+    s += core::format(" kv_rank %lld", (long long)m.kv_rank);
   s += core::format(", mlp %lld (%s%s), vocab %lld, %s", (long long)model::mlp_hidden(m),
-                    m.activation.c_str(), m.gated_mlp ? ", gated" : "", (long long)m.vocab_size,
+                    config::choice_name(m.activation), m.gated_mlp ? ", gated" : "",
+                    (long long)m.vocab_size,
                     m.tie_embeddings ? "tied" : "untied");
   if (m.bigram_vocab_size > 0)
     s +=
         core::format(", bigram %lldx%lld", (long long)m.bigram_vocab_size, (long long)m.bigram_dim);
-  if (m.bigram_vocab_size > 0 && m.bigram_hash != "xor") s += " (" + m.bigram_hash + " hash)";
+  if (m.bigram_vocab_size > 0 && m.bigram_hash != config::BigramHash::kXor)
+    s += std::string(" (") + config::choice_name(m.bigram_hash) + " hash)";
   return s;
 }
 
@@ -163,7 +169,8 @@ void print_human(const Json& j) {
 int run_info_banked(const config::Config& cfg, const InfoArgs& a) {
   PGOLF_CHECK_INPUT(a.weights.empty(), "info --weights: not available with param_banks=1 yet");
   model::BankedGPT gpt(cfg.model);
-  const auto ctrl = config::split_list(cfg.quant.control_tensor_name_patterns);
+  const quant::QuantPolicy policy(cfg.quant);  // the export's, also for the control group
+  const auto& ctrl = policy.control_patterns();
   const auto& m = cfg.model;
   Json j;
   j["model"] = model_summary(m) +
@@ -195,7 +202,8 @@ int run_info(const InfoArgs& a) {
   torch::manual_seed(cfg.train.seed);
   if (cfg.model.param_banks) return run_info_banked(cfg, a);
   model::GPT gpt(cfg.model);
-  const auto ctrl = config::split_list(cfg.quant.control_tensor_name_patterns);
+  const quant::QuantPolicy policy(cfg.quant);  // the export's, also for the control group
+  const auto& ctrl = policy.control_patterns();
   Json j;
   j["model"] = model_summary(cfg.model);
   j["params"]["groups"] = Json::array();
@@ -209,7 +217,7 @@ int run_info(const InfoArgs& a) {
   j["params"]["total"] = model::count_params(*gpt);
   core::NamedTensors weights;
   if (a.weights.empty()) {
-    weights = surrogate_weights(*gpt, ctrl, a.surrogate_std);
+    weights = surrogate_weights(*gpt, policy, a.surrogate_std);
   } else {
     train::load_weights(a.weights, *gpt);
     weights = gpt->state_dict();

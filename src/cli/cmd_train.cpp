@@ -16,6 +16,7 @@
 #include "pgolf/report/charts.h"
 #endif
 #include "pgolf/train/checkpoint.h"
+#include "pgolf/train/device_setup.h"
 #include "pgolf/train/signals.h"
 #include "pgolf/train/trainer.h"
 #include "pgolf/version.h"
@@ -71,7 +72,7 @@ int run_train(TrainArgs& a) {
   resolved = resolve_config(a.config, env.world_size);
   const auto& cfg = resolved.cfg;
   core::configure_threads(dist::threads_per_rank(static_cast<int>(cfg.train.threads), env));
-  const bool use_cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
+  const bool use_cuda = train::wants_cuda(cfg.train.device);
   check_memory_fits(cfg, env.world_size, env.local_world_size, env.local_rank, use_cuda);
   auto comm = dist::make_comm(cfg.train.dist_backend, use_cuda, cfg.train.dist_timeout_seconds);
   if (a.resume.empty()) {

@@ -5,6 +5,7 @@
 
 #include "pgolf/cli/commands.h"
 #include "pgolf/config/fields.h"
+#include "pgolf/config/resolve.h"
 #include "pgolf/config/suggest.h"
 #include "pgolf/core/error.h"
 
@@ -17,9 +18,11 @@ void add_config_options(CLI::App* sub, ConfigOptions& opts) {
                 "environment variables that look like knobs but are not one (NUM_LAYER) are "
                 "errors, not warnings (for sweeps) [env PGOLF_STRICT_ENV=1]");
   config::Config defaults;
-  config::for_each_field(defaults, [&](const char* sec, const char* leaf, auto&, const char* help) {
+  config::for_each_field(defaults, [&](const char* sec, const char* leaf, auto& field,
+                                       const char* help) {
     const std::string flag = "--" + config::flag_name(leaf);
-    std::string text = std::string(help) + " [env " + config::env_name(leaf) + "]";
+    const std::string text =
+        config::field_help(field, help) + " [env " + config::env_name(leaf) + "]";
     opts.options[leaf] = sub->add_option(flag, opts.values[leaf], text)->group(
         std::string("Config: ") + sec);
   });

@@ -14,7 +14,7 @@ MemoryEstimate estimate_memory(const Config& cfg, int world_size) {
   const double heads = static_cast<double>(m.num_heads > 0 ? m.num_heads : 1);
   const double kv_dim = static_cast<double>(m.num_kv_heads) * (d / heads);
   const double hidden = static_cast<double>(static_cast<int64_t>(m.mlp_mult * d));
-  const double kv = m.attention == "mla" ? d * static_cast<double>(m.kv_rank) +
+  const double kv = m.attention == Attention::kMla ? d * static_cast<double>(m.kv_rank) +
                                                2.0 * static_cast<double>(m.kv_rank) * kv_dim
                                          : 2.0 * d * kv_dim;
   const double mlp = (m.gated_mlp ? 3.0 : 2.0) * d * hidden;

@@ -80,11 +80,29 @@ bool from_json_value(const nlohmann::json& j, std::string& out) {
   out = j.get<std::string>();
   return true;
 }
+template <class E, std::enable_if_t<is_choice_v<E>, int> = 0>
+bool from_json_value(const nlohmann::json& j, E& out) {
+  return j.is_string() && parse_choice(j.get<std::string>(), out);
+}
 
-const char* type_name(const int64_t&) { return "an integer"; }
-const char* type_name(const double&) { return "a number"; }
-const char* type_name(const bool&) { return "a boolean (0/1/true/false)"; }
-const char* type_name(const std::string&) { return "a string"; }
+std::string type_name(const int64_t&) { return "an integer"; }
+std::string type_name(const double&) { return "a number"; }
+std::string type_name(const bool&) { return "a boolean (0/1/true/false)"; }
+std::string type_name(const std::string&) { return "a string"; }
+template <class E, std::enable_if_t<is_choice_v<E>, int> = 0>
+std::string type_name(const E&) {
+  return "one of " + choice_names<E>();
+}
+
+// A field as JSON: choice knobs by name, the rest as themselves.
+template <class T>
+nlohmann::json json_value(const T& field) {
+  if constexpr (is_choice_v<T>) {
+    return choice_name(field);
+  } else {
+    return field;
+  }
+}
 
 // Leaf -> (key as spelled, value) of the keys one file has set: a leaf given twice, flat and
 // sectioned, with different values is reported instead of the later one winning silently.
@@ -312,7 +330,7 @@ Resolved resolve(const Layers& layers, int world_size) {
 nlohmann::json to_json(const Config& cfg) {
   nlohmann::json j = nlohmann::json::object();
   for_each_field(cfg, [&](const char* sec, const char* leaf, const auto& field, const char*) {
-    j[sec][leaf] = field;
+    j[sec][leaf] = json_value(field);
   });
   return j;
 }
@@ -321,6 +339,10 @@ nlohmann::json dump(const Resolved& resolved) {
   nlohmann::json j = to_json(resolved.cfg);
   j["_sources"] = resolved.source;
   return j;
+}
+
+void throw_choice_error(const std::string& message) {
+  throw Error(ErrorKind::kInput, message);
 }
 
 int grad_accum_steps(int world_size) {

@@ -1,22 +1,15 @@
-// Cross-field validation: every violation is listed, then reported at once (exit code 2).
-#include <set>
+// Cross-field validation: every violation is listed, then reported at once (exit code 2). Choice
+// knobs are enums the parser already checked (choices.h); only their combinations are checked here.
 #include <utility>
 #include <string>
 #include <vector>
 
+#include "pgolf/config/names.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
 
 namespace pgolf::config {
 namespace {
-
-void one_of(std::vector<std::string>& errs, const char* key, const std::string& value,
-            const std::set<std::string>& allowed) {
-  if (allowed.count(value)) return;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : " | ") + a;
-  errs.push_back(std::string(key) + ": expected one of " + list + ", found '" + value + "'");
-}
 
 #define PGOLF_REQUIRE(cond, text) \
   do {                            \
@@ -44,9 +37,9 @@ void check_frontier_quant(const QuantConfig& q, std::vector<std::string>& errs) 
   PGOLF_REQUIRE(q.lqer_top_k >= 1, "lqer_top_k: expected >= 1, found " + s(q.lqer_top_k));
   PGOLF_REQUIRE(q.lqer_asym_group >= 1,
                 "lqer_asym_group: expected >= 1, found " + s(q.lqer_asym_group));
-  PGOLF_REQUIRE(!q.lqer_enabled || q.quant_scheme == "gptq",
-                "lqer_enabled needs quant_scheme=gptq (it corrects GPTQ's error), found '" +
-                    q.quant_scheme + "'");
+  PGOLF_REQUIRE(!q.lqer_enabled || q.quant_scheme == QuantScheme::kGptq,
+                std::string("lqer_enabled needs quant_scheme=gptq (it corrects GPTQ's error), "
+                            "found '") + choice_name(q.quant_scheme) + "'");
 }
 
 void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
@@ -77,13 +70,10 @@ void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(m.bigram_vocab_size == 0 || m.bigram_vocab_size >= 2,
                 "bigram_vocab_size: expected 0 (off) or >= 2, found " + s(m.bigram_vocab_size));
   PGOLF_REQUIRE(m.bigram_dim >= 1, "bigram_dim: expected >= 1, found " + s(m.bigram_dim));
-  one_of(errs, "activation", m.activation, {"relu2", "leaky_relu2"});
-  one_of(errs, "attention", m.attention, {"gqa", "mla"});
-  one_of(errs, "bigram_hash", m.bigram_hash, {"xor", "mult"});
-  one_of(errs, "ortho_init_gain", m.ortho_init_gain, {"one", "inv_sqrt_dim"});
-  PGOLF_REQUIRE(m.ortho_init || m.ortho_init_gain == "one",
-                "ortho_init_gain=" + m.ortho_init_gain + " needs ortho_init=1");
-  if (m.attention == "mla")
+  PGOLF_REQUIRE(m.ortho_init || m.ortho_init_gain == OrthoInitGain::kOne,
+                std::string("ortho_init_gain=") + choice_name(m.ortho_init_gain) +
+                    " needs ortho_init=1");
+  if (m.attention == Attention::kMla)
     PGOLF_REQUIRE(m.kv_rank >= 1, "kv_rank: expected >= 1 with attention=mla, found " +
                                       s(m.kv_rank));
   check_banked(m, errs);
@@ -92,8 +82,6 @@ void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
 // The banked GPT's knobs (model/gpt_banked.h): ranges, and that nothing else uses them.
 void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
   const auto s = [](auto v) { return std::to_string(v); };
-  one_of(errs, "parallel_final_lane", m.parallel_final_lane, {"mean", "attn", "mlp"});
-  one_of(errs, "attn_out_gate_src", m.attn_out_gate_src, {"proj", "q"});
   const bool any = m.xsa_last_n != 0 || m.rope_dims != 0 || m.ln_scale || m.skip_gates_enabled ||
                    m.num_loops != 0 || m.parallel_start_layer != 0 || m.smear_gate_enabled ||
                    m.attn_out_gate_enabled || m.gated_attn_enabled || m.sparse_attn_gate_enabled;
@@ -105,8 +93,9 @@ void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
   }
   PGOLF_REQUIRE(m.bigram_vocab_size == 0, "param_banks=1: bigram_vocab_size must be 0");
   PGOLF_REQUIRE(!m.smear_gate, "param_banks=1: set smear_gate=0 (use smear_gate_enabled)");
-  PGOLF_REQUIRE(m.activation == "leaky_relu2", "param_banks=1: activation must be leaky_relu2");
-  PGOLF_REQUIRE(m.unet_skips && !m.gated_mlp && m.attention == "gqa",
+  PGOLF_REQUIRE(m.activation == Activation::kLeakyRelu2,
+                "param_banks=1: activation must be leaky_relu2");
+  PGOLF_REQUIRE(m.unet_skips && !m.gated_mlp && m.attention == Attention::kGqa,
                 "param_banks=1: needs unet_skips=1, gated_mlp=0, attention=gqa");
   const int64_t head_dim = m.num_heads >= 1 ? m.model_dim / m.num_heads : 0;
   PGOLF_REQUIRE(m.rope_dims >= 0 && m.rope_dims <= head_dim && m.rope_dims % 2 == 0,
@@ -170,9 +159,6 @@ void check_train(const Config& c, int world, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(t.checkpoint_every >= 0,
                 "checkpoint_every: expected >= 0, found " + s(t.checkpoint_every));
   PGOLF_REQUIRE(t.threads >= 0, "threads: expected >= 0, found " + s(t.threads));
-  one_of(errs, "device", t.device, {"auto", "cpu", "cuda"});
-  one_of(errs, "dtype", t.dtype, {"auto", "fp32", "bf16", "reference"});
-  one_of(errs, "dist_backend", t.dist_backend, {"auto", "gloo", "nccl"});
   PGOLF_REQUIRE(t.dist_timeout_seconds >= 1 && t.dist_timeout_seconds <= 86400,
                 "dist_timeout_seconds: expected 1..86400, found " + s(t.dist_timeout_seconds));
 }
@@ -202,34 +188,27 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(c.eval.eval_stride >= 0, "eval_stride: expected >= 0, found " + s(c.eval.eval_stride));
   PGOLF_REQUIRE(c.eval.eval_batch_seqs >= 1,
                 "eval_batch_seqs: expected >= 1, found " + s(c.eval.eval_batch_seqs));
-  one_of(errs, "sliding_mode", c.eval.sliding_mode, {"reference", "exact"});
-  one_of(errs, "muon_ns_coeffs", c.optim.muon_ns_coeffs, {"exact", "bf16", "polar_express"});
-  one_of(errs, "muon_form", c.optim.muon_form, {"pr180", "banked"});
-  one_of(errs, "muon_ns_dtype", c.optim.muon_ns_dtype, {"bf16", "fp32", "bf16_native"});
   PGOLF_REQUIRE(c.eval.ttt_lora_rank >= 1, "ttt_lora_rank: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_chunk_size >= 1, "ttt_chunk_size: expected >= 1");
   PGOLF_REQUIRE(c.eval.ttt_eval_seq_len >= c.eval.ttt_chunk_size,
                 "ttt_eval_seq_len " + s(c.eval.ttt_eval_seq_len) + " must be >= ttt_chunk_size " +
                     s(c.eval.ttt_chunk_size));
   PGOLF_REQUIRE(c.eval.ttt_batch_size >= 1, "ttt_batch_size: expected >= 1");
-  one_of(errs, "quant_scheme", c.quant.quant_scheme,
-         {"mixed", "int8", "int6", "int6_clip31", "gptq_lite", "gptq"});
-  one_of(errs, "compressor", c.quant.compressor, {"zstd", "zlib", "lzma", "brotli", "pergroup"});
   check_frontier_quant(c.quant, errs);
-  one_of(errs, "intn_scale_floor", c.quant.intn_scale_floor, {"fp16_tiny", "inv_clip"});
-  one_of(errs, "passthrough_dtype", c.quant.passthrough_dtype, {"fp16", "fp32"});
-  one_of(errs, "intn_scale_stat", c.quant.intn_scale_stat, {"max", "quantile"});
   PGOLF_REQUIRE(c.quant.intn_clip_quantile > 0 && c.quant.intn_clip_quantile <= 1,
                 "intn_clip_quantile: expected in (0,1], found " + s(c.quant.intn_clip_quantile));
-  PGOLF_REQUIRE(c.quant.intn_scale_stat != "quantile" || c.quant.intn_scale_floor == "inv_clip",
+  PGOLF_REQUIRE(c.quant.intn_scale_stat != IntnScaleStat::kQuantile ||
+                    c.quant.intn_scale_floor == IntnScaleFloor::kInvClip,
                 "intn_scale_stat=quantile floors its scales at 1/clip (PR #354): set "
                 "intn_scale_floor=inv_clip");
   PGOLF_REQUIRE(c.quant.zstd_level >= 1 && c.quant.zstd_level <= 22,
                 "zstd_level: expected 1..22, found " + s(c.quant.zstd_level));
   PGOLF_REQUIRE(c.quant.prune_pct >= 0 && c.quant.prune_pct < 1,
                 "prune_pct: expected in [0,1), found " + s(c.quant.prune_pct));
-  for (const auto& cat : split_list(c.quant.int_cats))
-    one_of(errs, "int_cats", cat, {"mlp", "attn", "bigram", "embed", "other"});
+  for (const auto& cat : split_list(c.quant.int_cats)) {
+    TensorCategory parsed;
+    if (!parse_choice(cat, parsed)) errs.push_back(choice_error<TensorCategory>("int_cats", cat));
+  }
   PGOLF_REQUIRE(c.optim.muon_backend_steps >= 1, "muon_backend_steps: expected >= 1");
   PGOLF_REQUIRE(c.optim.grad_clip_norm >= 0, "grad_clip_norm: expected >= 0");
   PGOLF_REQUIRE(c.optim.adam_eps > 0, "adam_eps: expected > 0");

@@ -103,15 +103,17 @@ int threads_per_rank(int requested, const TorchrunEnv& env) {
   return core::auto_threads(cores, env.local_world_size, load[0]);
 }
 
-std::unique_ptr<Comm> make_comm(const std::string& backend, bool use_cuda, double timeout_seconds) {
+std::unique_ptr<Comm> make_comm(config::DistBackend backend, bool use_cuda,
+                                double timeout_seconds) {
   PGOLF_CHECK_INPUT(timeout_seconds >= 1,
                     "DIST_TIMEOUT_SECONDS: expected >= 1, found " << timeout_seconds);
-  PGOLF_CHECK_INPUT(backend == "auto" || backend == "gloo" || backend == "nccl",
-                    "DIST_BACKEND: expected auto, gloo or nccl, found '" << backend << "'");
   const TorchrunEnv env = read_torchrun_env();
   if (!env.present || env.world_size == 1) return std::make_unique<LocalComm>(env.local_rank);
-  std::string chosen = backend;
-  if (chosen == "auto") chosen = (use_cuda && torch::cuda::is_available()) ? "nccl" : "gloo";
+  if (backend == config::DistBackend::kAuto)
+    backend = (use_cuda && torch::cuda::is_available()) ? config::DistBackend::kNccl
+                                                        : config::DistBackend::kGloo;
+  // c10d names its process groups as DIST_BACKEND spells them.
+  const std::string chosen = config::choice_name(backend);
   return std::make_unique<C10dComm>(
       env, chosen, std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)));
 }

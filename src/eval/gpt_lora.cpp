@@ -7,8 +7,9 @@ namespace pgolf::eval {
 
 LoraShapes GptLoraModel::lora_shapes() const {
   const auto& c = gpt_->config();
-  PGOLF_CHECK_INPUT(c.attention == "gqa", "TTT-LoRA needs attention=gqa (c_q/c_v adapters); found "
-                                              << c.attention);
+  PGOLF_CHECK_INPUT(c.attention == config::Attention::kGqa,
+                    "TTT-LoRA needs attention=gqa (c_q/c_v adapters); found "
+                        << config::choice_name(c.attention));
   const int64_t head_dim = c.model_dim / c.num_heads;
   LoraShapes s;
   s.model_dim = c.model_dim;

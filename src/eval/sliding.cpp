@@ -9,16 +9,7 @@
 
 namespace pgolf::eval {
 
-SlidingMode parse_sliding_mode(const std::string& name) {
-  if (name == "reference") return SlidingMode::kReference;
-  PGOLF_CHECK_INPUT(name == "exact",
-                    "SLIDING_MODE: expected reference | exact, found '" << name << "'");
-  return SlidingMode::kExact;
-}
-
-const char* to_string(SlidingMode mode) {
-  return mode == SlidingMode::kExact ? "exact" : "reference";
-}
+const char* to_string(SlidingMode mode) { return config::choice_name(mode); }
 
 std::vector<int64_t> sliding_window_starts(int64_t total_targets, int64_t seq_len, int64_t stride,
                                            SlidingMode mode) {
@@ -54,7 +45,7 @@ SlidingEvalOptions sliding_options(const config::EvalConfig& eval, int64_t seq_l
   o.seq_len = seq_len;
   o.stride = eval.eval_stride;
   o.batch_seqs = eval.eval_batch_seqs;
-  o.mode = parse_sliding_mode(eval.sliding_mode);
+  o.mode = eval.sliding_mode;
   return o;
 }
 

@@ -13,10 +13,8 @@ torch::Tensor chan(const torch::Tensor& p, const torch::Tensor& like) {
 }
 }  // namespace
 
-MLPImpl::MLPImpl(int64_t dim, int64_t hidden, std::string activation, bool gated)
-    : leaky_(activation == "leaky_relu2") {
-  PGOLF_CHECK(activation == "relu2" || activation == "leaky_relu2",
-              "activation: expected relu2 | leaky_relu2, found '" << activation << "'");
+MLPImpl::MLPImpl(int64_t dim, int64_t hidden, config::Activation activation, bool gated)
+    : leaky_(activation == config::Activation::kLeakyRelu2) {
   if (gated) {
     gate = register_module("gate", CastedLinear(dim, hidden));
     up = register_module("up", CastedLinear(dim, hidden));
@@ -32,7 +30,7 @@ torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
   return proj(fused::relu2(h, leaky_));  // act(h)^2; the fused kernel only when FUSED_KERNELS=1
 }
 
-BlockImpl::BlockImpl(const AttentionOptions& opts, int64_t hidden, const std::string& activation,
+BlockImpl::BlockImpl(const AttentionOptions& opts, int64_t hidden, config::Activation activation,
                      bool gated_mlp) {
   attn = register_module("attn", Attention(opts));
   mlp = register_module("mlp", MLP(opts.dim, hidden, activation, gated_mlp));

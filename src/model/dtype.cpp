@@ -17,12 +17,13 @@ bool cpu_has_fast_bf16() {
   return false;
 }
 
-DtypePolicy resolve_dtype_policy(const std::string& name, const torch::Device& device) {
-  if (name == "fp32") return DtypePolicy::kFp32;
-  if (name == "bf16") return DtypePolicy::kBf16;
-  if (name == "reference") return DtypePolicy::kReference;
-  PGOLF_CHECK_INPUT(name == "auto", "dtype: expected auto | fp32 | bf16 | reference, found '"
-                                        << name << "'");
+DtypePolicy resolve_dtype_policy(config::Dtype dtype, const torch::Device& device) {
+  switch (dtype) {
+    case config::Dtype::kFp32: return DtypePolicy::kFp32;
+    case config::Dtype::kBf16: return DtypePolicy::kBf16;
+    case config::Dtype::kReference: return DtypePolicy::kReference;
+    case config::Dtype::kAuto: break;
+  }
   if (device.is_cuda()) return DtypePolicy::kBf16;
   return cpu_has_fast_bf16() ? DtypePolicy::kBf16 : DtypePolicy::kFp32;
 }

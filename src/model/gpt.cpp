@@ -25,11 +25,10 @@ GPTImpl::GPTImpl(const config::ModelConfig& cfg)
   // Construction order = the reference's: tok_emb, bigram, (skip_weights, smear: no RNG), blocks,
   // lm_head, so the generator is consumed in the same order.
   tok_emb = register_module("tok_emb", torch::nn::Embedding(cfg.vocab_size, cfg.model_dim));
-  PGOLF_CHECK_INPUT(cfg.bigram_hash == "xor" || cfg.bigram_hash == "mult",
-                    "bigram_hash: expected xor | mult, found '" << cfg.bigram_hash << "'");
   if (cfg.bigram_vocab_size > 0)
-    bigram = register_module("bigram", BigramHash(cfg.bigram_vocab_size, cfg.bigram_dim,
-                                                  cfg.model_dim, cfg.bigram_hash == "mult"));
+    bigram = register_module(
+        "bigram", BigramHash(cfg.bigram_vocab_size, cfg.bigram_dim, cfg.model_dim,
+                             cfg.bigram_hash == config::BigramHash::kMult));
   if (cfg.unet_skips)
     skip_weights = register_parameter(
         "skip_weights", torch::ones({std::min(num_encoder_, num_decoder_), cfg.model_dim}));
@@ -39,11 +38,9 @@ GPTImpl::GPTImpl(const config::ModelConfig& cfg)
   attn.num_heads = cfg.num_heads;
   attn.num_kv_heads = cfg.num_kv_heads;
   attn.qk_gain_init = cfg.qk_gain_init;
-  attn.mla = cfg.attention == "mla";
+  attn.mla = cfg.attention == config::Attention::kMla;
   attn.kv_rank = cfg.kv_rank;
   attn.mla_latent_norm = cfg.mla_latent_norm;
-  PGOLF_CHECK_INPUT(cfg.attention == "gqa" || attn.mla,
-                    "attention: expected gqa | mla, found '" << cfg.attention << "'");
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg.num_layers; ++i) {
     block_list_.push_back(Block(attn, mlp_hidden(cfg), cfg.activation, cfg.gated_mlp));
@@ -169,11 +166,7 @@ void GPTImpl::set_qat(const QatSettings& qat) {
   for (const auto& item : named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     auto lin = std::dynamic_pointer_cast<CastedLinearImpl>(item.value());
     if (!lin) continue;
-    const std::string& name = item.key();
-    int64_t clip = 0;
-    if (name.find(".mlp.") != std::string::npos) clip = qat.mlp_clip;
-    else if (name.find("bigram") != std::string::npos) clip = qat.bigram_clip;
-    else if (name.find(".attn.") != std::string::npos) clip = qat.attn_clip;
+    const int64_t clip = qat.clip_of ? qat.clip_of(item.key() + ".weight") : 0;
     lin->set_qat(clip, qat.min_scale);
   }
 }

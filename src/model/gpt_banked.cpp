@@ -79,7 +79,7 @@ BankedGPTImpl::BankedGPTImpl(const config::ModelConfig& cfg)
   a.rope_dims = cfg.rope_dims;
   a.gate_window = cfg.gate_window;
   a.attn_out_gate = cfg.attn_out_gate_enabled;
-  a.attn_out_gate_src_q = cfg.attn_out_gate_src == "q";
+  a.attn_out_gate_src_q = cfg.attn_out_gate_src == config::AttnOutGateSrc::kQ;
   a.gated_attn = cfg.gated_attn_enabled;
   a.gated_attn_init_std = cfg.gated_attn_init_std;
   a.sparse_attn_gate = cfg.sparse_attn_gate_enabled;
@@ -154,8 +154,8 @@ torch::Tensor BankedGPTImpl::decoder(torch::Tensor x, const torch::Tensor& x0,
     if (take_skip) skips.pop_back();
   }
   if (!lane0.defined()) return x;
-  if (cfg_.parallel_final_lane == "attn") return lane0;
-  if (cfg_.parallel_final_lane == "mlp") return lane1;
+  if (cfg_.parallel_final_lane == config::ParallelFinalLane::kAttn) return lane0;
+  if (cfg_.parallel_final_lane == config::ParallelFinalLane::kMlp) return lane1;
   return 0.5 * (lane0 + lane1);
 }
 

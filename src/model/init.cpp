@@ -19,11 +19,8 @@ void init_weights(GPTImpl& model) {
   if (cfg.tie_embeddings)
     torch::nn::init::normal_(model.tok_emb->weight, /*mean=*/0.0, /*std=*/cfg.tied_embed_init_std);
   const double proj_scale = 1.0 / std::sqrt(2.0 * static_cast<double>(cfg.num_layers));
-  PGOLF_CHECK_INPUT(cfg.ortho_init_gain == "one" || cfg.ortho_init_gain == "inv_sqrt_dim",
-                    "ortho_init_gain: expected one | inv_sqrt_dim, found '" << cfg.ortho_init_gain
-                                                                            << "'");
   // PR #354: every non-zero-init linear, whatever its size, orthogonal with gain model_dim^-0.5.
-  const bool pr354 = cfg.ortho_init_gain == "inv_sqrt_dim";
+  const bool pr354 = cfg.ortho_init_gain == config::OrthoInitGain::kInvSqrtDim;
   const double gain = pr354 ? 1.0 / std::sqrt(static_cast<double>(cfg.model_dim)) : 1.0;
   // named_modules() is pre-order in registration order, like PyTorch's, so orthogonal_ draws
   // happen in the reference's order (bigram.proj, blocks.0.attn.c_q, c_k, c_v, mlp.fc, ...).

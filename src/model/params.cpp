@@ -1,14 +1,15 @@
 // Parameter grouping for `pgolf info` (see params.h).
 #include "pgolf/model/params.h"
 
+#include "pgolf/config/names.h"
+
 namespace pgolf::model {
 
 std::string param_group(const std::string& name, const std::vector<std::string>& control_patterns) {
   const auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
   if (has("tok_emb")) return "embeddings";
   if (has("lm_head")) return "head";
-  for (const auto& p : control_patterns)
-    if (!p.empty() && name.find(p) != std::string::npos) return "control";
+  if (config::matches_any(name, control_patterns)) return "control";  // as quant/policy.h
   if (has("bigram")) return "bigram";
   if (has(".attn.") || name == "qo_bank" || name == "kv_bank") return "attention";
   if (has(".mlp.") || name == "mlp_up_bank" || name == "mlp_down_bank") return "mlp";

@@ -43,11 +43,12 @@ OptimizerSet::OptimizerSet(const core::NamedTensors& named_params, const config:
   if (!plan_.muon.empty()) {
     std::vector<ParamGroup> groups{make_group("muon", plan_.muon, by_name, plan_.matrix_lr)};
     MuonOptions mo{cfg.muon_backend_steps, /*nesterov=*/true, cfg.muon_weight_decay,
-                   /*bf16_coeffs=*/cfg.muon_ns_coeffs == "bf16",
-                   cfg.muon_ns_dtype == "fp32" ? torch::kFloat32 : torch::kBFloat16,
-                   /*polar_express=*/cfg.muon_ns_coeffs == "polar_express",
-                   cfg.muon_row_normalize, /*banked=*/cfg.muon_form == "banked"};
-    mo.native_gemm = cfg.muon_ns_dtype == "bf16_native";
+                   /*bf16_coeffs=*/cfg.muon_ns_coeffs == config::MuonNsCoeffs::kBf16,
+                   cfg.muon_ns_dtype == config::MuonNsDtype::kFp32 ? torch::kFloat32
+                                                                   : torch::kBFloat16,
+                   /*polar_express=*/cfg.muon_ns_coeffs == config::MuonNsCoeffs::kPolarExpress,
+                   cfg.muon_row_normalize, /*banked=*/cfg.muon_form == config::MuonForm::kBanked};
+    mo.native_gemm = cfg.muon_ns_dtype == config::MuonNsDtype::kBf16Native;
     auto muon = std::make_unique<Muon>(std::move(groups), mo, comm);
     muon->set_momentum(cfg.muon_momentum);
     optimizers_.emplace_back("muon", std::move(muon));

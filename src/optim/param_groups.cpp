@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "pgolf/config/names.h"
 #include "pgolf/core/error.h"
 
 namespace pgolf::optim {
@@ -12,12 +13,6 @@ const std::string kBlocksPrefix = "blocks.";
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
-  for (const auto& p : patterns)
-    if (!p.empty() && name.find(p) != std::string::npos) return true;
-  return false;
 }
 
 // The banked GPT's matrices (model/gpt_banked.h): Muon orthogonalises each matrix of a bank.
@@ -46,7 +41,7 @@ GroupPlan build_param_groups(const core::NamedTensors& named_params,
       plan.head.push_back(name);
     } else if (starts_with(name, kBlocksPrefix)) {
       const std::string local = name.substr(kBlocksPrefix.size());
-      const bool control = matches_any(local, control_patterns);
+      const bool control = config::matches_any(local, control_patterns);  // as quant/policy.h
       (t.dim() == 2 && !control ? plan.muon : plan.scalar).push_back(name);
     } else if (name == "bigram.proj.weight" || is_bank(name, t)) {
       extra_muon.push_back(name);

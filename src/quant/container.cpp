@@ -191,16 +191,6 @@ std::vector<char> zlib_decompress(const std::vector<char>& blob, const std::stri
 
 }  // namespace
 
-Codec parse_codec(const std::string& name) {
-  if (name == "zstd") return Codec::kZstd;
-  if (name == "zlib") return Codec::kZlib;
-  if (name == "lzma") return Codec::kLzma;
-  if (name == "brotli") return Codec::kBrotli;
-  if (name == "pergroup") return Codec::kPergroup;
-  PGOLF_FAIL_INPUT("compressor: expected zstd | zlib | lzma | brotli | pergroup, found '" << name
-                                                                                       << "'");
-}
-
 std::vector<char> compress(const std::vector<char>& raw, const CompressOptions& opts) {
   PGOLF_CHECK(opts.codec != Codec::kPergroup,
               "compress: the pergroup layout works on the quantised entries (encode_artifact)");

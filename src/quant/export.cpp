@@ -34,7 +34,7 @@ void fill_tensor_reports(ExportReport& rep, const core::NamedTensors& work,
     r.name = name;
     r.shape = t.sizes().vec();
     r.dtype = dtype_name(t);
-    r.category = category_of(name);
+    r.category = config::choice_name(category_of(name));
     r.kind = quant.meta[i].second.kind;
     const auto entries = is_gptq_kind(r.kind)           ? gptq_entries(name, r.kind)
                          : quant.meta[i].second.quantized() ? std::vector<std::string>{name + ".q", name + ".scale"}
@@ -56,14 +56,13 @@ void fill_tensor_reports(ExportReport& rep, const core::NamedTensors& work,
 ExportReport export_artifact(const core::NamedTensors& state_dict, const config::QuantConfig& cfg,
                              const std::string& out_path, const ExportOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
-  // Parse the settings first so a typo fails before minutes of compression.
-  const bool gptq = cfg.quant_scheme == "gptq";
-  if (!gptq) parse_scheme(cfg.quant_scheme);
+  // Check the settings first so a bad combination fails before minutes of compression.
+  const bool gptq = cfg.quant_scheme == config::QuantScheme::kGptq;
   PGOLF_CHECK_INPUT(!gptq || opts.hessians,
                     "quant_scheme=gptq needs calibration Hessians of the trained model; this "
                     "export has none (use a seed scheme, e.g. QUANT_SCHEME=mixed)");
   CompressOptions copts;
-  copts.codec = parse_codec(cfg.compressor);
+  copts.codec = cfg.compressor;
   copts.byte_shuffle = cfg.byte_shuffle;
   if (copts.codec == Codec::kPergroup) lrzip_program();  // fail before quantising
   copts.level = static_cast<int>(cfg.zstd_level);

@@ -70,16 +70,6 @@ torch::Tensor round_clamp_int8(const torch::Tensor& x, int64_t lo, int64_t hi) {
 
 }  // namespace
 
-Scheme parse_scheme(const std::string& name) {
-  if (name == "mixed") return Scheme::kMixed;
-  if (name == "int6") return Scheme::kInt6;
-  if (name == "int6_clip31") return Scheme::kInt6Clip31;
-  if (name == "gptq_lite") return Scheme::kGptqLite;
-  if (name == "int8") return Scheme::kInt8;
-  PGOLF_FAIL_INPUT("quant_scheme: expected mixed | int6 | int6_clip31 | gptq_lite | int8, found '"
-                   << name << "'");
-}
-
 torch::Tensor quantile_last_dim(const torch::Tensor& x, double q) {
   PGOLF_CHECK(x.dim() >= 1, "quantile_last_dim: expected at least 1 dimension, found a 0-d tensor");
   const int64_t n = x.size(-1);
@@ -93,20 +83,6 @@ float quantile_all(const torch::Tensor& x, double q) {
   PGOLF_CHECK(x.numel() >= 1, "quantile_all: empty tensor");
   auto flat = x.detach().to(torch::kCPU, torch::kFloat).contiguous().reshape({1, -1});
   return quantile_rows(flat, q).item<float>();
-}
-
-std::string category_of(const std::string& name) {
-  auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
-  if (has("tok_emb") || has("lm_head")) return "embed";
-  if (has(".mlp.")) return "mlp";
-  if (has("bigram")) return "bigram";
-  if (has(".attn.") || has(".proj.")) return "attn";  // ".mlp." names returned above
-  return "other";
-}
-
-bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [&](const std::string& p) { return name.find(p) != std::string::npos; });
 }
 
 QuantizedTensor quantize_rowmax(const torch::Tensor& t, int64_t clip, double min_scale) {
@@ -188,41 +164,15 @@ QuantizedTensor quantize_gptq_lite(const torch::Tensor& t, int64_t clip) {
 
 namespace {
 
-struct Patterns {
-  std::vector<std::string> ctrl, keep, cats;
-};
-
-// Meta kind of one tensor under `scheme`; the rule order is the reference's (header note).
-std::string classify(const std::string& name, const torch::Tensor& t, Scheme scheme,
-                     const Patterns& p, int64_t passthrough_max, bool small_fp32) {
-  if (!t.is_floating_point()) return "passthrough";
-  const bool small = t.numel() <= passthrough_max;
-  if (scheme == Scheme::kInt8) {  // baseline: the control check only applies to small tensors
-    if (small) return matches_any(name, p.ctrl) ? "passthrough_ctrl" : "passthrough";
-    return matches_any(name, p.keep) ? "passthrough_fp16" : "int8";
-  }
-  // Before the control check: control tensors end up fp16 (fp32 with PASSTHROUGH_DTYPE=fp32).
-  if (small) return small_fp32 ? "passthrough_ctrl" : "passthrough";
-  if (matches_any(name, p.ctrl)) return "passthrough_ctrl";
-  if (matches_any(name, p.keep)) return "passthrough_fp16";
-  const std::string cat = category_of(name);
-  if (t.dim() >= 1 && std::find(p.cats.begin(), p.cats.end(), cat) != p.cats.end()) {
-    if (scheme == Scheme::kMixed && cat == "mlp") return "int5";
-    if (scheme == Scheme::kInt6Clip31 && t.dim() != 2) return "int8";
-    return "int6";
-  }
-  return "int8";
-}
-
 QuantizedTensor quantize_kind(const torch::Tensor& t, const std::string& kind, Scheme scheme,
                               const config::QuantConfig& cfg) {
   if (kind == "int8") return quantize_clip_quantile(t, 127, kInt8ClipQuantile);
   if (scheme == Scheme::kInt6Clip31) return quantize_clip_quantile(t, 31, kInt8ClipQuantile);
   if (scheme == Scheme::kGptqLite) return quantize_gptq_lite(t, 31);
   const int64_t clip = kind == "int5" ? 15 : 31;
-  if (cfg.intn_scale_stat == "quantile")
+  if (cfg.intn_scale_stat == config::IntnScaleStat::kQuantile)
     return quantize_row_quantile(t, clip, cfg.intn_clip_quantile);
-  const bool floor_inv_clip = cfg.intn_scale_floor == "inv_clip";
+  const bool floor_inv_clip = cfg.intn_scale_floor == config::IntnScaleFloor::kInvClip;
   return quantize_rowmax(t, clip, floor_inv_clip ? 1.0 / static_cast<double>(clip) : 0.0);
 }
 
@@ -243,26 +193,19 @@ torch::Tensor passthrough_value(const torch::Tensor& t, const std::string& kind,
 }  // namespace
 
 QuantResult quantize_state_dict(const NamedTensors& state_dict, const config::QuantConfig& cfg) {
-  const Scheme scheme = parse_scheme(cfg.quant_scheme);
-  PGOLF_CHECK_INPUT(cfg.passthrough_dtype == "fp16" || cfg.passthrough_dtype == "fp32",
-                    "passthrough_dtype: expected fp16 | fp32, found '" << cfg.passthrough_dtype
-                                                                       << "'");
-  PGOLF_CHECK_INPUT(cfg.intn_scale_stat == "max" || cfg.intn_scale_stat == "quantile",
-                    "intn_scale_stat: expected max | quantile, found '" << cfg.intn_scale_stat
-                                                                         << "'");
-  // config::split_list, the one list rule (trimmed, empty entries dropped): validation, late QAT,
-  // the optimiser grouping and `pgolf info` read these knobs through it too.
-  const Patterns p{config::split_list(cfg.control_tensor_name_patterns),
-                   config::split_list(cfg.fp16_keep_name_patterns),
-                   config::split_list(cfg.int_cats)};
+  const Scheme scheme = cfg.quant_scheme;
+  PGOLF_CHECK_INPUT(scheme != Scheme::kGptq,
+                    "quant_scheme=gptq needs calibration Hessians: it is exported by "
+                    "export_artifact with ExportOptions::hessians, not by quantize_state_dict");
+  // The one policy (policy.h): late QAT and `pgolf info` classify names through it too.
+  const QuantPolicy policy(cfg);
   QuantResult out;
   std::unordered_map<std::string, int> seen;
   for (const auto& [name, tensor] : state_dict) {
     PGOLF_CHECK_INPUT(tensor.defined(), "state dict entry '" << name << "' is undefined");
     PGOLF_CHECK_INPUT(seen[name]++ == 0, "state dict name '" << name << "' appears twice");
     const auto t = tensor.detach().to(torch::kCPU).contiguous();
-    const std::string kind =
-        classify(name, t, scheme, p, cfg.passthrough_max_numel, cfg.passthrough_dtype == "fp32");
+    const std::string kind = policy.kind(name, t);
     if (kind.rfind("passthrough", 0) == 0) {
       out.w.emplace_back(name, passthrough_value(t, kind, scheme, cfg.passthrough_bf16_round));
     } else {

@@ -5,7 +5,28 @@
 #include <ATen/Context.h>
 #include <ATen/DeviceAccelerator.h>
 
+#include "pgolf/core/error.h"
+#include "pgolf/model/fused.h"
+
 namespace pgolf::train {
+
+bool wants_cuda(config::Device device) {
+  const bool cuda = torch::cuda::is_available();
+  PGOLF_CHECK_INPUT(device != config::Device::kCuda || cuda,
+                    "device=cuda was requested but CUDA is not available on this machine");
+  return device != config::Device::kCpu && cuda;
+}
+
+ComputeSetup setup_compute(const config::TrainConfig& t, int local_rank) {
+  ComputeSetup s;
+  if (wants_cuda(t.device))
+    s.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+  s.policy = model::resolve_dtype_policy(t.dtype, s.device);
+  s.summary = configure_device(s.device, s.policy);
+  // Fused kernels only when asked for AND on CUDA (process-wide; the model reads the switch).
+  model::fused::set_enabled(t.fused_kernels && s.device.is_cuda());
+  return s;
+}
 
 std::string configure_device(const torch::Device& device, model::DtypePolicy policy) {
   if (!device.is_cuda() || !torch::cuda::is_available()) return "";

@@ -16,14 +16,6 @@
 namespace pgolf::train {
 namespace {
 
-torch::Device pick_device(const config::TrainConfig& t, const dist::Comm& comm) {
-  const bool cuda = torch::cuda::is_available();
-  PGOLF_CHECK_INPUT(t.device != "cuda" || cuda,
-                    "device=cuda was requested but CUDA is not available on this machine");
-  if (t.device == "cpu" || !cuda) return torch::kCPU;
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()));
-}
-
 // Every rank starts from rank 0's weights (what DDP's constructor broadcast does).
 void broadcast_parameters(model::GPTImpl& m, dist::Comm& comm) {
   if (comm.world_size() == 1) return;
@@ -52,11 +44,10 @@ EvalData load_eval_data(const config::Config& cfg, torch::Device device, bool ch
 std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& comm,
                                       core::Logger& log, const SessionOptions& opts) {
   auto s = std::unique_ptr<Session>(new Session{cfg, comm, log});
-  s->device = pick_device(cfg.train, comm);
-  s->policy = model::resolve_dtype_policy(cfg.train.dtype, s->device);
-  const std::string cuda_setup = configure_device(s->device, s->policy);  // TF32, flash SDPA
-  // Fused kernels only when asked for AND on CUDA (process-wide; the model reads the switch).
-  model::fused::set_enabled(cfg.train.fused_kernels && s->device.is_cuda());
+  const ComputeSetup compute = setup_compute(cfg.train, comm.local_rank());  // TF32, flash SDPA
+  s->device = compute.device;
+  s->policy = compute.policy;
+  const std::string& cuda_setup = compute.summary;
   s->grad_accum = config::grad_accum_steps(comm.world_size());
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
 
@@ -97,7 +88,8 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
   log.line(core::format("model_params:%lld", static_cast<long long>(model::count_params(*s->model))));
   log.line(core::format("world_size:%d grad_accum_steps:%d", comm.world_size(), s->grad_accum));
   log.line(core::format("attention_mode:%s num_heads:%lld num_kv_heads:%lld",
-                        cfg.model.attention.c_str(), static_cast<long long>(cfg.model.num_heads),
+                        config::choice_name(cfg.model.attention),
+                        static_cast<long long>(cfg.model.num_heads),
                         static_cast<long long>(cfg.model.num_kv_heads)));
   log.line(core::format("tie_embeddings:%s embed_lr:%g matrix_lr:%g scalar_lr:%g",
                         cfg.model.tie_embeddings ? "True" : "False", token_lr, cfg.optim.matrix_lr,

@@ -38,25 +38,19 @@ eval::EvalResult final_eval(Session& s) {
   s.model->eval();
   const auto& c = s.cfg;
   eval::EvalResult r;
-  if (c.eval.eval_stride > 0 && c.eval.eval_stride < c.train.train_seq_len) {
+  if (eval::sliding_enabled(c.eval, c.train.train_seq_len)) {  // the rule `pgolf eval` follows
     s.log.line(format("final_eval_mode:sliding_window stride:%lld batch_seqs:%lld mode:%s",
                       static_cast<long long>(c.eval.eval_stride),
-                      static_cast<long long>(c.eval.eval_batch_seqs), c.eval.sliding_mode.c_str()));
-    eval::SlidingEvalOptions o;
-    o.seq_len = c.train.train_seq_len;
-    o.stride = c.eval.eval_stride;
-    o.batch_seqs = c.eval.eval_batch_seqs;
-    o.mode = eval::parse_sliding_mode(c.eval.sliding_mode);
+                      static_cast<long long>(c.eval.eval_batch_seqs),
+                      config::choice_name(c.eval.sliding_mode)));
+    auto o = eval::sliding_options(c.eval, c.train.train_seq_len);
     o.device = s.device;
     o.progress.fn = eval::console_progress(s.log);
     o.progress.poll = [] { stop_point("evaluation"); };
     r = eval::eval_sliding(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
   } else {
     s.log.line("final_eval_mode:standard");
-    eval::StandardEvalOptions o;
-    o.seq_len = c.train.train_seq_len;
-    o.val_batch_size = c.train.val_batch_size;
-    o.grad_accum_steps = s.grad_accum;
+    auto o = eval::standard_options(c.train, s.grad_accum);
     o.device = s.device;
     o.progress.poll = [] { stop_point("evaluation"); };
     r = eval::eval_standard(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
@@ -99,7 +93,8 @@ void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const Loo
     auto report = quant::export_artifact(sd, s.cfg.quant, dir.artifact());
     budget.model_bytes = report.compressed_bytes;
     for (const auto& l : quant::report_lines(report)) s.log.file_only(l);
-    s.log.line(format("Serialized model int6+%s: %lld bytes", s.cfg.quant.compressor.c_str(),
+    s.log.line(format("Serialized model int6+%s: %lld bytes",
+                      config::choice_name(s.cfg.quant.compressor),
                       static_cast<long long>(report.compressed_bytes)));
     s.log.line(format("Total submission size int8+zlib: %lld bytes",
                       static_cast<long long>(budget.total())));

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     sd.emplace_back(b + "attn_scale", torch::ones({d}));
   }
   pgolf::config::QuantConfig cfg;  // the 1.0611 run: int6/int7, SDClip sigmas, gate, LQER
-  cfg.quant_scheme = "gptq";
+  cfg.quant_scheme = pgolf::config::QuantScheme::kGptq;
   cfg.passthrough_max_numel = 65536;
   cfg.gated_attn_quant_gate = true;
   cfg.lqer_enabled = true;
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   std::printf("torch.save {w, m}: %zu bytes\n", raw.size());
   for (const char* name : {"zstd", "zlib", "lzma", "brotli", "pergroup"}) {
     pgolf::quant::CompressOptions o;
-    o.codec = pgolf::quant::parse_codec(name);
+    o.codec = pgolf::config::parse_choice_or_throw<pgolf::quant::Codec>("compressor", name);
     o.level = 22;
     t0 = Clock::now();
     const auto blob = pgolf::quant::encode_artifact(q, o);

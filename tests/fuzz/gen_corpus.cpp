@@ -59,7 +59,7 @@ void artifacts(const std::string& dir) {
   put_blob("mixed_zlib.ptz", quant::encode_artifact(q, zlib));
   put_blob("mixed_raw.pt", quant::serialize_quant(q));  // uncompressed: straight to the parser
   auto cfg8 = cfg;
-  cfg8.quant_scheme = "int8";
+  cfg8.quant_scheme = config::QuantScheme::kInt8;
   put_blob("int8_raw.pt", quant::serialize_quant(quant::quantize_state_dict(
                               fuzz::seed_state_dict(), cfg8)));
 }

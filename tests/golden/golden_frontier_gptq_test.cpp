@@ -34,7 +34,7 @@ constexpr int64_t kRecordPassthroughNumel = 65536;
 config::QuantConfig case_quant(const GoldenCase& gc) {
   const auto& q = gc.config().at("quant");
   config::QuantConfig c;
-  c.quant_scheme = "gptq";
+  c.quant_scheme = config::QuantScheme::kGptq;
   c.passthrough_max_numel = kRecordPassthroughNumel;
   c.gated_attn_quant_gate = q.at("gated_attn_quant_gate").get<bool>();
   c.lqer_enabled = q.at("lqer_enabled").get<bool>();
@@ -49,7 +49,8 @@ config::QuantConfig case_quant(const GoldenCase& gc) {
   c.mlp_clip_sigmas = q.at("mlp_clip_sigmas").get<double>();
   c.attn_clip_sigmas = q.at("attn_clip_sigmas").get<double>();
   c.embed_clip_sigmas = q.at("embed_clip_sigmas").get<double>();
-  c.compressor = q.at("compressor").get<std::string>();
+  c.compressor = config::parse_choice_or_throw<config::Compressor>(
+      "compressor", q.at("compressor").get<std::string>());
   return c;
 }
 

@@ -101,7 +101,8 @@ config::OptimConfig optim_config(const nlohmann::json& c) {
   o.muon_momentum_warmup_start = c.at("muon_momentum_warmup_start").get<double>();
   o.muon_momentum_warmup_steps = c.at("muon_momentum_warmup_steps").get<int64_t>();
   o.muon_weight_decay = c.value("muon_weight_decay", 0.04);  // hard-coded in the reference
-  o.muon_ns_coeffs = "bf16";  // the vectors come from torch 1.13 on CPU (golden/README.md)
+  // the vectors come from torch 1.13 on CPU (golden/README.md)
+  o.muon_ns_coeffs = config::MuonNsCoeffs::kBf16;
   o.beta1 = c.at("beta1").get<double>();
   o.beta2 = c.at("beta2").get<double>();
   o.adam_eps = c.at("adam_eps").get<double>();

@@ -208,8 +208,10 @@ TEST(EvalSlidingTest, WindowStartsAndScoredRanges) {
   EXPECT_EQ(sliding_scored_begin(2880, 64, 128, 32, SlidingMode::kReference), 32);
   EXPECT_EQ(sliding_scored_begin(2816, 128, 128, 32, SlidingMode::kExact), 96);
   EXPECT_THROW(sliding_window_starts(100, 16, 16, SlidingMode::kExact), Error);
-  EXPECT_THROW(parse_sliding_mode("fast"), Error);
-  EXPECT_EQ(parse_sliding_mode("exact"), SlidingMode::kExact);
+  SlidingMode mode = SlidingMode::kReference;
+  EXPECT_FALSE(config::parse_choice("fast", mode));
+  EXPECT_TRUE(config::parse_choice("exact", mode));
+  EXPECT_EQ(mode, SlidingMode::kExact);
 }
 
 // Exact mode scores every target once: with a context-free model the sums equal the direct ones.
@@ -585,6 +587,25 @@ TEST(EvalTttTest, BadOptionsAreInputErrors) {
   EXPECT_THROW(eval_ttt_lora(model, make_stream(100, 35), l, o), Error);
 }
 
+// The sliding-or-standard rule (issue 18 §3), written once: the trainer's final eval and
+// `pgolf eval`'s default method both ask sliding_enabled, and its answer is exactly the set of
+// strides the sliding evaluator accepts, so neither caller can pick a method that then refuses.
+TEST(EvalOptionsTest, SlidingRuleIsTheSlidingEvaluatorsDomain) {
+  config::Config cfg;
+  const int64_t seq = 128;
+  for (const int64_t stride : {0, 1, 64, 127, 128, 129, 4096}) {
+    cfg.eval.eval_stride = stride;
+    const bool on = sliding_enabled(cfg.eval, seq);
+    EXPECT_EQ(on, stride > 0 && stride < seq) << stride;
+    const auto o = sliding_options(cfg.eval, seq);
+    if (on) {
+      EXPECT_FALSE(sliding_window_starts(1000, o.seq_len, o.stride, o.mode).empty()) << stride;
+    } else {
+      EXPECT_THROW(sliding_window_starts(1000, o.seq_len, o.stride, o.mode), Error) << stride;
+    }
+  }
+}
+
 TEST(EvalOptionsTest, FromConfig) {
   config::Config cfg;
   EXPECT_TRUE(sliding_enabled(cfg.eval, cfg.train.train_seq_len));
@@ -595,8 +616,8 @@ TEST(EvalOptionsTest, FromConfig) {
   EXPECT_EQ(s.mode, SlidingMode::kReference);
   cfg.eval.eval_stride = 2048;
   EXPECT_FALSE(sliding_enabled(cfg.eval, 2048));
-  cfg.eval.sliding_mode = "approx";
-  EXPECT_THROW(sliding_options(cfg.eval, 2048), Error);
+  cfg.eval.sliding_mode = SlidingMode::kExact;
+  EXPECT_EQ(sliding_options(cfg.eval, 2048).mode, SlidingMode::kExact);
   const StandardEvalOptions st = standard_options(cfg.train, 8);
   EXPECT_EQ(st.val_batch_size, 524288);
   EXPECT_EQ(st.grad_accum_steps, 8);

@@ -105,7 +105,7 @@ config::ModelConfig tiny_banked() {
   m.param_banks = true;
   m.bigram_vocab_size = 0;
   m.smear_gate = false;
-  m.activation = "leaky_relu2";
+  m.activation = config::Activation::kLeakyRelu2;
   return m;
 }
 

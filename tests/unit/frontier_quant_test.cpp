@@ -108,7 +108,7 @@ core::NamedTensors tiny_flat(int64_t hidden) {
 
 config::QuantConfig tiny_cfg() {
   config::QuantConfig c;
-  c.quant_scheme = "gptq";
+  c.quant_scheme = config::QuantScheme::kGptq;
   c.passthrough_max_numel = 1024;
   c.gated_attn_quant_gate = true;
   c.lqer_enabled = true;
@@ -255,14 +255,14 @@ TEST(FrontierCodecTest, EveryByteCodecRoundTripsAGptqArtifact) {
   for (const char* name : {"zstd", "zlib", "lzma", "brotli"}) {
     for (bool shuffle : {false, true}) {
       CompressOptions o;
-      o.codec = parse_codec(name);
+      o.codec = config::parse_choice_or_throw<Codec>("compressor", name);
       o.byte_shuffle = shuffle;
       const auto blob = encode_artifact(q, o);
       SCOPED_TRACE(std::string(name) + (shuffle ? "+shuffle" : ""));
       expect_same(decode_artifact(blob, "t"), q);
     }
   }
-  EXPECT_THROW(parse_codec("lrzip"), Error);
+  EXPECT_THROW(config::parse_choice_or_throw<Codec>("compressor", "lrzip"), Error);
 }
 
 TEST(FrontierLrzipTest, PergroupRoundTripsExactly) {

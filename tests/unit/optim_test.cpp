@@ -369,7 +369,7 @@ TEST(ParamGroupsTest, Pr354GatedMlpInMuonAndMultBigramInTok) {
   // puts table and proj, even with equal widths, in the embedding AdamW with tok_emb.
   auto c = small_model(/*tied=*/true, /*bigram_dim=*/32);
   c.gated_mlp = true;
-  c.bigram_hash = "mult";
+  c.bigram_hash = config::BigramHash::kMult;
   auto m = make_model(c);
   const auto params = m->state_dict();
   GroupPlan plan = build_param_groups(params, distinct_lrs(), control_patterns());
@@ -460,13 +460,21 @@ TEST(FakeQuantTest, StraightThroughGradientIsIdentity) {
   }
 }
 
-TEST(FakeQuantTest, GptRoutesMlpToInt5AttentionAndBigramToInt6) {
+// The model asks clip_of (the quantisation policy, quant/policy.h, in training) for each
+// CastedLinear's weight name and applies the answer; it classifies no names itself.
+TEST(FakeQuantTest, GptAppliesTheClipOfEachWeightName) {
   auto m = make_model(small_model(/*tied=*/false));
   model::QatSettings qat;
-  qat.mlp_clip = 15;
-  qat.attn_clip = 31;
-  qat.bigram_clip = 31;
+  std::vector<std::string> asked;
+  qat.clip_of = [&](const std::string& name) -> int64_t {
+    asked.push_back(name);
+    if (name.find(".mlp.") != std::string::npos) return 15;
+    if (name.find(".attn.") != std::string::npos || name == "bigram.proj.weight") return 31;
+    return 0;
+  };
   m->set_qat(qat);
+  EXPECT_NE(std::find(asked.begin(), asked.end(), "blocks.0.mlp.fc.weight"), asked.end());
+  EXPECT_NE(std::find(asked.begin(), asked.end(), "lm_head.weight"), asked.end());
   std::map<std::string, int64_t> clips;
   for (const auto& item : m->named_modules("", false))
     if (auto lin = std::dynamic_pointer_cast<model::CastedLinearImpl>(item.value()))

@@ -14,7 +14,10 @@
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 #include "pgolf/quant/budget.h"
+#include "pgolf/model/params.h"
 #include "pgolf/quant/export.h"
+#include "pgolf/quant/policy.h"
+#include "pgolf/quant/qat.h"
 
 namespace pgolf::quant {
 namespace {
@@ -161,11 +164,11 @@ TEST(QuantRowmaxTest, InvClipFloorAsPr289) {
   // Through the config: INTN_SCALE_FLOOR=inv_clip reaches the mixed and int6 schemes.
   config::QuantConfig cfg;
   cfg.passthrough_max_numel = 0;
-  cfg.quant_scheme = "int6";
+  cfg.quant_scheme = config::QuantScheme::kInt6;
   cfg.int_cats = "attn";
   const NamedTensors sd{{"blocks.0.attn.c_q.weight", w}};
   const auto a = quantize_state_dict(sd, cfg);
-  cfg.intn_scale_floor = "inv_clip";
+  cfg.intn_scale_floor = config::IntnScaleFloor::kInvClip;
   const auto b = quantize_state_dict(sd, cfg);
   EXPECT_EQ(a.w[1].second[0].item<float>(), fine.scale[0].item<float>());
   EXPECT_EQ(b.w[1].second[0].item<float>(), inv31);
@@ -242,13 +245,13 @@ TEST(QuantRowQuantileTest, Pr354ScaleFromRowQuantile) {
   config::QuantConfig cfg;
   cfg.passthrough_max_numel = 0;
   cfg.int_cats = "mlp,attn";
-  cfg.intn_scale_floor = "inv_clip";
+  cfg.intn_scale_floor = config::IntnScaleFloor::kInvClip;
   torch::manual_seed(2);
   const NamedTensors sd{{"blocks.0.mlp.gate.weight", torch::randn({8, 700})},
                         {"blocks.0.attn.c_q.weight", torch::randn({8, 700})}};
   const auto base = quantize_state_dict(sd, cfg);
   EXPECT_TRUE(same(base.w[0].second, quantize_rowmax(sd[0].second, 15, 1.0 / 15).q));
-  cfg.intn_scale_stat = "quantile";
+  cfg.intn_scale_stat = config::IntnScaleStat::kQuantile;
   cfg.intn_clip_quantile = 0.9;
   const auto pq = quantize_state_dict(sd, cfg);
   EXPECT_EQ(kinds(pq).at("blocks.0.mlp.gate.weight"), "int5");
@@ -261,8 +264,6 @@ TEST(QuantRowQuantileTest, Pr354ScaleFromRowQuantile) {
   EXPECT_EQ(v.scale.dim(), 0);
   EXPECT_EQ(v.scale.scalar_type(), torch::kFloat);
   EXPECT_NEAR(v.scale.item<float>(), 27.0f / 15, 1e-5);  // |x| 0..30 (two each), rank 54 -> 27
-  cfg.intn_scale_stat = "mean";
-  EXPECT_EQ(error_kind_of([&] { quantize_state_dict(sd, cfg); }), ErrorKind::kInput);
 }
 
 TEST(QuantGptqLiteTest, PicksAClipThatBeatsTheRowMaxOnOutliers) {
@@ -283,13 +284,69 @@ TEST(QuantGptqLiteTest, PicksAClipThatBeatsTheRowMaxOnOutliers) {
 // ---------------------------------------------------------------- classification
 
 TEST(QuantClassifyTest, CategoriesByName) {
-  EXPECT_EQ(category_of("tok_emb.weight"), "embed");
-  EXPECT_EQ(category_of("lm_head.weight"), "embed");
-  EXPECT_EQ(category_of("blocks.3.mlp.proj.weight"), "mlp");
-  EXPECT_EQ(category_of("bigram.proj.weight"), "bigram");
-  EXPECT_EQ(category_of("blocks.0.attn.c_k.weight"), "attn");
-  EXPECT_EQ(category_of("x.proj.weight"), "attn");
-  EXPECT_EQ(category_of("skip_weights"), "other");
+  EXPECT_EQ(category_of("tok_emb.weight"), Category::kEmbed);
+  EXPECT_EQ(category_of("lm_head.weight"), Category::kEmbed);
+  EXPECT_EQ(category_of("blocks.3.mlp.proj.weight"), Category::kMlp);
+  EXPECT_EQ(category_of("bigram.proj.weight"), Category::kBigram);
+  EXPECT_EQ(category_of("blocks.0.attn.c_k.weight"), Category::kAttn);
+  EXPECT_EQ(category_of("x.proj.weight"), Category::kAttn);
+  EXPECT_EQ(category_of("skip_weights"), Category::kOther);
+}
+
+// One policy (issue 18 §3): late QAT fake-quantises each of the GPT's linear weights with the clip
+// the export stores it with, for every scheme and INT_CATS spelling (spaces included), and a
+// category the export keeps int8 (not in INT_CATS) is not fake-quantised under the intN schemes.
+TEST(QuantPolicyTest, LateQatClipIsTheExportClip) {
+  const char* names[] = {"blocks.0.mlp.fc.weight", "blocks.1.mlp.proj.weight",
+                         "blocks.0.mlp.gate.weight", "blocks.0.attn.c_q.weight",
+                         "blocks.1.attn.proj.weight", "bigram.proj.weight"};
+  for (const auto scheme : {config::QuantScheme::kMixed, config::QuantScheme::kInt6,
+                            config::QuantScheme::kInt6Clip31, config::QuantScheme::kGptqLite,
+                            config::QuantScheme::kInt8}) {
+    for (const char* cats : {"mlp,attn,bigram", " mlp, attn ", "attn", "bigram , mlp"}) {
+      auto cfg = small_config();
+      cfg.quant_scheme = scheme;
+      cfg.int_cats = cats;
+      const QuantPolicy policy(cfg);
+      const auto qat = late_qat_settings(cfg);
+      for (const char* name : names) {
+        SCOPED_TRACE(std::string(config::choice_name(scheme)) + " INT_CATS='" + cats + "' " +
+                     name);
+        const std::string kind = quantize_state_dict({{name, torch::randn({64, 80})}}, cfg)
+                                     .meta.at(0).second.kind;
+        const int64_t want = kind == "int5" ? 15 : kind == "int6" ? 31 : 127;
+        const bool exported_int8_by_choice = kind == "int8" && scheme != config::QuantScheme::kInt8;
+        EXPECT_EQ(qat.clip_of(name), exported_int8_by_choice ? 0 : want);
+        EXPECT_EQ(policy.qat_clip(name), qat.clip_of(name));
+        EXPECT_EQ(policy.kind(name, torch::randn({64, 80})), kind);
+      }
+      EXPECT_EQ(qat.clip_of("lm_head.weight"), 0);  // the head is never fake-quantised
+    }
+  }
+  auto bad = small_config();
+  bad.int_cats = "mlp,atn";
+  EXPECT_EQ(error_kind_of([&] { QuantPolicy{bad}; }), ErrorKind::kInput);
+}
+
+// CONTROL_TENSOR_NAME_PATTERNS and FP16_KEEP_NAME_PATTERNS are split (trimmed) and matched once:
+// the policy's answer is the export's kind and the `pgolf info` group.
+TEST(QuantPolicyTest, NamePatternsGoThroughThePolicy) {
+  auto cfg = small_config();
+  cfg.control_tensor_name_patterns = " resid_mix , q_gain ,";
+  cfg.fp16_keep_name_patterns = " tok_emb ";
+  cfg.passthrough_max_numel = 0;  // so the name rules decide, not the size rule
+  const QuantPolicy policy(cfg);
+  EXPECT_EQ(policy.control_patterns(), (std::vector<std::string>{"resid_mix", "q_gain"}));
+  EXPECT_TRUE(policy.is_control("blocks.0.resid_mix"));
+  EXPECT_FALSE(policy.is_control("blocks.0.attn.c_q.weight"));
+  EXPECT_EQ(policy.kind("blocks.0.resid_mix", torch::randn({2, 16})), "passthrough_ctrl");
+  EXPECT_EQ(policy.kind("tok_emb.weight", torch::randn({8, 16})), "passthrough_fp16");
+  const auto r = quantize_state_dict({{"blocks.0.resid_mix", torch::randn({2, 16})},
+                                      {"tok_emb.weight", torch::randn({8, 16})}},
+                                     cfg);
+  EXPECT_EQ(r.meta.at(0).second.kind, "passthrough_ctrl");
+  EXPECT_EQ(r.meta.at(1).second.kind, "passthrough_fp16");
+  EXPECT_EQ(model::param_group("blocks.0.resid_mix", policy.control_patterns()), "control");
 }
 
 std::map<std::string, std::string> kinds(const QuantResult& r) {
@@ -335,7 +392,7 @@ TEST(QuantClassifyTest, PassthroughFp32AsPr354) {
   auto cfg = small_config();
   const auto sd = small_state_dict();
   const auto base = kinds(quantize_state_dict(sd, cfg));
-  cfg.passthrough_dtype = "fp32";
+  cfg.passthrough_dtype = config::PassthroughDtype::kFp32;
   const auto r = quantize_state_dict(sd, cfg);
   const auto k = kinds(r);
   EXPECT_EQ(base.at("blocks.0.attn.q_gain"), "passthrough");
@@ -354,31 +411,30 @@ TEST(QuantClassifyTest, PassthroughFp32AsPr354) {
   fine[4].second = torch::full({4}, 1.0f + 1.0f / 4096);  // not an fp16 value
   const auto exact = dequantize_state_dict(quantize_state_dict(fine, cfg), tmpl);
   EXPECT_TRUE(same(exact[4].second, fine[4].second));
-  cfg.passthrough_dtype = "fp16";
+  cfg.passthrough_dtype = config::PassthroughDtype::kFp16;
   const auto rounded = dequantize_state_dict(quantize_state_dict(fine, cfg), tmpl);
   EXPECT_FALSE(same(rounded[4].second, fine[4].second));
-  cfg.passthrough_dtype = "bf16";
-  EXPECT_EQ(error_kind_of([&] { quantize_state_dict(sd, cfg); }), ErrorKind::kInput);
 }
 
 TEST(QuantClassifyTest, NamedSchemes) {
   auto cfg = small_config();
-  cfg.quant_scheme = "int6";
+  cfg.quant_scheme = config::QuantScheme::kInt6;
   EXPECT_EQ(kinds(quantize_state_dict(small_state_dict(), cfg)).at("blocks.0.mlp.fc.weight"),
             "int6");
-  cfg.quant_scheme = "int6_clip31";
+  cfg.quant_scheme = config::QuantScheme::kInt6Clip31;
   auto r = quantize_state_dict(small_state_dict(), cfg);
   for (const auto& [n, t] : r.w)
     if (n == "blocks.0.mlp.fc.weight.q") {
       EXPECT_LE(t.abs().max().item<int8_t>(), 31);
     }
-  cfg.quant_scheme = "gptq_lite";
+  cfg.quant_scheme = config::QuantScheme::kGptqLite;
   EXPECT_EQ(kinds(quantize_state_dict(small_state_dict(), cfg)).at("bigram.embed.weight"), "int6");
-  cfg.quant_scheme = "int8";
+  cfg.quant_scheme = config::QuantScheme::kInt8;
   const auto k = kinds(quantize_state_dict(small_state_dict(), cfg));
   EXPECT_EQ(k.at("blocks.0.attn.q_gain"), "passthrough_ctrl");  // baseline: small + control
   EXPECT_EQ(k.at("blocks.0.mlp.fc.weight"), "int8");
-  cfg.quant_scheme = "int4";
+  // gptq needs calibration Hessians (export_artifact), never the Hessian-free pass.
+  cfg.quant_scheme = config::QuantScheme::kGptq;
   EXPECT_EQ(error_kind_of([&] { quantize_state_dict(small_state_dict(), cfg); }),
             ErrorKind::kInput);
 }

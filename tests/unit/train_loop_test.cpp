@@ -87,8 +87,9 @@ config::Config tiny_config() {
   c.train.swa_enabled = true;
   c.train.swa_start_frac = 0.8;
   c.train.swa_every = 1;
-  c.train.device = "cpu";
-  c.train.dtype = "fp32";  // fast on any CPU; bf16 determinism is covered by the e2e smoke test
+  c.train.device = config::Device::kCpu;
+  // fp32: fast on any CPU; bf16 determinism is covered by the e2e smoke test
+  c.train.dtype = config::Dtype::kFp32;
   return c;
 }
 
@@ -346,8 +347,8 @@ TEST(TrainLoopTest, CudaGraphStepMatchesEagerOnGpu) {
   if (!torch::cuda::is_available())
     GTEST_SKIP() << "NOT RUN: no CUDA device; CUDA_GRAPHS=1 was NOT compared with eager steps";
   auto cfg = tiny_config();
-  cfg.train.device = "cuda";
-  cfg.train.dtype = "fp32";  // TF32 off
+  cfg.train.device = config::Device::kCuda;
+  cfg.train.dtype = config::Dtype::kFp32;  // TF32 off
   const RunOut eager = train_run(cfg);
   auto graphs = cfg;
   graphs.train.cuda_graphs = true;

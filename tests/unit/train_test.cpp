@@ -294,7 +294,7 @@ TEST(GradSyncTest, TwoGlooRanksAverageLikeDdp) {
 }
 
 PGOLF_RANK_WORKER_TEST(GradSyncWorker, TwoRanks) {
-  auto comm = dist::make_comm("gloo", /*use_cuda=*/false);
+  auto comm = dist::make_comm(config::DistBackend::kGloo, /*use_cuda=*/false);
   ASSERT_EQ(comm->world_size(), 2);
   run_grad_sync(*comm, /*accum=*/2);
 }
@@ -318,9 +318,9 @@ TEST(ListKnobsTest, IntCatsWithSpacesAreTheSameAtValidationQatAndExport) {
   const auto cfg = from_env({{"INT_CATS", " mlp, attn "}, {"QUANT_SCHEME", "mixed"}});
   EXPECT_EQ(config::split_list(cfg.quant.int_cats), (std::vector<std::string>{"mlp", "attn"}));
   const auto qat = quant::late_qat_settings(cfg.quant);
-  EXPECT_EQ(qat.mlp_clip, 15);    // int5
-  EXPECT_EQ(qat.attn_clip, 31);   // int6
-  EXPECT_EQ(qat.bigram_clip, 0);  // not listed: exported int8, not fake-quantised
+  EXPECT_EQ(qat.clip_of("blocks.0.mlp.fc.weight"), 15);   // int5
+  EXPECT_EQ(qat.clip_of("blocks.0.attn.c_q.weight"), 31);  // int6
+  EXPECT_EQ(qat.clip_of("bigram.proj.weight"), 0);  // not listed: exported int8, not fake-quantised
   const int64_t n = cfg.quant.passthrough_max_numel + 1;  // above passthrough
   EXPECT_EQ(export_kind(cfg.quant, "blocks.0.mlp.fc.weight", torch::randn({n, 1})), "int5");
   EXPECT_EQ(export_kind(cfg.quant, "blocks.0.attn.c_q.weight", torch::randn({n, 1})), "int6");

@@ -1,11 +1,14 @@
 // Typed configuration. Defaults equal the primary record's Hyperparameters (PR #180,
 // reference-spec §10.1). Every field has one leaf name used everywhere: struct field `num_kv_heads`,
 // JSON `{"model": {"num_kv_heads": 4}}` (or flat `{"num_kv_heads": 4}`), env `NUM_KV_HEADS`, flag
-// `--num-kv-heads`. The single field table lives in fields.h.
+// `--num-kv-heads`. The single field table lives in fields.h. Choice knobs are enums with one table
+// of names each (choices.h), parsed at the configuration boundary.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "pgolf/config/choices.h"
 
 namespace pgolf::config {
 
@@ -30,17 +33,17 @@ struct ModelConfig {
   double tied_embed_init_std = 0.005;  // TIED_EMBED_INIT_STD
   int64_t bigram_vocab_size = 10240;   // BIGRAM_VOCAB_SIZE: hash buckets; 0 disables BigramHash
   int64_t bigram_dim = 128;            // BIGRAM_DIM: table width (no proj when == model_dim)
-  std::string bigram_hash = "xor";     // BIGRAM_HASH: xor (PR #180) | mult (PR #354)
+  BigramHash bigram_hash = BigramHash::kXor;  // BIGRAM_HASH
   bool smear_gate = true;              // SMEAR_GATE: SmearGate after the embedding norm
   bool smear_bos_mask = false;         // SMEAR_BOS_MASK: zero the smear at BOS (later records' fix)
   bool unet_skips = true;              // UNET_SKIPS: encoder/decoder skip connections
-  std::string activation = "relu2";    // ACTIVATION: relu2 | leaky_relu2 (leaky_relu(0.5)^2)
+  Activation activation = Activation::kRelu2;  // ACTIVATION
   bool gated_mlp = false;              // GATED_MLP: proj(act(gate x) * up x) (PR #354)
-  std::string attention = "gqa";       // ATTENTION: gqa | mla
+  Attention attention = Attention::kGqa;  // ATTENTION
   int64_t kv_rank = 128;               // KV_RANK: MLA latent width (ATTENTION=mla only)
   bool mla_latent_norm = true;         // MLA_LATENT_NORM: RMSNorm on the MLA latent; 0: PR #354
   bool ortho_init = true;              // ORTHO_INIT: orthogonal init of big linears; 0: baseline
-  std::string ortho_init_gain = "one";  // ORTHO_INIT_GAIN: one | inv_sqrt_dim (PR #354)
+  OrthoInitGain ortho_init_gain = OrthoInitGain::kOne;  // ORTHO_INIT_GAIN
   // The 1.0611 record's GPT (docs/frontier.md; model/gpt_banked.h). The knobs below need it.
   bool param_banks = false;            // PARAM_BANKS: banked GPT (qo/kv/mlp_up/mlp_down_bank)
   int64_t xsa_last_n = 0;              // XSA_LAST_N: exclusive self-attention in the last N layers
@@ -51,11 +54,11 @@ struct ModelConfig {
   int64_t loop_start = 0;              // LOOP_START: first looped layer
   int64_t loop_end = 0;                // LOOP_END: last looped layer (inclusive)
   int64_t parallel_start_layer = 0;    // PARALLEL_START_LAYER: routed two lanes from here; 0 off
-  std::string parallel_final_lane = "mean";  // PARALLEL_FINAL_LANE: mean | attn | mlp
+  ParallelFinalLane parallel_final_lane = ParallelFinalLane::kMean;  // PARALLEL_FINAL_LANE
   bool smear_gate_enabled = false;     // SMEAR_GATE_ENABLED: input-dependent SmearGate, BOS-fixed
   int64_t gate_window = 12;            // GATE_WINDOW: input dims of the smear/attention gates
   bool attn_out_gate_enabled = false;  // ATTN_OUT_GATE_ENABLED: 2*sigmoid per-head output gate
-  std::string attn_out_gate_src = "proj";  // ATTN_OUT_GATE_SRC: proj | q
+  AttnOutGateSrc attn_out_gate_src = AttnOutGateSrc::kProj;  // ATTN_OUT_GATE_SRC
   bool gated_attn_enabled = false;     // GATED_ATTN_ENABLED: dense sigmoid head gate
   double gated_attn_init_std = 0.01;   // GATED_ATTN_INIT_STD
   bool sparse_attn_gate_enabled = false;   // SPARSE_ATTN_GATE_ENABLED: gate on x[:GATE_WINDOW]
@@ -74,10 +77,10 @@ struct OptimConfig {
   double muon_momentum_warmup_start = 0.92;  // MUON_MOMENTUM_WARMUP_START
   int64_t muon_momentum_warmup_steps = 1500; // MUON_MOMENTUM_WARMUP_STEPS
   double muon_weight_decay = 0.04;           // MUON_WEIGHT_DECAY: hard-coded 0.04 in the reference
-  std::string muon_ns_coeffs = "exact";      // MUON_NS_COEFFS: exact | bf16 | polar_express
-  std::string muon_form = "pr180";           // MUON_FORM: pr180 | banked (the 1.0611 record's)
+  MuonNsCoeffs muon_ns_coeffs = MuonNsCoeffs::kExact;  // MUON_NS_COEFFS
+  MuonForm muon_form = MuonForm::kPr180;  // MUON_FORM
   bool muon_row_normalize = false;           // MUON_ROW_NORMALIZE: MuonEq-R
-  std::string muon_ns_dtype = "bf16";        // MUON_NS_DTYPE: bf16 (reference) | fp32 | bf16_native
+  MuonNsDtype muon_ns_dtype = MuonNsDtype::kBf16;  // MUON_NS_DTYPE
   double beta1 = 0.9;                        // BETA1
   double beta2 = 0.95;                       // BETA2
   double adam_eps = 1e-8;                    // ADAM_EPS
@@ -106,19 +109,19 @@ struct TrainConfig {
   double ema_decay = 0.0;                // EMA_DECAY: > 0 enables EMA (0.997 in the 11L records)
   double late_qat_frac = 0.0;            // LATE_QAT_FRAC: wallclock fraction that starts QAT; 0 off
   int64_t checkpoint_every = 0;          // CHECKPOINT_EVERY: steps; 0 = only on signal/end
-  std::string device = "auto";           // DEVICE: auto | cpu | cuda
-  std::string dtype = "auto";            // DTYPE: auto | fp32 | bf16 | reference
+  Device device = Device::kAuto;  // DEVICE
+  Dtype dtype = Dtype::kAuto;  // DTYPE
   int64_t threads = 0;                   // THREADS: intra-op threads; 0 = auto (free cores / ranks)
   bool cuda_graphs = false;              // CUDA_GRAPHS: capture the training step (CUDA only)
   bool fused_kernels = false;            // FUSED_KERNELS: pgolf's CUDA kernels (CUDA only)
-  std::string dist_backend = "auto";     // DIST_BACKEND: auto | gloo | nccl
+  DistBackend dist_backend = DistBackend::kAuto;  // DIST_BACKEND
   double dist_timeout_seconds = 600;     // DIST_TIMEOUT_SECONDS: rendezvous and collectives
 };
 
 struct EvalConfig {
   int64_t eval_stride = 64;              // EVAL_STRIDE: sliding stride; 0 or >= seq_len: standard
   int64_t eval_batch_seqs = 32;          // EVAL_BATCH_SEQS: windows per forward
-  std::string sliding_mode = "reference";  // SLIDING_MODE: reference | exact
+  SlidingMode sliding_mode = SlidingMode::kReference;  // SLIDING_MODE
   bool ttt_enabled = false;              // TTT_ENABLED: TTT-LoRA eval (PR #289)
   int64_t ttt_lora_rank = 8;             // TTT_LORA_RANK
   double ttt_lora_lr = 0.01;             // TTT_LORA_LR
@@ -128,21 +131,21 @@ struct EvalConfig {
 };
 
 struct QuantConfig {
-  std::string quant_scheme = "mixed";    // QUANT_SCHEME: mixed | int8 | int6 | int6_clip31 | gptq_lite | gptq
+  QuantScheme quant_scheme = QuantScheme::kMixed;  // QUANT_SCHEME
   std::string int_cats = "mlp,attn,bigram";  // INT_CATS: categories quantised to int5/int6
   double prune_pct = 0.03;               // PRUNE_PCT: magnitude-pruning quantile; 0 disables
   int64_t prune_min_numel = 65536;       // PRUNE_MIN_NUMEL: prune 2-D tensors with numel > this
   int64_t passthrough_max_numel = 8192;  // PASSTHROUGH_MAX_NUMEL: fp16 passthrough at or below
-  std::string passthrough_dtype = "fp16";  // PASSTHROUGH_DTYPE: fp16 | fp32 (PR #354)
+  PassthroughDtype passthrough_dtype = PassthroughDtype::kFp16;  // PASSTHROUGH_DTYPE
   bool passthrough_bf16_round = false;   // PASSTHROUGH_BF16_ROUND: fp16-keep tensors via bf16
   std::string control_tensor_name_patterns =
       "attn_scale,attn_scales,mlp_scale,mlp_scales,resid_mix,resid_mixes,q_gain,skip_weight,"
       "skip_weights,smear,bigram.scale";  // CONTROL_TENSOR_NAME_PATTERNS
   std::string fp16_keep_name_patterns = "tok_emb,blocks.8.attn.c_k";  // FP16_KEEP_NAME_PATTERNS
   int64_t zstd_level = 22;               // ZSTD_LEVEL
-  std::string compressor = "zstd";       // COMPRESSOR: zstd | zlib | lzma | brotli | pergroup
-  std::string intn_scale_floor = "fp16_tiny";  // INTN_SCALE_FLOOR: fp16_tiny | inv_clip (PR #289)
-  std::string intn_scale_stat = "max";   // INTN_SCALE_STAT: max | quantile (PR #354)
+  Compressor compressor = Compressor::kZstd;  // COMPRESSOR
+  IntnScaleFloor intn_scale_floor = IntnScaleFloor::kFp16Tiny;  // INTN_SCALE_FLOOR
+  IntnScaleStat intn_scale_stat = IntnScaleStat::kMax;  // INTN_SCALE_STAT
   double intn_clip_quantile = 0.9999984;  // INTN_CLIP_QUANTILE: q of INTN_SCALE_STAT=quantile
   int64_t code_bytes = -1;               // CODE_BYTES: override code byte count; -1 = measure
   // QUANT_SCHEME=gptq (the 1.0611 record's gptq_mixed_quantize; quant/gptq.h). Defaults are that

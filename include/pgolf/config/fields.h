@@ -8,7 +8,8 @@
 namespace pgolf::config {
 
 // visitor(const char* section, const char* name, T& field, const char* help), T in
-// {int64_t, double, bool, std::string}. Works for Config and const Config.
+// {int64_t, double, bool, std::string} or a choice enum (choices.h; the allowed values and their
+// help come from its table, not from `help`). Works for Config and const Config.
 template <class C, class V>
 void for_each_field(C& c, V&& v) {
   v("data", "data_path", c.data.data_path, "shard folder");
@@ -28,26 +29,21 @@ void for_each_field(C& c, V&& v) {
   v("model", "tied_embed_init_std", c.model.tied_embed_init_std, "");
   v("model", "bigram_vocab_size", c.model.bigram_vocab_size, "hash buckets; 0 disables BigramHash");
   v("model", "bigram_dim", c.model.bigram_dim, "table width (no proj when == model_dim)");
-  v("model", "bigram_hash", c.model.bigram_hash,
-    "xor (PR #180: XOR of scaled ids, bucket V-1 reserved for position 0, zero table, learned "
-    "scale 0.05, proj in Muon) | mult (PR #354: (prev*1000003 + cur) mod V with prev = 0 at "
-    "position 0, table N(0,0.02) as bigram.table, zero-init proj even when widths match, no "
-    "scale, table and proj in the tok AdamW group)");
+  v("model", "bigram_hash", c.model.bigram_hash, "hash of the (previous, current) token pair");
   v("model", "smear_gate", c.model.smear_gate, "SmearGate after the embedding norm");
-  v("model", "smear_bos_mask", c.model.smear_bos_mask, "zero the smear at BOS (later records' fix)");
+  v("model", "smear_bos_mask", c.model.smear_bos_mask,
+    "zero the smear at BOS (later records' fix)");
   v("model", "unet_skips", c.model.unet_skips, "encoder/decoder skip connections");
-  v("model", "activation", c.model.activation, "relu2 | leaky_relu2 (leaky_relu(0.5)^2)");
+  v("model", "activation", c.model.activation, "MLP activation");
   v("model", "gated_mlp", c.model.gated_mlp,
     "gated MLP proj(act(gate x) * up x), keys mlp.gate/up/proj, all in Muon (PR #354's "
     "'SmearGate MLP'); 0: proj(act(fc x))");
-  v("model", "attention", c.model.attention, "gqa | mla");
+  v("model", "attention", c.model.attention, "key/value path");
   v("model", "kv_rank", c.model.kv_rank, "MLA latent width (ATTENTION=mla only)");
   v("model", "mla_latent_norm", c.model.mla_latent_norm,
     "RMSNorm on the MLA latent (pgolf's formulation); 0: raw latent as PR #354's script");
   v("model", "ortho_init", c.model.ortho_init, "orthogonal init of big linears; 0: baseline");
-  v("model", "ortho_init_gain", c.model.ortho_init_gain,
-    "one (gain 1 on linears with both dims >= 64, then bigram.proj x 1/sqrt(2L)) | inv_sqrt_dim "
-    "(PR #354: gain model_dim^-0.5 on every non-zero-init linear, any size)");
+  v("model", "ortho_init_gain", c.model.ortho_init_gain, "gain of the orthogonal init");
   v("model", "param_banks", c.model.param_banks,
     "the 1.0611 record's GPT: weights in banks qo_bank, kv_bank, mlp_up_bank, mlp_down_bank "
     "(its state-dict keys), LeakyReLU(0.5)^2 MLP, U-Net skips, parallel_*_lambdas; needs "
@@ -71,15 +67,14 @@ void for_each_field(C& c, V&& v) {
     "decoder layers >= this run as routed two-lane parallel residuals (parallel_resid_lambdas, "
     "parallel_post_lambdas); 0 off (PR #1204, #1530)");
   v("model", "parallel_final_lane", c.model.parallel_final_lane,
-    "final hidden of the parallel lanes: mean | attn | mlp");
+    "final hidden of the parallel lanes");
   v("model", "smear_gate_enabled", c.model.smear_gate_enabled,
     "new SmearGate on the token embedding before its norm: x_t += smear_lambda * "
     "sigmoid(smear_gate x_t[:gate_window]) * x_{t-1}, zero at BOS (PR #1667, BOS fix #1851)");
   v("model", "gate_window", c.model.gate_window, "input dims of the smear and attention gates");
   v("model", "attn_out_gate_enabled", c.model.attn_out_gate_enabled,
     "per-head output gate y_h *= 2 sigmoid(attn_gate_proj src[:gate_window]) (PR #1667)");
-  v("model", "attn_out_gate_src", c.model.attn_out_gate_src,
-    "proj (the attention input) | q (the raw q projection)");
+  v("model", "attn_out_gate_src", c.model.attn_out_gate_src, "input of the per-head output gate");
   v("model", "gated_attn_enabled", c.model.gated_attn_enabled,
     "dense head gate y_h *= sigmoid(attn_gate_w x) (PR #1736)");
   v("model", "gated_attn_init_std", c.model.gated_attn_init_std, "attn_gate_w init std (dense)");
@@ -98,22 +93,13 @@ void for_each_field(C& c, V&& v) {
   v("optim", "muon_momentum_warmup_start", c.optim.muon_momentum_warmup_start, "");
   v("optim", "muon_momentum_warmup_steps", c.optim.muon_momentum_warmup_steps, "");
   v("optim", "muon_weight_decay", c.optim.muon_weight_decay, "hard-coded 0.04 in the reference");
-  v("optim", "muon_ns_coeffs", c.optim.muon_ns_coeffs,
-    "exact | bf16: Newton-Schulz coefficients as torch 2.x applies them, or rounded to bf16 as "
-    "torch 1.13 on CPU does (the golden vectors) | polar_express: the 5 per-iteration tuples of "
-    "PR #1787 (X = aX + (bA + cA^2)X, per-matrix norm)");
-  v("optim", "muon_form", c.optim.muon_form,
-    "pr180 (fp32 momentum of the fp32 grad, sqrt(rows/cols) scale on the bf16 update) | banked "
-    "(the 1.0611 record: grad cast to bf16, bf16 momentum and Nesterov update, scale in the step "
-    "size, 3-D banks orthogonalised per matrix)");
+  v("optim", "muon_ns_coeffs", c.optim.muon_ns_coeffs, "Newton-Schulz coefficients");
+  v("optim", "muon_form", c.optim.muon_form, "Muon update form");
   v("optim", "muon_row_normalize", c.optim.muon_row_normalize,
     "MuonEq-R: each row of the Nesterov update divided by its L2 norm before Newton-Schulz "
     "(PR #1285)");
   v("optim", "muon_ns_dtype", c.optim.muon_ns_dtype,
-    "bf16 | fp32 | bf16_native: precision of Newton-Schulz and of the summed Muon update; bf16 is "
-    "the reference, fp32 keeps runs that differ only in float summation order (e.g. 1 vs N ranks) "
-    "within rounding of each other; bf16_native is bf16 with the CPU's own bf16 GEMM (what the "
-    "reference's bf16 matmuls run on a CPU) instead of fp32 products rounded once to bf16");
+    "precision of Newton-Schulz and of the summed Muon update");
   v("optim", "beta1", c.optim.beta1, "");
   v("optim", "beta2", c.optim.beta2, "");
   v("optim", "adam_eps", c.optim.adam_eps, "");
@@ -139,54 +125,47 @@ void for_each_field(C& c, V&& v) {
   v("train", "ema_decay", c.train.ema_decay, "> 0 enables EMA (0.997 in the 11L records)");
   v("train", "late_qat_frac", c.train.late_qat_frac, "wallclock fraction that starts QAT; 0 off");
   v("train", "checkpoint_every", c.train.checkpoint_every, "steps; 0 = only on signal/end");
-  v("train", "device", c.train.device, "auto | cpu | cuda");
-  v("train", "dtype", c.train.dtype, "auto | fp32 | bf16 | reference");
+  v("train", "device", c.train.device, "compute device");
+  v("train", "dtype", c.train.dtype, "compute dtype policy");
   v("train", "threads", c.train.threads,
     "intra-op threads; 0 = auto: the cores not busy with other work (1-minute load average), "
     "shared by the ranks on this host, at least 1");
   v("train", "cuda_graphs", c.train.cuda_graphs, "capture the training step (CUDA only)");
   v("train", "fused_kernels", c.train.fused_kernels, "pgolf's CUDA kernels (CUDA only)");
-  v("train", "dist_backend", c.train.dist_backend, "auto | gloo | nccl");
+  v("train", "dist_backend", c.train.dist_backend, "process-group backend");
   v("train", "dist_timeout_seconds", c.train.dist_timeout_seconds,
     "how long the rendezvous and any collective wait for the other ranks before failing (torch's "
     "default 600); a rank that hangs without dying holds the others this long");
   v("eval", "eval_stride", c.eval.eval_stride, "sliding stride; 0 or >= seq_len: standard");
   v("eval", "eval_batch_seqs", c.eval.eval_batch_seqs, "windows per forward");
-  v("eval", "sliding_mode", c.eval.sliding_mode, "reference | exact");
+  v("eval", "sliding_mode", c.eval.sliding_mode, "sliding-window target filter");
   v("eval", "ttt_enabled", c.eval.ttt_enabled, "TTT-LoRA eval (PR #289)");
   v("eval", "ttt_lora_rank", c.eval.ttt_lora_rank, "");
   v("eval", "ttt_lora_lr", c.eval.ttt_lora_lr, "");
   v("eval", "ttt_chunk_size", c.eval.ttt_chunk_size, "targets per score-then-update chunk");
   v("eval", "ttt_eval_seq_len", c.eval.ttt_eval_seq_len, "context window");
   v("eval", "ttt_batch_size", c.eval.ttt_batch_size, "documents per batch");
-  v("quant", "quant_scheme", c.quant.quant_scheme,
-    "mixed | int8 | int6 | int6_clip31 | gptq_lite | gptq (the 1.0611 record: full-Hessian GPTQ "
-    "with SDClip on tensors above PASSTHROUGH_MAX_NUMEL (the record: 65536), fp16 below; needs "
-    "calibration Hessians)");
+  v("quant", "quant_scheme", c.quant.quant_scheme, "export quantisation scheme");
   v("quant", "int_cats", c.quant.int_cats, "categories quantised to int5/int6");
   v("quant", "prune_pct", c.quant.prune_pct, "magnitude-pruning quantile; 0 disables");
   v("quant", "prune_min_numel", c.quant.prune_min_numel, "prune 2-D tensors with numel > this");
-  v("quant", "passthrough_max_numel", c.quant.passthrough_max_numel, "fp16 passthrough at or below");
+  v("quant", "passthrough_max_numel", c.quant.passthrough_max_numel,
+    "fp16 passthrough at or below");
   v("quant", "passthrough_dtype", c.quant.passthrough_dtype,
-    "fp16 | fp32: storage of float tensors at or below PASSTHROUGH_MAX_NUMEL (mixed, int6, "
-    "int6_clip31, gptq_lite); fp32 keeps them exact, as PR #354's export does");
+    "storage of float tensors at or below PASSTHROUGH_MAX_NUMEL (mixed, int6, int6_clip31, "
+    "gptq_lite)");
   v("quant", "passthrough_bf16_round", c.quant.passthrough_bf16_round,
     "round FP16_KEEP_NAME_PATTERNS tensors (tok_emb) to bf16 before the fp16 cast, as the "
     "record's bf16 tables are stored: three zero low mantissa bits, a smaller artifact");
-  v("quant", "control_tensor_name_patterns", c.quant.control_tensor_name_patterns, "substrings marking control tensors (fp32, scalar lr)");
+  v("quant", "control_tensor_name_patterns", c.quant.control_tensor_name_patterns,
+    "substrings marking control tensors (fp32, scalar lr)");
   v("quant", "fp16_keep_name_patterns", c.quant.fp16_keep_name_patterns, "");
   v("quant", "zstd_level", c.quant.zstd_level, "");
-  v("quant", "compressor", c.quant.compressor,
-    "zstd | zlib | lzma (xz preset 9) | brotli (quality 11) | pergroup (the 1.0611 record's "
-    "layout: int8 codes grouped by role, rows similarity-sorted, transposed, `lrzip -z -L 9` per "
-    "group, brotli remainder; needs the lrzip program)");
+  v("quant", "compressor", c.quant.compressor, "artifact compressor");
   v("quant", "intn_scale_floor", c.quant.intn_scale_floor,
-    "floor of the row-max int5/int6 scales (mixed, int6): fp16_tiny (PR #180, smear9) | inv_clip "
-    "(1/clip, e.g. 1/31: PR #289, 11L-a)");
+    "floor of the row-max int5/int6 scales (mixed, int6)");
   v("quant", "intn_scale_stat", c.quant.intn_scale_stat,
-    "statistic of the int5/int6 row scales (mixed, int6): max (row max) | quantile (PR #354: "
-    "row quantile INTN_CLIP_QUANTILE of |w|, values beyond it clipped, scale max(clip/c, 1/c); "
-    "needs INTN_SCALE_FLOOR=inv_clip)");
+    "statistic of the int5/int6 row scales (mixed, int6)");
   v("quant", "intn_clip_quantile", c.quant.intn_clip_quantile,
     "q in (0,1] of INTN_SCALE_STAT=quantile (torch.quantile, linear interpolation)");
   v("quant", "code_bytes", c.quant.code_bytes, "override code byte count; -1 = measure");

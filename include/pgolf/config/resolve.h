@@ -49,6 +49,24 @@ bool parse_value(const std::string& text, int64_t& out);
 bool parse_value(const std::string& text, double& out);
 bool parse_value(const std::string& text, bool& out);
 bool parse_value(const std::string& text, std::string& out);
+// A choice knob: exactly one of the names in its table (choices.h).
+template <class E, std::enable_if_t<is_choice_v<E>, int> = 0>
+bool parse_value(const std::string& text, E& out) {
+  return parse_choice(text, out);
+}
+
+// The --help text of a field: `help`, and for a choice knob every allowed value with its help from
+// the one table, and the value `field` holds (the default when given the defaults).
+template <class T>
+std::string field_help(const T& field, const char* help) {
+  if constexpr (is_choice_v<T>) {
+    const std::string h = help;
+    return h + (h.empty() ? "" : "; ") + "one of " + choice_help<T>() + " (default " +
+           choice_name(field) + ")";
+  } else {
+    return help;
+  }
+}
 
 std::string env_name(const std::string& leaf);   // num_kv_heads -> NUM_KV_HEADS
 std::string flag_name(const std::string& leaf);  // num_kv_heads -> num-kv-heads

@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include "pgolf/config/choices.h"
+
 namespace pgolf::dist {
 
 // An operation in flight. wait() blocks until its result is in the caller's tensor; calling it
@@ -85,9 +87,9 @@ void note_failure_time();  // records now, once (called by ~C10dComm while unwin
 int threads_per_rank(int requested, const TorchrunEnv& env);
 
 // LocalComm when RANK/WORLD_SIZE are absent (or WORLD_SIZE is 1); otherwise a C10dComm with
-// `backend`: "auto" (NCCL when use_cuda and CUDA is available, else Gloo), "gloo" or "nccl", and
-// `timeout_seconds` for the rendezvous and every collective (DIST_TIMEOUT_SECONDS).
-std::unique_ptr<Comm> make_comm(const std::string& backend, bool use_cuda,
+// `backend` (DIST_BACKEND): auto (NCCL when use_cuda and CUDA is available, else Gloo), gloo or
+// nccl, and `timeout_seconds` for the rendezvous and every collective (DIST_TIMEOUT_SECONDS).
+std::unique_ptr<Comm> make_comm(config::DistBackend backend, bool use_cuda,
                                 double timeout_seconds = 600);
 
 }  // namespace pgolf::dist

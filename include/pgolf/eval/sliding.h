@@ -16,10 +16,7 @@
 
 namespace pgolf::eval {
 
-enum class SlidingMode { kReference, kExact };
-
-// "reference" | "exact"; anything else is an input error naming SLIDING_MODE.
-SlidingMode parse_sliding_mode(const std::string& name);
+using SlidingMode = config::SlidingMode;  // SLIDING_MODE (config/choices.h)
 const char* to_string(SlidingMode mode);
 
 // Window starts over `total_targets` targets. reference: ws = 0, stride, … < T with

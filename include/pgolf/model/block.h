@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "pgolf/config/choices.h"
 #include "pgolf/model/attention.h"
 #include "pgolf/model/layers.h"
 
@@ -19,7 +20,7 @@ constexpr int64_t kBosId = 1;
 // mlp.up, mlp.proj (registered in that order); fc is then absent.
 class MLPImpl : public torch::nn::Module {
  public:
-  MLPImpl(int64_t dim, int64_t hidden, std::string activation, bool gated = false);
+  MLPImpl(int64_t dim, int64_t hidden, config::Activation activation, bool gated = false);
   torch::Tensor forward(const torch::Tensor& x);  // (B,T,dim) -> (B,T,dim)
   CastedLinear fc{nullptr}, proj{nullptr};
   CastedLinear gate{nullptr}, up{nullptr};  // gated only
@@ -32,7 +33,7 @@ TORCH_MODULE(MLP);
 // Block(x, x0): h = mix0*x + mix1*x0; h += attn_scale*Attn(norm(h)); h += mlp_scale*MLP(norm(h)).
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(const AttentionOptions& attn, int64_t hidden, const std::string& activation,
+  BlockImpl(const AttentionOptions& attn, int64_t hidden, config::Activation activation,
             bool gated_mlp = false);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& x0, const torch::Tensor& cos,
                         const torch::Tensor& sin, const LoraAdapter* q_lora = nullptr,

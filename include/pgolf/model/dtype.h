@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "pgolf/config/choices.h"
+
 namespace pgolf::model {
 
 enum class DtypePolicy {
@@ -15,9 +17,9 @@ enum class DtypePolicy {
                // hence a bf16 residual stream, bf16 RoPE tables built as in reference-spec §15.1
 };
 
-// "fp32" | "bf16" | "reference" | "auto"; auto = bf16 on CUDA and on CPUs with native bf16 matmul
-// (AVX512-BF16 or AMX), fp32 otherwise. Throws an input error naming the value otherwise.
-DtypePolicy resolve_dtype_policy(const std::string& name, const torch::Device& device);
+// DTYPE: auto = bf16 on CUDA and on CPUs with native bf16 matmul (AVX512-BF16 or AMX), fp32
+// otherwise; the other choices name their policy.
+DtypePolicy resolve_dtype_policy(config::Dtype dtype, const torch::Device& device);
 const char* dtype_policy_name(DtypePolicy policy);
 // True when the CPU reports AVX512-BF16 or AMX-BF16 (via LibTorch's cpuinfo).
 bool cpu_has_fast_bf16();

@@ -5,6 +5,7 @@
 // lm_head.weight when untied).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,13 +27,12 @@ struct LoraSet {
   LoraAdapter head;            // A (Bd,r,dim), B (Bd,vocab,r)
 };
 
-// Fake quantisation of CastedLinear weights while training (late QAT). Clips per category, as
-// the export classifies names: ".mlp." -> mlp, "bigram" -> bigram, ".attn." -> attn; 0 = off.
-// The head (lm_head) is never fake-quantised (the export keeps embeddings in fp16).
+// Fake quantisation of CastedLinear weights while training (late QAT). clip_of maps a weight's
+// name ("blocks.0.mlp.fc.weight") to its clip (15 = int5, 31 = int6, 127 = int8; 0 = not
+// fake-quantised); quant::late_qat_settings fills it from the export's policy (quant/policy.h),
+// so the model holds no naming rule of its own. Empty clip_of: QAT off.
 struct QatSettings {
-  int64_t mlp_clip = 0;     // 15 = int5 (primary export)
-  int64_t attn_clip = 0;    // 31 = int6
-  int64_t bigram_clip = 0;  // 31 = int6
+  std::function<int64_t(const std::string& weight_name)> clip_of;
   double min_scale = kFp16Tiny;
 };
 

@@ -13,9 +13,7 @@
 namespace pgolf::quant {
 
 // kLzma, kBrotli and kPergroup are the frontier records' (codecs.h, pergroup.h).
-enum class Codec { kZstd, kZlib, kLzma, kBrotli, kPergroup };
-// "zstd" | "zlib" | "lzma" | "brotli" | "pergroup"; input error otherwise
-Codec parse_codec(const std::string& name);
+using Codec = config::Compressor;  // COMPRESSOR (config/choices.h)
 
 struct CompressOptions {
   Codec codec = Codec::kZstd;

@@ -32,6 +32,7 @@
 
 #include "pgolf/config/config.h"
 #include "pgolf/core/tensor_io.h"
+#include "pgolf/quant/policy.h"  // category_of, the classification rules
 
 namespace pgolf::quant {
 
@@ -40,9 +41,9 @@ using core::NamedTensors;
 constexpr double kInt8ClipQuantile = 0.9999984;  // INT8_CLIP_PERCENTILE 99.99984 / 100
 constexpr double kFp16Tiny = 6.103515625e-05;    // smallest normal fp16, torch.finfo(fp16).tiny
 
-enum class Scheme { kMixed, kInt6, kInt6Clip31, kGptqLite, kInt8 };
-// Throws an input error listing the valid names.
-Scheme parse_scheme(const std::string& name);
+// QUANT_SCHEME (config/choices.h). kGptq is the full-Hessian export (gptq.h): quantize_state_dict
+// refuses it (it needs calibration Hessians; export_artifact takes them).
+using Scheme = config::QuantScheme;
 
 // torch.quantile(x, q, dim=-1) as torch 1.13 computes it (the golden artifact's version): q and the
 // rank q*(n-1) are float32, linear interpolation in float32 (lo + w*(hi-lo) when w < 0.5, else
@@ -51,9 +52,6 @@ torch::Tensor quantile_last_dim(const torch::Tensor& x, double q);
 // Same over all elements (torch.quantile(x.flatten(), q)); no 2^24 element limit.
 float quantile_all(const torch::Tensor& x, double q);
 
-// "embed" (tok_emb / lm_head), "mlp" (.mlp.), "bigram", "attn" (.attn. or non-MLP .proj.), "other".
-std::string category_of(const std::string& name);
-bool matches_any(const std::string& name, const std::vector<std::string>& patterns);
 
 struct QuantizedTensor {
   torch::Tensor q;      // int8, same shape as the input
