@@ -54,7 +54,7 @@ field() { "$PY" -c "import json, sys; d = json.loads(sys.stdin.read().strip().sp
 echo "[bench] ${B}x${T} tokens, $STEPS steps per run, $PAIRS pairs, threads $THREADS, pgolf dtype $DTYPE"
 ratios=()
 for i in $(seq "$PAIRS"); do
-  pg=$("$PGOLF_BIN" bench "${CONFIGS[@]}" --json --batch-seqs "$B" --seq-len "$T" --steps "$STEPS" \
+  pg=$("$PGOLF_BIN" bench "${CONFIGS[@]}" --json --batch-seqs "$B" --micro-batches 1 --seq-len "$T" --steps "$STEPS" \
        --warmup 1 --probe-size 256 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["train_step"]["step_seconds"])')
   rf=$("$PY" scripts/reference_cpu.py bench "$REF" --batch-seqs "$B" --seq-len "$T" --steps "$STEPS" \
        --warmup 1 2>/dev/null | field 'd["step_seconds"]')

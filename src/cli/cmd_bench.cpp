@@ -1,14 +1,15 @@
 // `pgolf bench`: throughput of a configuration on this device. Times the loss forward (no grad)
-// and forward+backward on random tokens of --batch-seqs x --seq-len under the DTYPE policy
-// (bf16 autocast where the hardware has fast bf16), converts to achieved FLOP/s with
+// and forward+backward of one micro-batch (random tokens, --batch-seqs x --seq-len) under the
+// DTYPE policy (bf16 autocast where the hardware has fast bf16), converts to achieved FLOP/s with
 // model::flops_per_token, and relates it to a square matmul probe measured in the same run, in
 // the compute dtype (the "ratio"): a practical MFU against what this device's GEMM attains, not
 // against a datasheet peak. On CUDA also the peak allocated memory of the fwd+bwd step.
-// Then a whole training step (issue #9 item 4): forward, backward, gradient all-reduce (ranks > 1,
-// e.g. under torchrun), norm + clip (GRAD_CLIP_NORM > 0, as the loop) and each optimiser of the
-// set (issue #16), each timed to a device sync, plus the same step
-// without the intermediate syncs; its TFLOP/s, MFU against the measured bf16 GEMM, and (CUDA) the
-// peak allocated memory of the step. The device is cuda:LOCAL_RANK with the training run's TF32,
+// Then the training step itself (issue #18): the train::Step object `pgolf train` runs, made by
+// the same train::make_step (accumulation over the run's micro-batches, clipping, the overlapped
+// gradient sync under torchrun, CUDA graphs with CUDA_GRAPHS=1), timed as forward_backward and
+// update to a device sync each, then as train::run_step (the loop's call, with its one exchange)
+// without extra syncs; its TFLOP/s, MFU against the measured bf16 GEMM, the per-step counters and
+// (CUDA) the peak allocated memory. The device is cuda:LOCAL_RANK with the training run's TF32,
 // flash-SDPA and FUSED_KERNELS settings. The CUDA path is compiled, not yet run on a GPU.
 #include <algorithm>
 #include <chrono>
@@ -24,12 +25,13 @@
 #include "pgolf/model/fused.h"
 #include "pgolf/model/dtype.h"
 #include "pgolf/model/flops.h"
-#include "pgolf/model/gpt.h"
+#include "pgolf/model/any_gpt.h"
 #include "pgolf/model/params.h"
 #include "pgolf/optim/optimizer_set.h"
 #include "pgolf/optim/schedule.h"
 #include "pgolf/train/device_setup.h"
 #include "pgolf/train/grad_sync.h"
+#include "pgolf/train/step.h"
 
 namespace pgolf::cli {
 namespace {
@@ -40,7 +42,8 @@ using Clock = std::chrono::steady_clock;
 struct BenchArgs {
   ConfigOptions config;
   int64_t seq_len = 0;  // 0: TRAIN_SEQ_LEN
-  int64_t batch_seqs = 4;
+  int64_t batch_seqs = 0;     // rows per micro-batch; 0: TRAIN_BATCH_TOKENS / (world * micro) / T
+  int64_t micro_batches = 0;  // 0: the training run's grad_accum_steps (8 / WORLD_SIZE)
   int steps = 3;
   int warmup = 1;
   int64_t probe_size = 0;  // 0: 2048 on CPU, 8192 on CUDA
@@ -93,85 +96,67 @@ Json phase(const char* name, double step_seconds, int64_t tokens, double flops_p
           {"ratio_to_probe", flops / probe}};
 }
 
-// Mean seconds per phase of a training step, each phase ending in a device sync.
-// `optimizers` splits `optimizer` by group in step order (tok, head, muon, scalar).
+// The training step `pgolf train` runs (train::make_step: the same accumulation, clipping,
+// gradient sync and CUDA graphs), timed two ways: forward_backward and update each to a device
+// sync, then train::run_step as the loop calls it (with its one exchange), without extra syncs.
 struct StepPhases {
-  double forward = 0, backward = 0, all_reduce = 0, clip = 0, optimizer = 0;
-  std::vector<std::pair<std::string, double>> optimizers;
-  double sum() const { return forward + backward + all_reduce + clip + optimizer; }
+  double forward_backward = 0, update = 0;
+  double sum() const { return forward_backward + update; }
 };
 
-struct StepRig {
-  model::GPT& gpt;
-  optim::OptimizerSet& opt;
+struct StepBench {
+  train::Step& step;
   dist::Comm& comm;
-  const torch::Tensor& ids;
-  const torch::Tensor& targets;
-  model::DtypePolicy policy;
+  std::vector<train::StepBatch> batches;  // CPU spans, as the loader's
   torch::Device device;
   double momentum;
-  double clip_norm;  // GRAD_CLIP_NORM; the training loop's norm + clip when > 0
+  int64_t next = 1;  // optimiser step number
 };
 
-// One training step; with `phases` non-null, syncs after each phase and adds its seconds.
-void train_step(StepRig& r, StepPhases* phases) {
-  const auto params = r.gpt->parameters();
-  auto t0 = Clock::now();
-  const auto lap = [&](double* acc) {
-    if (!phases) return;
-    sync(r.device);
-    *acc += seconds(t0);
-    t0 = Clock::now();
-  };
-  r.opt.zero_grad();
-  torch::Tensor loss;
-  {
-    model::ComputeScope scope(r.policy, r.device.type());
-    loss = r.gpt->forward(r.ids, r.targets);
-  }
-  lap(phases ? &phases->forward : nullptr);
-  loss.backward();
-  lap(phases ? &phases->backward : nullptr);
-  if (r.comm.world_size() > 1) {  // one rank: no all-reduce, the phase stays 0
-    train::average_gradients(params, r.comm);
-    lap(phases ? &phases->all_reduce : nullptr);
-  }
-  if (r.clip_norm > 0) {
-    optim::clip_grad_norm(params, r.clip_norm);
-    lap(phases ? &phases->clip : nullptr);
-  }
-  r.opt.set_schedule(1.0, r.momentum);
-  if (!phases) {
-    r.opt.step();
-    return;
-  }
-  // The same step() order, timed per optimiser.
-  if (phases->optimizers.empty())
-    for (const char* label : {"tok", "head", "muon", "scalar"})
-      if (r.opt.find(label)) phases->optimizers.emplace_back(label, 0.0);
-  for (auto& [label, seconds] : phases->optimizers) {
-    r.opt.find(label)->step();
-    double t = 0;
-    lap(&t);
-    seconds += t;
-    phases->optimizer += t;
-  }
+train::StepInput step_input(StepBench& b) {
+  train::StepInput in;
+  in.step = b.next++;
+  in.batches = b.batches;
+  return in;
 }
 
-Json train_step_json(const StepPhases& ph, double step_seconds, int64_t tokens, double fwd_bwd_flops,
-                     double probe_bf16, int world) {
+void timed_phases(StepBench& b, StepPhases& ph) {
+  auto t0 = Clock::now();
+  b.step.forward_backward(step_input(b));
+  sync(b.device);
+  ph.forward_backward += seconds(t0);
+  t0 = Clock::now();
+  b.step.update(1.0, b.momentum);
+  sync(b.device);
+  ph.update += seconds(t0);
+}
+
+void whole_step(StepBench& b) { train::run_step(b.step, b.comm, step_input(b), 1.0, b.momentum); }
+
+// `micro` random spans of rows * T + 1 tokens: the loader's micro-batches, on the CPU.
+std::vector<train::StepBatch> random_batches(int64_t micro, int64_t rows, int64_t T, int64_t vocab) {
+  std::vector<train::StepBatch> out;
+  for (int64_t i = 0; i < micro; ++i)
+    out.push_back(train::batch_from_span(torch::randint(0, vocab, {rows * T + 1}, torch::kLong), T));
+  return out;
+}
+
+Json train_step_json(train::Step& step, const StepPhases& ph, double step_seconds, int64_t micro,
+                     int64_t rows, int64_t tokens, double fwd_bwd_flops, double probe_bf16,
+                     int world) {
   const double flops = fwd_bwd_flops * static_cast<double>(tokens) / step_seconds;
-  Json by_group = Json::object();
-  for (const auto& [label, seconds] : ph.optimizers) by_group[label] = seconds;
-  return {{"world_size", world},
-          {"forward_seconds", ph.forward},
-          {"backward_seconds", ph.backward},
-          {"all_reduce_seconds", ph.all_reduce},
-          {"clip_seconds", ph.clip},
-          {"optimizer_seconds", ph.optimizer},
-          {"optimizer_seconds_by_group", by_group},
+  const train::StepCounters& c = step.counters();
+  const double n = static_cast<double>(std::max<int64_t>(c.steps, 1));
+  return {{"step", step.describe()},
+          {"micro_batches", micro},
+          {"rows_per_micro_batch", rows},
+          {"world_size", world},
+          {"forward_backward_seconds", ph.forward_backward},
+          {"update_seconds", ph.update},
           {"sum_of_phases_seconds", ph.sum()},
           {"step_seconds", step_seconds},
+          {"per_step", {{"zero_grads", c.zero_grads / n}, {"host_reads", c.host_reads / n},
+                        {"collectives", c.collectives / n}, {"batch_copies", c.batch_copies / n}}},
           {"tokens_per_second", static_cast<double>(tokens) / step_seconds},
           {"tflops_per_second", flops / 1e12},
           {"mfu_vs_bf16_gemm", flops / probe_bf16}};
@@ -181,8 +166,9 @@ void print_human(const Json& j) {
   std::cout << "bench: " << j["device"].get<std::string>() << ", dtype "
             << j["dtype"].get<std::string>() << " (logits " << j["logits_dtype"].get<std::string>()
             << "), threads " << j["threads"].get<int>() << ", " << j["batch_seqs"].get<int64_t>()
-            << " x " << j["seq_len"].get<int64_t>() << " = " << j["tokens_per_step"].get<int64_t>()
-            << " tokens, " << j["steps"].get<int>() << " steps after " << j["warmup"].get<int>()
+            << " x " << j["seq_len"].get<int64_t>() << " = " << j["micro_batch_tokens"].get<int64_t>()
+            << " tokens per micro-batch, " << j["tokens_per_step"].get<int64_t>()
+            << " per step, " << j["steps"].get<int>() << " steps after " << j["warmup"].get<int>()
             << " warm-up\n";
   std::cout << core::format("model: %lld params, %.2f MFLOP/token forward, %.2f fwd+bwd\n",
                             j["params"].get<long long>(),
@@ -202,17 +188,13 @@ void print_human(const Json& j) {
       pr["ratio_dtype"].get<std::string>().c_str());
   const auto& ts = j["train_step"];
   std::cout << core::format(
-      "train step (rank 1 of %d): forward %.4f s, backward %.4f s, all-reduce %.4f s, norm+clip "
-      "%.4f s, optimiser %.4f s (sum %.4f s)\n",
-      ts["world_size"].get<int>(), ts["forward_seconds"].get<double>(),
-      ts["backward_seconds"].get<double>(), ts["all_reduce_seconds"].get<double>(),
-      ts["clip_seconds"].get<double>(), ts["optimizer_seconds"].get<double>(),
+      "train step (%s, %lld x %lld rows, rank 1 of %d): forward+backward %.4f s, update %.4f s "
+      "(sum %.4f s)\n",
+      ts["step"].get<std::string>().c_str(), ts["micro_batches"].get<long long>(),
+      ts["rows_per_micro_batch"].get<long long>(), ts["world_size"].get<int>(),
+      ts["forward_backward_seconds"].get<double>(), ts["update_seconds"].get<double>(),
       ts["sum_of_phases_seconds"].get<double>());
-  std::cout << "  optimiser by group:";
-  for (const auto& [label, seconds] : ts["optimizer_seconds_by_group"].items())
-    std::cout << core::format(" %s %.4f s", label.c_str(), seconds.get<double>());
-  std::cout << "\n";
-  std::cout << core::format("train step without phase syncs: %.4f s, %.0f tokens/s, %.3f TFLOP/s, "
+  std::cout << core::format("train step as the loop runs it: %.4f s, %.0f tokens/s, %.3f TFLOP/s, "
                             "MFU %.3f of the bf16 GEMM probe\n",
                             ts["step_seconds"].get<double>(), ts["tokens_per_second"].get<double>(),
                             ts["tflops_per_second"].get<double>(),
@@ -231,8 +213,9 @@ int run_bench(const BenchArgs& a) {
   const auto cfg = resolve_config(a.config, /*world_size=*/1).cfg;
   const int64_t T = a.seq_len > 0 ? a.seq_len : cfg.train.train_seq_len;
   PGOLF_CHECK_INPUT(
-      T >= 1 && a.batch_seqs >= 1 && a.steps >= 1 && a.warmup >= 0,
-      "bench: expected --seq-len >= 1, --batch-seqs >= 1, --steps >= 1, --warmup >= 0");
+      T >= 1 && a.batch_seqs >= 0 && a.micro_batches >= 0 && a.steps >= 1 && a.warmup >= 0,
+      "bench: expected --seq-len >= 1, --batch-seqs >= 0, --micro-batches >= 0, --steps >= 1, "
+      "--warmup >= 0");
   const int threads = core::configure_threads(static_cast<int>(cfg.train.threads));
   const bool cuda = train::wants_cuda(cfg.train.device);
   // Under torchrun the all-reduce phase is real (one bench per rank; rank 0 prints).
@@ -242,15 +225,25 @@ int run_bench(const BenchArgs& a) {
   const torch::Device device = compute.device;
   const auto policy = compute.policy;
 
+  // The training run's accumulation: micro-batches of the rows one rank trains on.
+  const int world = comm->world_size();
+  const int64_t micro = a.micro_batches > 0 ? a.micro_batches : config::grad_accum_steps(world);
+  const int64_t rows = a.batch_seqs > 0 ? a.batch_seqs
+                                        : cfg.train.train_batch_tokens / std::max<int64_t>(world * micro, 1) / T;
+  PGOLF_CHECK_INPUT(micro >= 1 && rows >= 1,
+                    "bench: TRAIN_BATCH_TOKENS " << cfg.train.train_batch_tokens << " over "
+                    << world << " rank(s) x " << micro << " micro-batch(es) of seq_len " << T
+                    << " leaves no row; pass --batch-seqs or --micro-batches");
   torch::manual_seed(cfg.train.seed);
-  model::GPT gpt(cfg.model);
+  model::AnyGPT gpt(cfg.model);
   gpt->to(device);
   gpt->set_dtype_policy(policy);
   const auto opts = torch::TensorOptions().dtype(torch::kLong).device(device);
-  const auto ids = torch::randint(0, cfg.model.vocab_size, {a.batch_seqs, T}, opts);
-  const auto targets = torch::randint(0, cfg.model.vocab_size, {a.batch_seqs, T}, opts);
+  const auto ids = torch::randint(0, cfg.model.vocab_size, {rows, T}, opts);
+  const auto targets = torch::randint(0, cfg.model.vocab_size, {rows, T}, opts);
   const auto flops = model::flops_per_token(cfg.model, T);
-  const int64_t tokens = a.batch_seqs * T;
+  const int64_t tokens = rows * T;  // one micro-batch (the forward and fwd+bwd phases)
+  const int64_t step_tokens = micro * tokens;
 
   gpt->eval();
   const double fwd = time_steps(
@@ -271,7 +264,7 @@ int run_bench(const BenchArgs& a) {
   if (cuda) reset_cuda_peak_memory(device.index());
   const double fwd_bwd = time_steps(
       [&] {
-        gpt->zero_grad();
+        gpt->module().zero_grad();
         torch::Tensor loss;
         {
           model::ComputeScope scope(policy, device.type());
@@ -288,23 +281,28 @@ int run_bench(const BenchArgs& a) {
   const bool bf16 = policy != model::DtypePolicy::kFp32;
   const double probe = bf16 ? probe_bf16 : probe_fp32;
 
-  // The whole training step: phases to a sync each, then the same step without those syncs.
+  // The training step itself (train::make_step, as the session builds it).
   const auto named = gpt->state_dict();
   optim::OptimizerSet opt(named, cfg.optim, config::split_list(cfg.quant.control_tensor_name_patterns),
                           comm.get());
-  StepRig rig{gpt, opt, *comm, ids, targets, policy, device, cfg.optim.muon_momentum,
-              cfg.optim.grad_clip_norm};
+  std::unique_ptr<train::GradSync> grad_sync;
+  if (world > 1) grad_sync = std::make_unique<train::GradSync>(gpt->parameters(), *comm);
+  const bool master = comm->rank() == 0;
+  auto step = train::make_step(
+      train::StepParts{gpt, &opt, grad_sync.get(), comm.get(), device, policy, gpt->parameters()},
+      train::step_options(cfg), [master](const std::string& l) {
+        if (master) std::cerr << l << std::endl;
+      });
+  StepBench sb{*step, *comm, random_batches(micro, rows, T, cfg.model.vocab_size), device,
+               cfg.optim.muon_momentum};
   if (cuda) reset_cuda_peak_memory(device.index());
-  for (int i = 0; i < a.warmup; ++i) train_step(rig, nullptr);
+  for (int i = 0; i < a.warmup; ++i) whole_step(sb);
   StepPhases ph;
-  for (int i = 0; i < a.steps; ++i) train_step(rig, &ph);
-  ph.forward /= a.steps;
-  ph.backward /= a.steps;
-  ph.all_reduce /= a.steps;
-  ph.clip /= a.steps;
-  ph.optimizer /= a.steps;
-  for (auto& [label, seconds] : ph.optimizers) seconds /= a.steps;
-  const double step_s = time_steps([&] { train_step(rig, nullptr); }, 0, a.steps, device);
+  for (int i = 0; i < a.steps; ++i) timed_phases(sb, ph);
+  ph.forward_backward /= a.steps;
+  ph.update /= a.steps;
+  step->counters() = {};  // the per-step counts of the loop's form only
+  const double step_s = time_steps([&] { whole_step(sb); }, 0, a.steps, device);
   const int64_t step_peak = cuda ? cuda_peak_memory_bytes(device.index()) : -1;
 
   Json j;
@@ -314,20 +312,21 @@ int run_bench(const BenchArgs& a) {
   j["threads"] = threads;
   j["cpu_fast_bf16"] = model::cpu_has_fast_bf16();
   j["seq_len"] = T;
-  j["batch_seqs"] = a.batch_seqs;
-  j["tokens_per_step"] = tokens;
+  j["batch_seqs"] = rows;
+  j["micro_batch_tokens"] = tokens;
+  j["tokens_per_step"] = step_tokens;
   j["steps"] = a.steps;
   j["warmup"] = a.warmup;
-  j["params"] = model::count_params(*gpt);
+  j["params"] = gpt->count_params();
   j["flops_per_token"] = {{"matmul_params", flops.matmul_params},
                           {"attention", flops.attention},
                           {"forward", flops.forward},
                           {"forward_backward", flops.forward_backward}};
   j["phases"] = Json::array({phase("forward", fwd, tokens, flops.forward, probe),
                              phase("fwd+bwd", fwd_bwd, tokens, flops.forward_backward, probe),
-                             phase("step", step_s, tokens, flops.forward_backward, probe)});
-  j["train_step"] =
-      train_step_json(ph, step_s, tokens, flops.forward_backward, probe_bf16, comm->world_size());
+                             phase("step", step_s, step_tokens, flops.forward_backward, probe)});
+  j["train_step"] = train_step_json(*step, ph, step_s, micro, rows, step_tokens,
+                                    flops.forward_backward, probe_bf16, world);
   j["fused_kernels"] = model::fused::enabled() && model::fused::compiled();
   j["matmul_probe"] = {{"n", n},
                        {"bf16_flops_per_second", probe_bf16},
@@ -354,7 +353,11 @@ Command register_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   add_config_options(sub, a->config);
   sub->add_option("--seq-len", a->seq_len, "tokens per sequence (default: TRAIN_SEQ_LEN)");
-  sub->add_option("--batch-seqs", a->batch_seqs, "sequences per step (default 4)");
+  sub->add_option("--batch-seqs", a->batch_seqs,
+                  "sequences per micro-batch (default: the training run's, TRAIN_BATCH_TOKENS / "
+                  "(WORLD_SIZE * micro-batches) / seq_len)");
+  sub->add_option("--micro-batches", a->micro_batches,
+                  "micro-batches per step (default: the training run's, 8 / WORLD_SIZE)");
   sub->add_option("--steps", a->steps, "timed steps per phase (default 3)");
   sub->add_option("--warmup", a->warmup, "untimed warm-up steps per phase (default 1)");
   sub->add_option("--probe-size", a->probe_size, "matmul probe n (default 2048 CPU, 8192 CUDA)");

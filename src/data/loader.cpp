@@ -190,6 +190,15 @@ DistributedTokenLoader::DistributedTokenLoader(std::vector<std::string> files, i
 
 std::pair<torch::Tensor, torch::Tensor> DistributedTokenLoader::next_batch(
     int64_t global_tokens, int64_t seq_len, int64_t grad_accum_steps) {
+  const auto tokens = next_span(global_tokens, seq_len, grad_accum_steps);
+  const int64_t local = tokens.numel() - 1;
+  auto x = tokens.narrow(0, 0, local).view({-1, seq_len});  // (local/seq_len, seq_len)
+  auto y = tokens.narrow(0, 1, local).view({-1, seq_len});  // (local/seq_len, seq_len)
+  return {x, y};
+}
+
+torch::Tensor DistributedTokenLoader::next_span(int64_t global_tokens, int64_t seq_len,
+                                                int64_t grad_accum_steps) {
   PGOLF_CHECK_INPUT(global_tokens > 0 && seq_len > 0 && grad_accum_steps > 0,
                     "next_batch: global_tokens " << global_tokens << ", seq_len " << seq_len
                                                  << ", grad_accum_steps " << grad_accum_steps
@@ -205,9 +214,7 @@ std::pair<torch::Tensor, torch::Tensor> DistributedTokenLoader::next_batch(
   stream_.skip(rank_ * span);
   auto tokens = stream_.take(span);
   stream_.skip((world_size_ - 1 - rank_) * span);
-  auto x = tokens.narrow(0, 0, local).view({-1, seq_len});  // (local/seq_len, seq_len)
-  auto y = tokens.narrow(0, 1, local).view({-1, seq_len});  // (local/seq_len, seq_len)
-  return {x, y};
+  return tokens;
 }
 
 // ---- validation -------------------------------------------------------------------------------

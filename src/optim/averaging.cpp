@@ -26,7 +26,7 @@ Swa::Swa(double start_frac, int64_t every) : start_frac_(start_frac), every_(eve
 }
 
 bool Swa::after_step(int64_t step, double lr_scale, const core::NamedTensors& state) {
-  if (!(lr_scale < start_frac_) || step % every_ != 0) return false;
+  if (!due(step, lr_scale)) return false;
   add(state);
   return count_ == 1;
 }

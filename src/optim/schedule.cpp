@@ -38,44 +38,39 @@ bool late_qat_due(int64_t step, double elapsed_ms, int64_t iterations, double la
          late_qat_frac;
 }
 
-double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> grads, norms;
-  for (const auto& p : params)
-    if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return 0.0;
-  const torch::Device device = grads[0].device();
-  // Per-tensor norms in each gradient's dtype, then the norm of those norms (promoted to fp32
-  // when dtypes are mixed), as torch does.
-  for (const auto& g : grads) norms.push_back(torch::linalg_vector_norm(g, 2).to(device));
-  const torch::Tensor total = torch::linalg_vector_norm(torch::stack(norms), 2);
-  if (max_norm > 0) {
-    // Python's `max_norm / t` is `t.reciprocal() * max_norm`; same rounding here.
-    const torch::Tensor coef = torch::clamp_max((total + 1e-6).reciprocal() * max_norm, 1.0);
-    for (auto& g : grads) g.mul_(coef.to(g.device()));
-  }
-  return total.item<double>();
-}
-
+// The one gradient-norm implementation (the step, the CUDA graph and the tests all use it).
 torch::Tensor grad_total_norm(const std::vector<torch::Tensor>& params) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> norms;
-  torch::Device device = torch::kCPU;
+  std::vector<torch::Tensor> grads;
   for (const auto& p : params)
-    if (p.grad().defined()) {
-      if (norms.empty()) device = p.grad().device();
-      norms.push_back(torch::linalg_vector_norm(p.grad(), 2).to(device));
-    }
-  if (norms.empty()) return torch::zeros({}, torch::TensorOptions().device(device));
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) {
+    const torch::Device device = params.empty() ? torch::kCPU : params[0].device();
+    return torch::zeros({}, torch::TensorOptions().device(device));
+  }
+  // Per-tensor norms in each gradient's dtype (one multi-tensor kernel on CUDA, as torch's
+  // clip_grad_norm_ with foreach; per tensor on CPU), then the norm of those norms on the first
+  // gradient's device, promoted to fp32 when dtypes are mixed, as torch does.
+  const torch::Device device = grads[0].device();
+  std::vector<torch::Tensor> norms = at::_foreach_norm(grads, 2);
+  for (auto& n : norms) n = n.to(device);
   return torch::linalg_vector_norm(torch::stack(norms), 2);
 }
 
 void clip_grads_with_norm(const std::vector<torch::Tensor>& params, const torch::Tensor& total,
                           const torch::Tensor& max_norm) {
   torch::NoGradGuard no_grad;
+  // Python's `max_norm / t` is `t.reciprocal() * max_norm`; same rounding here.
   const torch::Tensor coef = torch::clamp_max((total + 1e-6).reciprocal() * max_norm, 1.0);
   for (const auto& p : params)
     if (p.grad().defined()) p.grad().mul_(coef.to(p.grad().device()));
+}
+
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  const torch::Tensor total = grad_total_norm(params);
+  if (max_norm > 0)
+    clip_grads_with_norm(params, total, torch::full({}, max_norm, total.options()));
+  return total.item<double>();
 }
 
 }  // namespace pgolf::optim

@@ -9,13 +9,10 @@ namespace {
 class SwaAverager final : public Averager {
  public:
   SwaAverager(double start_frac, int64_t every) : swa_(start_frac, every) {}
+  bool acts_at(int64_t step, double lr_scale) const override { return swa_.due(step, lr_scale); }
   bool after_step(int64_t step, double lr_scale, const core::NamedTensors& state) override {
-    const int64_t before = swa_.count();
-    const bool first = swa_.after_step(step, lr_scale, state);
-    collected_ = swa_.count() != before;
-    return first;
+    return swa_.after_step(step, lr_scale, state);
   }
-  bool collected() const override { return collected_; }
   core::NamedTensors averaged(const core::NamedTensors& cur) const override {
     return swa_.averaged(cur);
   }
@@ -29,7 +26,6 @@ class SwaAverager final : public Averager {
 
  private:
   optim::Swa swa_;
-  bool collected_ = false;
 };
 
 class EmaAverager final : public Averager {
@@ -40,7 +36,7 @@ class EmaAverager final : public Averager {
     ++count_;
     return false;
   }
-  bool collected() const override { return true; }
+  bool acts_at(int64_t, double) const override { return true; }
   core::NamedTensors averaged(const core::NamedTensors& cur) const override {
     return ema_.averaged(cur);
   }

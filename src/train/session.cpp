@@ -26,6 +26,36 @@ void broadcast_parameters(model::GPTImpl& m, dist::Comm& comm) {
   }
 }
 
+// The reference's set-up lines (and pgolf's device, step and kernel lines), in its order.
+void log_session(const Session& s, const std::string& cuda_setup) {
+  const config::Config& cfg = s.cfg;
+  const double token_lr = cfg.model.tie_embeddings ? cfg.optim.tied_embed_lr : cfg.optim.embed_lr;
+  s.log.line(core::format("model_params:%lld", static_cast<long long>(s.model->count_params())));
+  s.log.line(core::format("world_size:%d grad_accum_steps:%d", s.comm.world_size(), s.grad_accum));
+  s.log.line(s.step->describe() + " micro_batches:" + std::to_string(s.grad_accum));
+  s.log.line(core::format("attention_mode:%s num_heads:%lld num_kv_heads:%lld",
+                        config::choice_name(cfg.model.attention),
+                        static_cast<long long>(cfg.model.num_heads),
+                        static_cast<long long>(cfg.model.num_kv_heads)));
+  s.log.line(core::format("tie_embeddings:%s embed_lr:%g matrix_lr:%g scalar_lr:%g",
+                        cfg.model.tie_embeddings ? "True" : "False", token_lr, cfg.optim.matrix_lr,
+                        cfg.optim.scalar_lr));
+  s.log.line(core::format(
+      "train_batch_tokens:%lld train_seq_len:%lld iterations:%lld warmup_steps:%lld "
+      "max_wallclock_seconds:%.3f",
+      static_cast<long long>(cfg.train.train_batch_tokens),
+      static_cast<long long>(cfg.train.train_seq_len), static_cast<long long>(cfg.train.iterations),
+      static_cast<long long>(cfg.train.warmup_steps), cfg.train.max_wallclock_seconds));
+  s.log.line(core::format("seed:%lld", static_cast<long long>(cfg.train.seed)));
+  s.log.line(std::string("device:") + s.device.str() + " dtype:" +
+           model::dtype_policy_name(s.policy) + " threads:" +
+           std::to_string(torch::get_num_threads()) + " " + s.optim->describe());
+  if (!cuda_setup.empty()) s.log.line(cuda_setup);
+  if (cfg.train.fused_kernels)
+    s.log.line(std::string("fused_kernels:") +
+             (model::fused::enabled() && model::fused::compiled() ? "on" : "off (needs CUDA and a build with nvcc)"));
+}
+
 }  // namespace
 
 EvalData load_eval_data(const config::Config& cfg, torch::Device device, bool check_vocab) {
@@ -81,33 +111,17 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
   s->optim = std::make_unique<optim::OptimizerSet>(
       params, cfg.optim, config::split_list(cfg.quant.control_tensor_name_patterns), &comm);
   s->averager = make_averager(cfg.train, params);
+  s->step = make_step(StepParts{s->model, s->optim.get(), s->grad_sync.get(), &comm, s->device,
+                                s->policy, s->model->parameters()},
+                      step_options(cfg), [&log](const std::string& l) { log.line(l); });
   // Token ids are checked against VOCAB_SIZE as each shard is opened (the first one now).
-  s->loader = std::make_unique<data::DistributedTokenLoader>(
-      s->train_files, comm.rank(), comm.world_size(), cfg.model.vocab_size);
-  const double token_lr = cfg.model.tie_embeddings ? cfg.optim.tied_embed_lr : cfg.optim.embed_lr;
-  log.line(core::format("model_params:%lld", static_cast<long long>(model::count_params(*s->model))));
-  log.line(core::format("world_size:%d grad_accum_steps:%d", comm.world_size(), s->grad_accum));
-  log.line(core::format("attention_mode:%s num_heads:%lld num_kv_heads:%lld",
-                        config::choice_name(cfg.model.attention),
-                        static_cast<long long>(cfg.model.num_heads),
-                        static_cast<long long>(cfg.model.num_kv_heads)));
-  log.line(core::format("tie_embeddings:%s embed_lr:%g matrix_lr:%g scalar_lr:%g",
-                        cfg.model.tie_embeddings ? "True" : "False", token_lr, cfg.optim.matrix_lr,
-                        cfg.optim.scalar_lr));
-  log.line(core::format(
-      "train_batch_tokens:%lld train_seq_len:%lld iterations:%lld warmup_steps:%lld "
-      "max_wallclock_seconds:%.3f",
-      static_cast<long long>(cfg.train.train_batch_tokens),
-      static_cast<long long>(cfg.train.train_seq_len), static_cast<long long>(cfg.train.iterations),
-      static_cast<long long>(cfg.train.warmup_steps), cfg.train.max_wallclock_seconds));
-  log.line(core::format("seed:%lld", static_cast<long long>(cfg.train.seed)));
-  log.line(std::string("device:") + s->device.str() + " dtype:" +
-           model::dtype_policy_name(s->policy) + " threads:" +
-           std::to_string(torch::get_num_threads()) + " " + s->optim->describe());
-  if (!cuda_setup.empty()) log.line(cuda_setup);
-  if (cfg.train.fused_kernels)
-    log.line(std::string("fused_kernels:") +
-             (model::fused::enabled() && model::fused::compiled() ? "on" : "off (needs CUDA and a build with nvcc)"));
+  data::TrainLoaderOptions lo;
+  lo.kind = cfg.data.loader;
+  lo.rank = comm.rank();
+  lo.world_size = comm.world_size();
+  lo.vocab_size = cfg.model.vocab_size;
+  s->loader = data::make_train_loader(s->train_files, lo);
+  log_session(*s, cuda_setup);
   return s;
 }
 

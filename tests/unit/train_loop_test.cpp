@@ -6,7 +6,7 @@
 //   * a non-finite loss (a weight corrupted to NaN mid-run) stops the run without stepping, with
 //     a checkpoint of the last good step and a message naming the step and the checkpoint;
 //   * metrics.jsonl carries step, losses, lr multiplier, momentum, tokens/s and elapsed time,
-//     with the values the schedule defines;
+//     with the values the schedule defines, written in batches at log/validation/checkpoint steps;
 //   * late QAT switches on at LATE_QAT_FRAC of the run (int5 MLP, int6 attention) and only
 //     changes the steps after it.
 #include <gtest/gtest.h>
@@ -301,6 +301,32 @@ TEST(TrainLoopTest, MetricsJsonlHasStepLossesScheduleSpeedAndTime) {
   EXPECT_EQ(val.back()["val_loss"].get<double>(), r.result.last_val_loss);
 }
 
+// Train events are buffered (rank 0 only) and written at log steps, before validation and
+// checkpoints, and at the end: a step that does none of these writes nothing, and every step
+// still has its line, in order.
+TEST(TrainLoopTest, MetricsAreWrittenOnlyAtLogValidationCheckpointAndEnd) {
+  auto cfg = tiny_config();
+  cfg.train.train_log_every = 0;  // no train lines: flushes at validation (3, 6) and the end
+  const std::string dir = ::testing::TempDir() + "/train_loop_metrics_batched";
+  fs::create_directories(dir);
+  const std::string path = dir + "/metrics.jsonl";
+  fs::remove(path);
+  core::Logger log;
+  log.open("", path);
+  const auto written = [&] {
+    int64_t n = 0;
+    for (const auto& e : read_jsonl(path)) n += e["event"] == "train";
+    return n;
+  };
+  std::vector<int64_t> seen;
+  train_run(cfg, {}, nullptr, &log, [&](Session&, const StepRecord&) { seen.push_back(written()); });
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 0, 0, 3, 3, 3, 6, 6}));
+  std::vector<int64_t> steps;
+  for (const auto& e : read_jsonl(path))
+    if (e["event"] == "train") steps.push_back(e["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+}
+
 TEST(TrainLoopTest, LateQatStartsAtTheFractionAndOnlyChangesLaterSteps) {
   auto cfg = tiny_config();
   cfg.train.late_qat_frac = 0.5;  // iteration form: on once 4 of the 8 steps are done
@@ -354,7 +380,7 @@ TEST(TrainLoopTest, CudaGraphStepMatchesEagerOnGpu) {
   graphs.train.cuda_graphs = true;
   int captured_steps = 0;
   const RunOut graphed = train_run(graphs, {}, nullptr, nullptr, [&](Session& s, const StepRecord&) {
-    if (s.step_graph && s.step_graph->update_captured()) ++captured_steps;
+    if (s.step->captured()) ++captured_steps;
   });
   EXPECT_EQ(captured_steps, cfg.train.iterations) << "a graph fell back to eager steps";
   ASSERT_EQ(eager.steps.size(), graphed.steps.size());

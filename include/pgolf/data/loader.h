@@ -78,6 +78,9 @@ class DistributedTokenLoader {
 
   std::pair<torch::Tensor, torch::Tensor> next_batch(int64_t global_tokens, int64_t seq_len,
                                                      int64_t grad_accum_steps);
+  // The same call's span of local + 1 tokens itself (x and y are its two overlapping views): the
+  // trainer moves it to the device once instead of x and y apart.
+  torch::Tensor next_span(int64_t global_tokens, int64_t seq_len, int64_t grad_accum_steps);
   LoaderState state() const { return stream_.state(); }
   void restore(const LoaderState& state) { stream_.restore(state); }
   int rank() const { return rank_; }

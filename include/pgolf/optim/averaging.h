@@ -19,6 +19,8 @@ class Swa {
   // snapshots `state` when lr_scale < start_frac and step % every == 0. Returns true when that
   // snapshot was the first (the caller logs `swa:start step:N`).
   bool after_step(int64_t step, double lr_scale, const core::NamedTensors& state);
+  // The rule after_step applies: lr_scale < start_frac and step % every == 0.
+  bool due(int64_t step, double lr_scale) const { return lr_scale < start_frac_ && step % every_ == 0; }
   void add(const core::NamedTensors& state);  // unconditional snapshot
   int64_t count() const { return count_; }
   // (sum / count) cast to each current tensor's dtype and device; empty when count <= 1 (the

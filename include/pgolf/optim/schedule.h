@@ -28,15 +28,15 @@ double muon_momentum(int64_t step, double warmup_start, double momentum, int64_t
 bool late_qat_due(int64_t step, double elapsed_ms, int64_t iterations, double late_qat_frac,
                   double max_wallclock_ms);
 
-// torch.nn.utils.clip_grad_norm_: total = L2 norm of the per-tensor L2 norms of every defined
-// gradient (fp32 and bf16 together); every gradient is multiplied by min(max_norm / (total +
-// 1e-6), 1). Returns the pre-clip total. max_norm <= 0 only measures.
-double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
-// The same in two graph-safe halves (no host sync; CUDA_GRAPHS=1 captures them): the pre-clip
-// total as a 0-d tensor on the gradients' device (0 without gradients), and the scaling by
+// torch.nn.utils.clip_grad_norm_ in two graph-safe halves (no host sync; the training step and
+// CUDA_GRAPHS=1 use them): the pre-clip total = L2 norm of the per-tensor L2 norms of every
+// defined gradient (fp32 and bf16 together) as a 0-d tensor on the gradients' device (0 without
+// gradients; NaN/Inf when any gradient is), and the scaling of every gradient by
 // min(max_norm / (total + 1e-6), 1) with max_norm a 0-d tensor there (+inf: no clipping).
 torch::Tensor grad_total_norm(const std::vector<torch::Tensor>& params);
 void clip_grads_with_norm(const std::vector<torch::Tensor>& params, const torch::Tensor& total,
                           const torch::Tensor& max_norm);
+// Both halves at once, returning the pre-clip total on the host (max_norm <= 0 only measures).
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
 
 }  // namespace pgolf::optim

@@ -15,11 +15,13 @@ namespace pgolf::train {
 class Averager {
  public:
   virtual ~Averager() = default;
-  // After optimiser step `step` (from 1) taken with LR multiplier `lr_scale`. Returns true when a
-  // snapshot was taken for the first time (SWA logs `swa:start step:N`); collected() tells whether
-  // this step was collected at all.
+  // Whether after_step would use the weights of optimiser step `step` (from 1) taken with LR
+  // multiplier `lr_scale`: the loop builds the state only for those steps (EMA: every step; SWA:
+  // below SWA_START_FRAC, every SWA_EVERY steps).
+  virtual bool acts_at(int64_t step, double lr_scale) const = 0;
+  // Called only where acts_at() is true. Returns true when a snapshot was taken for the first
+  // time (SWA logs `swa:start step:N`).
   virtual bool after_step(int64_t step, double lr_scale, const core::NamedTensors& state) = 0;
-  virtual bool collected() const = 0;
   // The averaged state to load, or empty when there is nothing to apply.
   virtual core::NamedTensors averaged(const core::NamedTensors& current) const = 0;
   virtual std::string apply_line() const = 0;

@@ -17,7 +17,7 @@
 #include "pgolf/optim/optimizer_set.h"
 #include "pgolf/train/averager.h"
 #include "pgolf/train/grad_sync.h"
-#include "pgolf/train/step_graph.h"
+#include "pgolf/train/step.h"
 
 namespace pgolf::train {
 
@@ -34,11 +34,12 @@ struct Session {
   std::unique_ptr<GradSync> grad_sync;  // DDP-style gradient averaging; null for one rank
   std::vector<std::string> train_files;
   std::vector<std::string> val_files;
-  std::unique_ptr<data::DistributedTokenLoader> loader;
+  std::unique_ptr<data::TrainLoader> loader;  // LOADER (data/train_loader.h)
   torch::Tensor val_tokens;  // CPU int64, usable + 1 tokens
   eval::ByteLuts luts;       // on `device`
-  std::unique_ptr<StepGraph> step_graph;  // CUDA_GRAPHS=1 on CUDA; null = eager steps
-  bool step_graph_checked = false;        // make_step_graph() was tried (reason logged once)
+  // The training step, chosen once here (eager, or graphed with CUDA_GRAPHS=1); it holds the
+  // parameter list, made once.
+  std::unique_ptr<Step> step;
 };
 
 // Validation tokens (truncated to whole sequences as the reference) and byte tables on `device`.

@@ -28,6 +28,9 @@ namespace pgolf::train {
 
 struct StepBatch {
   torch::Tensor x, y;  // int64 (rows, seq_len): CPU from the loader, or device inside a body
+  // Optional: the rows * seq_len + 1 tokens x and y are views of (batch_from_span in step.h);
+  // when defined, the eager step copies it to the device once and slices x and y there.
+  torch::Tensor span;
 };
 
 // The captured work: forward + backward of every micro-step over `batches` (already on the
