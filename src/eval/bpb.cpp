@@ -55,6 +55,27 @@ double sum_bytes(const ByteLuts& luts, const torch::Tensor& prev, const torch::T
   return static_cast<double>(bytes.sum().item<int64_t>());
 }
 
+void ByteSource::validate(int64_t n, const char* what) const {
+  if (!has_sidecar()) {
+    validate_luts(luts, what);
+    return;
+  }
+  PGOLF_CHECK_INPUT(sidecar.dim() == 1 && !torch::isFloatingType(sidecar.scalar_type()),
+                    what << ": byte sidecar: expected a 1-D integer tensor, found "
+                         << sidecar.scalar_type() << " " << sidecar.sizes());
+  PGOLF_CHECK_INPUT(sidecar.numel() >= n, what << ": byte sidecar holds " << sidecar.numel()
+                                               << " entries, expected one per token (" << n << ")");
+}
+
+double ByteSource::sum(const torch::Tensor& prev, const torch::Tensor& tgt,
+                       const torch::Tensor& tgt_pos, const torch::Tensor& scored) const {
+  if (!has_sidecar()) return sum_bytes(luts, prev, tgt, scored);
+  torch::Tensor bytes = sidecar.index_select(0, tgt_pos.reshape(-1)).view(tgt_pos.sizes());
+  bytes = bytes.to(torch::kInt64);
+  if (scored.defined()) bytes = bytes.masked_fill(scored.logical_not(), 0);
+  return static_cast<double>(bytes.sum().item<int64_t>());
+}
+
 torch::Tensor per_token_nll(const torch::Tensor& logits, const torch::Tensor& targets) {
   PGOLF_CHECK(logits.dim() == 3 && targets.dim() == 2 && logits.size(0) == targets.size(0) &&
                   logits.size(1) == targets.size(1),

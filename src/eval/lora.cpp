@@ -13,7 +13,8 @@ namespace pgolf::eval {
 torch::Tensor BatchedLora::forward(const torch::Tensor& x) const {
   // (B,T,in) @ (B,in,r) -> (B,T,r); @ (B,r,out) -> (B,T,out)
   const auto dtype = x.scalar_type();
-  return torch::bmm(torch::bmm(x, a.transpose(1, 2).to(dtype)), b.transpose(1, 2).to(dtype));
+  const auto d = torch::bmm(torch::bmm(x, a.transpose(1, 2).to(dtype)), b.transpose(1, 2).to(dtype));
+  return scale == 1.0 ? d : d * scale;
 }
 
 std::vector<torch::Tensor> LoraState::parameters() const {

@@ -10,7 +10,8 @@ namespace pgolf::eval {
 
 const char* EvalResult::unit_name() const {
   if (method == "standard") return "sequences";
-  if (method == "ttt_lora") return "documents";
+  if (method == "ttt_lora" || method == "ttt_doc") return "documents";
+  if (method == "ttt_chunk_sgd") return "chunks";
   return "windows";
 }
 
@@ -78,6 +79,11 @@ std::string result_line(const EvalResult& r) {
                       static_cast<long long>(r.units), 1000.0 * r.seconds);
 }
 
+std::string timing_line(const EvalResult& r) {
+  return core::format("eval_timing method:%s decompress:%.1fs warmup:%.1fs score:%.1fs",
+                      r.method.c_str(), r.decompress_seconds, r.warmup_seconds, r.seconds);
+}
+
 nlohmann::json to_json(const EvalResult& r) {
   nlohmann::json j;
   j["method"] = r.method;
@@ -93,6 +99,9 @@ nlohmann::json to_json(const EvalResult& r) {
                 {"token_count", r.local_tokens},
                 {"tokens_per_second", r.tokens_per_second()}};
   j["seconds"] = r.seconds;
+  j["timing"] = {{"decompress_seconds", r.decompress_seconds},
+                 {"warmup_seconds", r.warmup_seconds},
+                 {"score_seconds", r.seconds}};
   j["settings"] = r.settings;
   return j;
 }

@@ -55,6 +55,7 @@ struct WindowBatch {
   torch::Tensor x;       // (B,L) int64 inputs, zero-padded on the right
   torch::Tensor y;       // (B,L) int64 targets, zero-padded on the right
   torch::Tensor scored;  // (B,L) bool: positions this window scores
+  torch::Tensor pos;     // (B,L) int64: stream index of each target (the byte sidecar's entry)
 };
 
 WindowBatch build_batch(const torch::Tensor& tokens, const int64_t* starts, int64_t count,
@@ -62,12 +63,13 @@ WindowBatch build_batch(const torch::Tensor& tokens, const int64_t* starts, int6
   const int64_t total = tokens.numel() - 1;
   const int64_t L = opts.seq_len;
   WindowBatch b{torch::zeros({count, L}, torch::kInt64), torch::zeros({count, L}, torch::kInt64),
-                torch::zeros({count, L}, torch::kBool)};
+                torch::zeros({count, L}, torch::kBool), torch::zeros({count, L}, torch::kInt64)};
   for (int64_t i = 0; i < count; ++i) {
     const int64_t ws = starts[i];
     const int64_t wlen = std::min(ws + L, total) - ws;
     b.x[i].slice(0, 0, wlen).copy_(tokens.slice(0, ws, ws + wlen));
     b.y[i].slice(0, 0, wlen).copy_(tokens.slice(0, ws + 1, ws + wlen + 1));
+    b.pos[i].slice(0, 0, wlen).copy_(torch::arange(ws + 1, ws + wlen + 1));
     const int64_t begin = sliding_scored_begin(ws, wlen, L, opts.stride, opts.mode);
     if (begin < wlen) b.scored[i].slice(0, begin, wlen).fill_(true);
   }
@@ -84,12 +86,13 @@ EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_toke
               "eval_sliding: rank " << dist.rank << " outside world " << dist.world);
   PGOLF_CHECK_INPUT(opts.batch_seqs > 0,
                     "EVAL_BATCH_SEQS must be positive, found " << opts.batch_seqs);
-  validate_luts(luts, "eval_sliding");
-  const ByteLuts cpu_luts = luts.to(torch::kCPU);
   const torch::Tensor tokens = as_token_stream(val_tokens, "validation tokens");
+  const ByteSource bytes{opts.byte_sidecar.defined() ? ByteLuts{} : luts.to(torch::kCPU),
+                         opts.byte_sidecar};
+  bytes.validate(tokens.numel(), "eval_sliding");
   PGOLF_CHECK_INPUT(tokens.numel() >= 2,
                     "validation tokens: need at least 2 tokens, found " << tokens.numel());
-  check_ids_in_luts(tokens, luts, "validation tokens");
+  if (!bytes.has_sidecar()) check_ids_in_luts(tokens, luts, "validation tokens");
   const std::vector<int64_t> starts =
       sliding_window_starts(tokens.numel() - 1, opts.seq_len, opts.stride, opts.mode);
   const int64_t n = static_cast<int64_t>(starts.size());
@@ -115,8 +118,8 @@ EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_toke
     nll_sum +=
         per_token_nll(logits, b.y).to(torch::kFloat64).masked_fill(scored.logical_not(), 0.0).sum();
     local.tokens += static_cast<double>(b.scored.sum().item<int64_t>());
-    // Byte rule with prev = the input token at the scored position.
-    local.bytes += sum_bytes(cpu_luts, b.x, b.y, b.scored);
+    // Byte rule with prev = the input token at the scored position (or the sidecar's entry).
+    local.bytes += bytes.sum(b.x, b.y, b.pos, b.scored);
     if (progress.due(batch_index, bi + count == my_end)) {
       local.nll = nll_sum.item<double>();
       progress.report(bi + count - my_begin, local);
@@ -134,6 +137,7 @@ EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_toke
   r.settings = {{"seq_len", opts.seq_len},
                 {"stride", opts.stride},
                 {"batch_seqs", opts.batch_seqs},
+                {"byte_sidecar", bytes.has_sidecar()},
                 {"world_size", dist.world}};
   return r;
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "pgolf/core/error.h"
+#include "pgolf/model/attention_banked.h"
 
 namespace pgolf::eval {
 
@@ -32,24 +33,42 @@ StandardEvalOptions standard_options(const config::TrainConfig& train, int64_t g
   return o;
 }
 
+namespace {
+
+// One packed row (the record's eval_val batch): cu_seqlens from the BOS positions of x.
+torch::Tensor varlen_batch_nll(const StandardEvalOptions& o, const torch::Tensor& x,
+                               const torch::Tensor& y) {
+  const auto flat = x.reshape(-1), bos = flat.eq(o.bos_id).nonzero().view(-1);
+  std::vector<int64_t> pos(bos.data_ptr<int64_t>(), bos.data_ptr<int64_t>() + bos.numel());
+  const auto cu = model::build_cu_seqlens(pos, flat.numel(), o.seq_len, 64).first;
+  const auto logits = o.varlen_logits(flat.unsqueeze(0).to(o.device), cu.to(o.device));
+  PGOLF_CHECK(logits.dim() == 3 && logits.size(1) == flat.numel(),
+              "eval_standard: varlen logits " << logits.sizes() << " for " << flat.numel()
+                                              << " ids");
+  return per_token_nll(logits, y.reshape({1, -1})).to(torch::kFloat64).sum();
+}
+
+}  // namespace
+
 EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tokens,
                          const ByteLuts& luts, const StandardEvalOptions& opts,
                          const DistContext& dist) {
-  PGOLF_CHECK(static_cast<bool>(logits_fn), "eval_standard: no logits function");
+  PGOLF_CHECK(logits_fn || opts.varlen_logits, "eval_standard: no logits function");
   PGOLF_CHECK(dist.world > 0 && dist.rank >= 0 && dist.rank < dist.world,
               "eval_standard: rank " << dist.rank << " outside world " << dist.world);
   const int64_t seq_len = opts.seq_len;
   const int64_t batch_seqs =
       standard_local_batch_seqs(opts.val_batch_size, dist.world, opts.grad_accum_steps, seq_len);
-  validate_luts(luts, "eval_standard");
-  const ByteLuts cpu_luts = luts.to(torch::kCPU);
   const torch::Tensor tokens = as_token_stream(val_tokens, "validation tokens");
+  const ByteSource bytes{opts.byte_sidecar.defined() ? ByteLuts{} : luts.to(torch::kCPU),
+                         opts.byte_sidecar};
+  bytes.validate(tokens.numel(), "eval_standard");
   const int64_t total_seqs = (tokens.numel() - 1) / seq_len;
   PGOLF_CHECK_INPUT(total_seqs >= 1,
                     "validation tokens: " << tokens.numel()
                                           << " tokens cannot fill one sequence of TRAIN_SEQ_LEN="
                                           << seq_len << " plus its final target");
-  check_ids_in_luts(tokens, luts, "validation tokens");
+  if (!bytes.has_sidecar()) check_ids_in_luts(tokens, luts, "validation tokens");
 
   const int64_t seq_begin = total_seqs * dist.rank / dist.world;
   const int64_t seq_end = total_seqs * (dist.rank + 1) / dist.world;
@@ -66,15 +85,20 @@ EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tok
     const torch::Tensor chunk = tokens.slice(0, s * seq_len, e * seq_len + 1);
     const torch::Tensor x = chunk.slice(0, 0, -1).view({-1, seq_len});  // (B,L) inputs
     const torch::Tensor y = chunk.slice(0, 1).view({-1, seq_len});      // (B,L) targets
-    const torch::Tensor logits = logits_fn(x.to(opts.device));
-    PGOLF_CHECK(
-        logits.dim() == 3 && logits.size(0) == x.size(0) && logits.size(1) == seq_len,
-        "eval_standard: logits function returned " << logits.sizes() << " for ids " << x.sizes());
     const double count = static_cast<double>(y.numel());
-    // The reference's forward returns the fp32 batch mean; the sum is mean * count in float64.
-    nll_sum += per_token_nll(logits, y).mean().to(torch::kFloat64) * count;
+    if (opts.varlen_logits) {
+      nll_sum += varlen_batch_nll(opts, x, y);  // the record sums per-token NLL in float64
+    } else {
+      const torch::Tensor logits = logits_fn(x.to(opts.device));
+      PGOLF_CHECK(
+          logits.dim() == 3 && logits.size(0) == x.size(0) && logits.size(1) == seq_len,
+          "eval_standard: logits function returned " << logits.sizes() << " for ids " << x.sizes());
+      // The reference's forward returns the fp32 batch mean; the sum is mean * count in float64.
+      nll_sum += per_token_nll(logits, y).mean().to(torch::kFloat64) * count;
+    }
     local.tokens += count;
-    local.bytes += sum_bytes(cpu_luts, x, y);
+    const auto pos = torch::arange(s * seq_len + 1, e * seq_len + 1).view({-1, seq_len});
+    local.bytes += bytes.sum(x, y, pos);
     if (progress.due(batch_index, e == seq_end)) {
       local.nll = nll_sum.item<double>();
       progress.report(e - seq_begin, local);
@@ -92,6 +116,8 @@ EvalResult eval_standard(const LogitsFn& logits_fn, const torch::Tensor& val_tok
                 {"val_batch_size", opts.val_batch_size},
                 {"grad_accum_steps", opts.grad_accum_steps},
                 {"local_batch_seqs", batch_seqs},
+                {"varlen", static_cast<bool>(opts.varlen_logits)},
+                {"byte_sidecar", bytes.has_sidecar()},
                 {"world_size", dist.world}};
   return r;
 }

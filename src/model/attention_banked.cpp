@@ -70,6 +70,31 @@ torch::Tensor banked_causal_attention(const torch::Tensor& q, const torch::Tenso
       .transpose(1, 2);
 }
 
+Segments make_segments(const torch::Tensor& cu_seqlens, int64_t n) {
+  Segments s;
+  s.ids = segment_ids(cu_seqlens, n);
+  const auto cu = cu_seqlens.to(torch::kCPU, torch::kInt64);
+  s.max_len = cu.diff().max().item<int64_t>();
+  s.cu_seqlens = cu_seqlens.to(torch::kInt32);
+  return s;
+}
+
+torch::Tensor varlen_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, const Segments& seg) {
+  if (!seg.defined() || !flash_varlen_supported(q)) return banked_causal_attention(q, k, v, seg.ids);
+  PGOLF_CHECK(q.size(0) == 1, "varlen attention: expected one packed row, found " << q.sizes());
+  return flash_varlen_attention(q[0], k[0], v[0], seg.cu_seqlens, seg.max_len).unsqueeze(0);
+}
+
+#ifndef PGOLF_WITH_CUDA
+// Builds without the CUDA sources: never supported, so varlen_attention always masks.
+bool flash_varlen_supported(const torch::Tensor&) { return false; }
+torch::Tensor flash_varlen_attention(const torch::Tensor&, const torch::Tensor&,
+                                     const torch::Tensor&, const torch::Tensor&, int64_t) {
+  PGOLF_FAIL("flash varlen attention: this build has no CUDA sources");
+}
+#endif
+
 std::pair<torch::Tensor, int64_t> build_cu_seqlens(std::vector<int64_t> bos, int64_t total_len,
                                                    int64_t max_doc_len, int64_t bucket) {
   PGOLF_CHECK(total_len >= 1 && bucket >= 1, "build_cu_seqlens: total_len " << total_len
@@ -132,24 +157,26 @@ torch::Tensor BankedAttentionImpl::forward(const torch::Tensor& x, const torch::
                                            const torch::Tensor& k_w, const torch::Tensor& v_w,
                                            const torch::Tensor& out_w, const torch::Tensor& cos,
                                            const torch::Tensor& sin,
-                                           const torch::Tensor& segments) {
+                                           const Segments& segments,
+                                           const AdapterHook& hook) {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t H = opts_.num_heads, Hkv = opts_.num_kv_heads, D = head_dim_;
   const auto dt = x.scalar_type();
-  const auto q_raw = F::linear(x, q_w.to(dt));                      // (B,T,H*D)
+  using S = AdapterSite;  // TTT adapters (none unless the hook holds some)
+  const auto q_raw = hook.add(S::kQ, F::linear(x, q_w.to(dt)), x);  // (B,T,H*D)
   auto q = q_raw.reshape({B, T, H, D});
-  auto k = F::linear(x, k_w.to(dt)).reshape({B, T, Hkv, D});
-  const auto v = F::linear(x, v_w.to(dt)).reshape({B, T, Hkv, D});
+  auto k = hook.add(S::kK, F::linear(x, k_w.to(dt)), x).reshape({B, T, Hkv, D});
+  const auto v = hook.add(S::kV, F::linear(x, v_w.to(dt)), x).reshape({B, T, Hkv, D});
   q = fused::rms_norm(q);
   k = fused::rms_norm(k);
   q = partial_rotary(q, cos.to(dt), sin.to(dt), opts_.rope_dims);
   k = partial_rotary(k, cos.to(dt), sin.to(dt), opts_.rope_dims);
   q = q * q_gain.to(dt).view({1, 1, H, 1});
-  auto y = banked_causal_attention(q, k, v, segments);             // (B,T,H,D)
+  auto y = varlen_attention(q, k, v, segments);                    // (B,T,H,D)
   if (opts_.xsa) y = exclusive_self_attention(y, v);
   const auto g = head_gate(x, q_raw);                              // (B,T,H)
   if (g.defined()) y = y * g.unsqueeze(-1);
-  return F::linear(y.reshape({B, T, H * D}), out_w.to(dt));
+  return hook.add(S::kOut, F::linear(y.reshape({B, T, H * D}), out_w.to(dt)), x);
 }
 
 }  // namespace pgolf::model

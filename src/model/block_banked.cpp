@@ -39,9 +39,11 @@ torch::Tensor BankedBlockImpl::mlp(const torch::Tensor& x, const LayerWeights& w
 torch::Tensor BankedBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& x0,
                                        const LayerWeights& w, const BankedContext& ctx) {
   const auto x_in = fused::resid_mix(x, x0, resid_mix.to(x.scalar_type()));
-  const auto a = attn(normed(x_in), w.q, w.k, w.v, w.out, ctx.cos, ctx.sin, ctx.segments);
+  const auto a =
+      attn(normed(x_in), w.q, w.k, w.v, w.out, ctx.cos, ctx.sin, ctx.segments, ctx.hook);
   auto out = x_in + chan(attn_scale, x_in) * a;
-  return out + chan(mlp_scale, out) * mlp(normed(out), w);
+  const auto n = normed(out);
+  return out + chan(mlp_scale, out) * ctx.hook.add(AdapterSite::kMlp, mlp(n, w), n);
 }
 
 std::pair<torch::Tensor, torch::Tensor> BankedBlockImpl::forward_parallel(
@@ -50,8 +52,10 @@ std::pair<torch::Tensor, torch::Tensor> BankedBlockImpl::forward_parallel(
     const torch::Tensor& post) {
   const auto read = fused::resid_mix(lane0, x0, resid_mix.to(lane0.scalar_type()));
   const auto a = chan(attn_scale, lane0) *
-                 attn(normed(read), w.q, w.k, w.v, w.out, ctx.cos, ctx.sin, ctx.segments);
-  const auto m = chan(mlp_scale, lane1) * mlp(normed(lane1), w);
+                 attn(normed(read), w.q, w.k, w.v, w.out, ctx.cos, ctx.sin, ctx.segments,
+                      ctx.hook);
+  const auto n = normed(lane1);
+  const auto m = chan(mlp_scale, lane1) * ctx.hook.add(AdapterSite::kMlp, mlp(n, w), n);
   const auto r = resid.to(lane0.scalar_type()), p = post.to(lane0.scalar_type());  // (2), (2,2)
   auto l0 = r[0] * lane0 + p[0][0] * a + p[1][0] * m;
   auto l1 = r[1] * lane1 + p[0][1] * a + p[1][1] * m;

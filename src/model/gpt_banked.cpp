@@ -138,17 +138,19 @@ torch::Tensor BankedGPTImpl::decoder(torch::Tensor x, const torch::Tensor& x0,
   const int64_t psl = cfg_.parallel_start_layer;
   const size_t n_skip = static_cast<size_t>(skip_weights.size(0));
   torch::Tensor lane0, lane1;
+  BankedContext c = ctx;  // c.hook.slot: the virtual layer slot of each call
   for (size_t idx = 0; idx < order.size(); ++idx) {
     const int64_t i = order[idx];
+    c.hook.slot = ctx.hook.slot + static_cast<int64_t>(idx);
     const bool take_skip = idx < n_skip && !skips.empty();
     if (psl > 0 && i >= psl) {
       if (!lane0.defined()) lane0 = lane1 = x;
       if (take_skip) lane0 = skip_into(lane0, skips.back(), idx);  // skips enter lane 0
       std::tie(lane0, lane1) = block_list_[static_cast<size_t>(i)]->forward_parallel(
-          lane0, lane1, x0, weights(i), ctx, parallel_resid_lambdas[i], parallel_post_lambdas[i]);
+          lane0, lane1, x0, weights(i), c, parallel_resid_lambdas[i], parallel_post_lambdas[i]);
     } else {
       if (take_skip) x = skip_into(x, skips.back(), idx);
-      x = block_list_[static_cast<size_t>(i)](x, x0, weights(i), ctx);
+      x = block_list_[static_cast<size_t>(i)](x, x0, weights(i), c);
       if (trace_) trace_->block_calls.emplace_back(i, x.detach());
     }
     if (take_skip) skips.pop_back();
@@ -159,7 +161,8 @@ torch::Tensor BankedGPTImpl::decoder(torch::Tensor x, const torch::Tensor& x0,
   return 0.5 * (lane0 + lane1);
 }
 
-torch::Tensor BankedGPTImpl::hidden(const torch::Tensor& ids, const torch::Tensor& cu_seqlens) {
+torch::Tensor BankedGPTImpl::hidden(const torch::Tensor& ids, const torch::Tensor& cu_seqlens,
+                                    const BankedAdapters* adapters) {
   PGOLF_CHECK(ids.dim() == 2 && ids.size(1) >= 1 && ids.scalar_type() == torch::kInt64,
               "GPT: expected int64 ids of shape (B,T), found " << ids.scalar_type() << " "
                                                                 << ids.sizes());
@@ -172,7 +175,8 @@ torch::Tensor BankedGPTImpl::hidden(const torch::Tensor& ids, const torch::Tenso
   auto [cos, sin] = rotary_.tables(T, x.device(), torch::kFloat32, /*faithful=*/false);
   ctx.cos = cos.view({1, T, 1, -1});  // positions along the whole (packed) row, as the record
   ctx.sin = sin.view({1, T, 1, -1});
-  if (cu_seqlens.defined()) ctx.segments = segment_ids(cu_seqlens, T);
+  if (cu_seqlens.defined()) ctx.segments = make_segments(cu_seqlens, T);
+  ctx.hook.adapters = adapters;
   const int64_t half = cfg_.num_layers / 2;
   std::vector<int64_t> enc = layers_.encoder, dec = layers_.decoder;
   if (!looping_) {
@@ -185,6 +189,7 @@ torch::Tensor BankedGPTImpl::hidden(const torch::Tensor& ids, const torch::Tenso
     x = block_list_[static_cast<size_t>(i)](x, x0, weights(i), ctx);
     if (trace_) trace_->block_calls.emplace_back(i, x.detach());
     skips.push_back(x);
+    ++ctx.hook.slot;
   }
   x = decoder(x, x0, std::move(skips), dec, ctx);
   const auto out = fused::rms_norm(x);  // final_norm
@@ -195,21 +200,29 @@ torch::Tensor BankedGPTImpl::hidden(const torch::Tensor& ids, const torch::Tenso
   return out;
 }
 
-torch::Tensor BankedGPTImpl::head_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens) {
-  const auto h = hidden(ids, cu_seqlens);
+torch::Tensor BankedGPTImpl::head_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens,
+                                         const BankedAdapters* adapters) {
+  const auto h = hidden(ids, cu_seqlens, adapters);
+  if (adapters != nullptr) return head_logits_of(h) + adapters->head_delta(h);
+  return head_logits_of(h);
+}
+
+torch::Tensor BankedGPTImpl::head_logits_of(const torch::Tensor& h) {
   return lm_head ? lm_head(h) : F::linear(h, tok_emb->weight.to(h.scalar_type()));
 }
 
-torch::Tensor BankedGPTImpl::forward_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens) {
+torch::Tensor BankedGPTImpl::forward_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens,
+                                            const BankedAdapters* adapters) {
   const double cap = cfg_.logit_softcap;
-  return cap * torch::tanh(head_logits(ids, cu_seqlens) / cap);
+  return cap * torch::tanh(head_logits(ids, cu_seqlens, adapters) / cap);
 }
 
 torch::Tensor BankedGPTImpl::forward(const torch::Tensor& ids, const torch::Tensor& targets,
                                      const torch::Tensor& cu_seqlens) {
   PGOLF_CHECK(targets.sizes() == ids.sizes(), "GPT: targets " << targets.sizes()
                                                               << " do not match ids " << ids.sizes());
-  return fused::softcap_cross_entropy(head_logits(ids, cu_seqlens), targets, cfg_.logit_softcap,
+  return fused::softcap_cross_entropy(head_logits(ids, cu_seqlens, nullptr), targets,
+                                      cfg_.logit_softcap,
                                       /*mean=*/true);
 }
 

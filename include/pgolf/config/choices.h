@@ -123,6 +123,29 @@ PGOLF_CHOICE(IntnScaleStat, {IntnScaleStat::kMax, "max", "row max"},
               "PR #354: row quantile INTN_CLIP_QUANTILE of |w|, values beyond it clipped, scale "
               "max(clip/c, 1/c); needs INTN_SCALE_FLOOR=inv_clip"});
 
+enum class TttMode { kLora, kDocLora, kChunkSgd };
+PGOLF_CHOICE(TttMode,
+             {TttMode::kLora, "lora", "PR #289: c_q/c_v/head adapters, documents split by rank"},
+             {TttMode::kDocLora, "doc_lora",
+              "the 1.0734-1.0611 records (PARAM_BANKS=1): length-sorted document batches claimed "
+              "across ranks, adapters per virtual layer, optional global SGD phases"},
+             {TttMode::kChunkSgd, "chunk_sgd",
+              "the 1.1194/1.0828 records: score a chunk (sliding windows), then full-model SGD"});
+
+enum class TttOptimizer { kAdam, kSgd };
+PGOLF_CHOICE(TttOptimizer, {TttOptimizer::kAdam, "adam", "AdamW, eps 1e-10"},
+             {TttOptimizer::kSgd, "sgd", "momentum TTT_BETA1"});
+
+enum class Loader { kStream, kShuffled, kCoprime, kDocpack };
+PGOLF_CHOICE(Loader, {Loader::kStream, "stream", "the reference: one sequential stream, rank slices"},
+             {Loader::kShuffled, "shuffled",
+              "1.0856-1.0798: per rank, its shards' seq_len windows at a random phase, in random "
+              "order"},
+             {Loader::kCoprime, "coprime",
+              "1.1122/1.0979: windows from 8 -> 32 shards per batch, coprime-stride walks"},
+             {Loader::kDocpack, "docpack",
+              "1.0734 on: packed rows from BOS-aligned spans with cu_seqlens (for VARLEN_ATTN)"});
+
 #undef PGOLF_CHOICE
 
 }  // namespace pgolf::config

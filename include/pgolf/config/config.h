@@ -17,6 +17,7 @@ struct DataConfig {
   std::string train_files = "fineweb_train_*.bin";  // TRAIN_FILES: glob, relative to data_path
   std::string val_files = "fineweb_val_*.bin";      // VAL_FILES: glob, relative to data_path
   std::string tokenizer_path = "./data/tokenizers/fineweb_1024_bpe.model";  // TOKENIZER_PATH
+  Loader loader = Loader::kStream;  // LOADER: the training loader (data/train_loader.h)
 };
 
 struct ModelConfig {
@@ -64,6 +65,8 @@ struct ModelConfig {
   bool sparse_attn_gate_enabled = false;   // SPARSE_ATTN_GATE_ENABLED: gate on x[:GATE_WINDOW]
   double sparse_attn_gate_init_std = 0.0;  // SPARSE_ATTN_GATE_INIT_STD: 0 = zero init
   double sparse_attn_gate_scale = 1.0;     // SPARSE_ATTN_GATE_SCALE
+  int64_t parallel_residual_start = -1;    // PARALLEL_RESIDUAL_START: GPT-J blocks from here; -1 off
+  bool varlen_attn = false;  // VARLEN_ATTN: attention within each BOS-delimited document (banked)
 };
 
 struct OptimConfig {
@@ -88,6 +91,8 @@ struct OptimConfig {
   double embed_wd = -1.0;                    // EMBED_WD: tok group decay; < 0: WEIGHT_DECAY
   double adam_wd = -1.0;                     // ADAM_WD: scalar group decay; < 0: WEIGHT_DECAY
   double grad_clip_norm = 0.3;               // GRAD_CLIP_NORM: 0 disables
+  double wd_taper_start_frac = 1.0;          // WD_TAPER_START_FRAC: Muon WD taper from here; 1 off
+  double wd_taper_final_mult = 0.5;          // WD_TAPER_FINAL_MULT: Muon WD multiplier at the end
 };
 
 struct TrainConfig {
@@ -96,6 +101,10 @@ struct TrainConfig {
   std::string out_dir = "runs";          // OUT_DIR: parent folder of run directories
   int64_t iterations = 20000;            // ITERATIONS: max steps
   int64_t warmdown_iters = 3000;         // WARMDOWN_ITERS
+  double warmdown_frac = 0.0;            // WARMDOWN_FRAC: warmdown as a training fraction; 0 off
+  double min_lr = 0.0;                   // MIN_LR: floor of the warmdown LR multiplier
+  double gptq_reserve_seconds = 0.0;     // GPTQ_RESERVE_SECONDS: cut from the wallclock cap
+  double enable_looping_at = 0.0;        // ENABLE_LOOPING_AT: training fraction; loops on after
   int64_t warmup_steps = 20;             // WARMUP_STEPS: warm-up steps, undone afterwards
   int64_t train_batch_tokens = 786432;   // TRAIN_BATCH_TOKENS: global tokens per step
   int64_t train_seq_len = 2048;          // TRAIN_SEQ_LEN
@@ -128,6 +137,31 @@ struct EvalConfig {
   int64_t ttt_chunk_size = 256;          // TTT_CHUNK_SIZE: targets per score-then-update chunk
   int64_t ttt_eval_seq_len = 1024;       // TTT_EVAL_SEQ_LEN: context window
   int64_t ttt_batch_size = 64;           // TTT_BATCH_SIZE: documents per batch
+  // The frontier's TTT (issue 21; eval/ttt_doc.h, eval/ttt_sgd.h). Defaults keep PR #289's TTT.
+  TttMode ttt_mode = TttMode::kLora;     // TTT_MODE
+  double ttt_lora_alpha = 0.0;           // TTT_LORA_ALPHA: adapter output * alpha/rank; 0: * 1
+  bool ttt_warm_start_a = false;         // TTT_WARM_START_A: keep A across batches, reset B only
+  double ttt_weight_decay = 0.0;         // TTT_WEIGHT_DECAY: decoupled (AdamW) / L2 (SGD)
+  double ttt_beta1 = -1.0;               // TTT_BETA1: < 0: BETA1
+  double ttt_beta2 = -1.0;               // TTT_BETA2: < 0: BETA2
+  int64_t ttt_grad_steps = 1;            // TTT_GRAD_STEPS: updates per chunk
+  bool ttt_k_lora = false;               // TTT_K_LORA
+  bool ttt_o_lora = false;               // TTT_O_LORA
+  bool ttt_mlp_lora = false;             // TTT_MLP_LORA
+  TttOptimizer ttt_optimizer = TttOptimizer::kAdam;  // TTT_OPTIMIZER
+  int64_t ttt_freeze_blocks = 0;         // TTT_FREEZE_BLOCKS: chunk_sgd leaves blocks 0..N-1
+  bool phased_ttt_enabled = false;       // PHASED_TTT_ENABLED: global SGD on scored prefixes
+  int64_t phased_ttt_prefix_docs = 2000;  // PHASED_TTT_PREFIX_DOCS
+  int64_t phased_ttt_num_phases = 1;     // PHASED_TTT_NUM_PHASES
+  double global_ttt_lr = 0.001;          // GLOBAL_TTT_LR: peak of the cosine over chunks
+  double global_ttt_momentum = 0.9;      // GLOBAL_TTT_MOMENTUM
+  int64_t global_ttt_epochs = 1;         // GLOBAL_TTT_EPOCHS
+  int64_t global_ttt_chunk_tokens = 32768;  // GLOBAL_TTT_CHUNK_TOKENS
+  int64_t global_ttt_batch_seqs = 32;    // GLOBAL_TTT_BATCH_SEQS
+  double global_ttt_warmup_start_lr = 0.0;  // GLOBAL_TTT_WARMUP_START_LR
+  int64_t global_ttt_warmup_chunks = 0;  // GLOBAL_TTT_WARMUP_CHUNKS
+  double global_ttt_grad_clip = 1.0;     // GLOBAL_TTT_GRAD_CLIP: total-norm clip; 0 off
+  bool global_ttt_respect_doc_boundaries = true;  // GLOBAL_TTT_RESPECT_DOC_BOUNDARIES
 };
 
 struct QuantConfig {
@@ -165,6 +199,14 @@ struct QuantConfig {
   bool lqer_asym_enabled = true;         // LQER_ASYM_ENABLED: INT2 A / INT4 grouped B
   int64_t lqer_asym_group = 64;          // LQER_ASYM_GROUP: B group size; >= 1
   bool byte_shuffle = false;             // BYTE_SHUFFLE: BSHF stride-2 shuffle (brotli, lzma)
+  // GPTQ calibration (train/calibration.h): training batches inside GPTQ_RESERVE_SECONDS (1.0611),
+  // or sequences sampled from the trained model after the cap (1.1147/1.1063's AR self-gen).
+  int64_t gptq_calibration_batches = 16; // GPTQ_CALIBRATION_BATCHES: training batches; >= 1
+  bool gptq_ar_selfgen = false;          // GPTQ_AR_SELFGEN: calibrate on self-generated text
+  int64_t gptq_calib_samples = 64;       // GPTQ_CALIB_SAMPLES: AR sequences; >= 1
+  double gptq_temperature = 0.8;         // GPTQ_TEMPERATURE: AR sampling temperature; > 0
+  int64_t gptq_batch_size = 8;           // GPTQ_BATCH_SIZE: AR sequences generated together
+  double target_mb = 0.0;                // TARGET_MB: selective +-1 pruning to fit (MiB); 0 off
 };
 
 struct Config {

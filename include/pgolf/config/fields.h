@@ -16,6 +16,7 @@ void for_each_field(C& c, V&& v) {
   v("data", "train_files", c.data.train_files, "glob, relative to data_path");
   v("data", "val_files", c.data.val_files, "glob, relative to data_path");
   v("data", "tokenizer_path", c.data.tokenizer_path, "");
+  v("data", "loader", c.data.loader, "the training loader");
   v("model", "vocab_size", c.model.vocab_size, "must equal the tokenizer's vocab");
   v("model", "num_layers", c.model.num_layers, "transformer blocks");
   v("model", "model_dim", c.model.model_dim, "width; divisible by num_heads");
@@ -83,6 +84,12 @@ void for_each_field(C& c, V&& v) {
     "are mutually exclusive");
   v("model", "sparse_attn_gate_init_std", c.model.sparse_attn_gate_init_std, "0 = zero init");
   v("model", "sparse_attn_gate_scale", c.model.sparse_attn_gate_scale, "");
+  v("model", "varlen_attn", c.model.varlen_attn,
+    "attention restricted to each document's causal prefix (cu_seqlens from BOS) in training, "
+    "evaluation and TTT (PARAM_BANKS=1)");
+  v("model", "parallel_residual_start", c.model.parallel_residual_start,
+    "GPT-J parallel residual in layers >= this: x + attn_scale*attn(n(x)) + mlp_scale*mlp(n(x)), "
+    "both sublayers reading the same input (PR #1412, #1493); -1 off");
   v("optim", "embed_lr", c.optim.embed_lr, "embedding lr when untied");
   v("optim", "head_lr", c.optim.head_lr, "head lr when untied");
   v("optim", "tied_embed_lr", c.optim.tied_embed_lr, "tok_emb and bigram.embed lr");
@@ -107,11 +114,28 @@ void for_each_field(C& c, V&& v) {
   v("optim", "embed_wd", c.optim.embed_wd, "AdamW decay of the tok group; < 0: weight_decay");
   v("optim", "adam_wd", c.optim.adam_wd, "AdamW decay of the scalar group; < 0: weight_decay");
   v("optim", "grad_clip_norm", c.optim.grad_clip_norm, "0 disables");
+  v("optim", "wd_taper_start_frac", c.optim.wd_taper_start_frac,
+    "Muon weight decay x (1 + (WD_TAPER_FINAL_MULT - 1) * progress) after this training "
+    "fraction, progress linear 0..1 to the end (PR #1729); >= 1 off");
+  v("optim", "wd_taper_final_mult", c.optim.wd_taper_final_mult,
+    "Muon weight decay multiplier at the end of the taper (PR #1729: 0.5)");
   v("train", "seed", c.train.seed, "");
   v("train", "run_id", c.train.run_id, "run directory name (empty: generated)");
   v("train", "out_dir", c.train.out_dir, "parent folder of run directories");
   v("train", "iterations", c.train.iterations, "max steps");
   v("train", "warmdown_iters", c.train.warmdown_iters, "");
+  v("train", "warmdown_frac", c.train.warmdown_frac,
+    "warmdown over the last fraction of training (PR #1493 on): lr multiplier "
+    "max((1 - frac) / WARMDOWN_FRAC, MIN_LR) once frac >= 1 - WARMDOWN_FRAC, frac = elapsed / "
+    "(cap - GPTQ_RESERVE_SECONDS), or step / iterations without a cap; 0: WARMDOWN_ITERS");
+  v("train", "min_lr", c.train.min_lr,
+    "floor of the warmdown lr multiplier, in [0,1] (PR #1787: 0.1)");
+  v("train", "gptq_reserve_seconds", c.train.gptq_reserve_seconds,
+    "training time held back for GPTQ calibration inside the cap: training stops at "
+    "max_wallclock_seconds minus this, and schedules use that shorter cap (PR #1060 on)");
+  v("train", "enable_looping_at", c.train.enable_looping_at,
+    "training fraction (as WARMDOWN_FRAC measures it) at which depth recurrence (num_loops) "
+    "switches on; 0 = from the first step (PR #1493: 0.35)");
   v("train", "warmup_steps", c.train.warmup_steps, "warm-up steps, undone afterwards");
   v("train", "train_batch_tokens", c.train.train_batch_tokens, "global tokens per step");
   v("train", "train_seq_len", c.train.train_seq_len, "");
@@ -145,6 +169,35 @@ void for_each_field(C& c, V&& v) {
   v("eval", "ttt_chunk_size", c.eval.ttt_chunk_size, "targets per score-then-update chunk");
   v("eval", "ttt_eval_seq_len", c.eval.ttt_eval_seq_len, "context window");
   v("eval", "ttt_batch_size", c.eval.ttt_batch_size, "documents per batch");
+  v("eval", "ttt_mode", c.eval.ttt_mode, "test-time training recipe");
+  v("eval", "ttt_lora_alpha", c.eval.ttt_lora_alpha,
+    "adapter outputs scaled by alpha/rank (the 1.0634 record: 144); 0 = unscaled (PR #289)");
+  v("eval", "ttt_warm_start_a", c.eval.ttt_warm_start_a,
+    "doc_lora: A kept across document batches of a phase, only B zeroed");
+  v("eval", "ttt_weight_decay", c.eval.ttt_weight_decay, "doc_lora adapter weight decay");
+  v("eval", "ttt_beta1", c.eval.ttt_beta1, "TTT Adam beta1; < 0 = BETA1");
+  v("eval", "ttt_beta2", c.eval.ttt_beta2, "TTT Adam beta2; < 0 = BETA2");
+  v("eval", "ttt_grad_steps", c.eval.ttt_grad_steps, "doc_lora updates per chunk");
+  v("eval", "ttt_k_lora", c.eval.ttt_k_lora, "doc_lora adapters on K");
+  v("eval", "ttt_o_lora", c.eval.ttt_o_lora, "doc_lora adapters on the attention output");
+  v("eval", "ttt_mlp_lora", c.eval.ttt_mlp_lora, "doc_lora adapters on the MLP output");
+  v("eval", "ttt_optimizer", c.eval.ttt_optimizer, "doc_lora adapter optimiser");
+  v("eval", "ttt_freeze_blocks", c.eval.ttt_freeze_blocks, "chunk_sgd: blocks 0..N-1 frozen");
+  v("eval", "phased_ttt_enabled", c.eval.phased_ttt_enabled,
+    "doc_lora: after each phase's prefix of documents is scored, full-model SGD on exactly those");
+  v("eval", "phased_ttt_prefix_docs", c.eval.phased_ttt_prefix_docs, "");
+  v("eval", "phased_ttt_num_phases", c.eval.phased_ttt_num_phases, "");
+  v("eval", "global_ttt_lr", c.eval.global_ttt_lr,
+    "full-model SGD (phases and chunk_sgd): peak lr of a cosine over the chunks");
+  v("eval", "global_ttt_momentum", c.eval.global_ttt_momentum, "");
+  v("eval", "global_ttt_epochs", c.eval.global_ttt_epochs, "");
+  v("eval", "global_ttt_chunk_tokens", c.eval.global_ttt_chunk_tokens, "");
+  v("eval", "global_ttt_batch_seqs", c.eval.global_ttt_batch_seqs, "");
+  v("eval", "global_ttt_warmup_start_lr", c.eval.global_ttt_warmup_start_lr, "");
+  v("eval", "global_ttt_warmup_chunks", c.eval.global_ttt_warmup_chunks, "");
+  v("eval", "global_ttt_grad_clip", c.eval.global_ttt_grad_clip, "total-norm clip; 0 off");
+  v("eval", "global_ttt_respect_doc_boundaries", c.eval.global_ttt_respect_doc_boundaries,
+    "phase SGD attends within documents (cu_seqlens)");
   v("quant", "quant_scheme", c.quant.quant_scheme, "export quantisation scheme");
   v("quant", "int_cats", c.quant.int_cats, "categories quantised to int5/int6");
   v("quant", "prune_pct", c.quant.prune_pct, "magnitude-pruning quantile; 0 disables");
@@ -194,6 +247,18 @@ void for_each_field(C& c, V&& v) {
   v("quant", "lqer_asym_group", c.quant.lqer_asym_group, "");
   v("quant", "byte_shuffle", c.quant.byte_shuffle,
     "stride-2 byte shuffle with the BSHF header before brotli or lzma (the 1.0835 records)");
+  v("quant", "gptq_calibration_batches", c.quant.gptq_calibration_batches,
+    "gptq: training batches (TRAIN_BATCH_TOKENS / (ranks * accumulation) tokens each, random "
+    "windows of the rank's shards) whose linear inputs give the Hessians; inside the cap");
+  v("quant", "gptq_ar_selfgen", c.quant.gptq_ar_selfgen,
+    "gptq: calibrate on GPTQ_CALIB_SAMPLES sequences sampled from the trained model (seeded by "
+    "SEED, no training data, after the cap; the 1.1147 record) instead of training batches");
+  v("quant", "gptq_calib_samples", c.quant.gptq_calib_samples, "AR self-generated sequences");
+  v("quant", "gptq_temperature", c.quant.gptq_temperature, "AR sampling temperature");
+  v("quant", "gptq_batch_size", c.quant.gptq_batch_size, "AR sequences generated together");
+  v("quant", "target_mb", c.quant.target_mb,
+    "gptq: zero +-1 codes in order of row scale^2 until code + artifact bytes <= TARGET_MB MiB "
+    "(the 1.1147 record's selective pruning; 15.9 there); 0 off");
 }
 
 }  // namespace pgolf::config

@@ -16,6 +16,11 @@ namespace pgolf::eval {
 // device named in the evaluator's options; the evaluator computes the cross-entropy in fp32.
 using LogitsFn = std::function<torch::Tensor(const torch::Tensor& input_ids)>;
 
+// Logits (1,N,V) of one packed row of ids (1,N) whose documents are the cu_seqlens segments
+// (VARLEN_ATTN: attention never crosses a segment boundary).
+using VarlenLogitsFn =
+    std::function<torch::Tensor(const torch::Tensor& input_ids, const torch::Tensor& cu_seqlens)>;
+
 // In-place SUM all-reduce of a float64 tensor across ranks (identity when single process).
 using AllReduceFn = std::function<void(torch::Tensor&)>;
 
@@ -40,6 +45,21 @@ void check_ids_in_luts(const torch::Tensor& tokens, const ByteLuts& luts, const 
 // same shape; undefined = every position). prev = inputs x_t, tgt = targets y_t; CPU tensors.
 double sum_bytes(const ByteLuts& luts, const torch::Tensor& prev, const torch::Tensor& tgt,
                  const torch::Tensor& scored = {});
+
+// Where an evaluator's byte counts come from: the byte sidecar when one is given (CaseOps:
+// sidecar[i] = the original UTF-8 bytes of stream token i, 0 for operators and BOS; it replaces the
+// LUTs, as in the 1.0678-1.0611 records), else bytes(t) from the piece LUTs.
+struct ByteSource {
+  ByteLuts luts;         // used when `sidecar` is undefined
+  torch::Tensor sidecar;  // (N) integer, one entry per token of the stream the evaluator reads
+  bool has_sidecar() const { return sidecar.defined(); }
+  // Checks the LUTs (no sidecar) or the sidecar's length against a stream of n tokens.
+  void validate(int64_t n, const char* what) const;
+  // Bytes of the scored targets: prev/tgt (B,T) ids, tgt_pos (B,T) int64 stream index of each
+  // target (read only with a sidecar), scored (B,T) bool (undefined: all). CPU tensors.
+  double sum(const torch::Tensor& prev, const torch::Tensor& tgt, const torch::Tensor& tgt_pos,
+             const torch::Tensor& scored = {}) const;
+};
 
 // Natural-log cross-entropy per position, computed in fp32: logits (B,T,V), targets (B,T) -> (B,T).
 torch::Tensor per_token_nll(const torch::Tensor& logits, const torch::Tensor& targets);

@@ -14,8 +14,9 @@ namespace pgolf::eval {
 struct BatchedLora {
   torch::Tensor a;  // (batch, rank, in)  down-projection, U(-1/sqrt(in), 1/sqrt(in)) at creation
   torch::Tensor b;  // (batch, out, rank) up-projection, zero at creation (so the delta starts at 0)
+  double scale = 1.0;  // alpha / rank (TTT_LORA_ALPHA, the 1.0634 record on); 1: PR #289
 
-  // x (batch, T, in) -> (batch, T, out) = x A^T B^T, in x's dtype.
+  // x (batch, T, in) -> (batch, T, out) = scale * x A^T B^T, in x's dtype.
   torch::Tensor forward(const torch::Tensor& x) const;
 };
 

@@ -16,7 +16,7 @@
 namespace pgolf::eval {
 
 struct EvalResult {
-  std::string method;  // "standard" | "sliding" | "ttt_lora"
+  std::string method;  // "standard" | "sliding" | "ttt_lora" | "ttt_doc" | "ttt_chunk_sgd"
   std::string mode;    // sliding: "reference" | "exact"; empty otherwise
   BpbSums sums;        // all-reduced over ranks
   double val_loss = 0.0;
@@ -25,7 +25,10 @@ struct EvalResult {
   int64_t local_units = 0;    // the same, on this rank
   int64_t local_batches = 0;  // forward passes on this rank
   double local_tokens = 0.0;  // positions scored on this rank
-  double seconds = 0.0;       // wall time on this rank, all-reduce included
+  double seconds = 0.0;       // scoring wall time on this rank, all-reduce included
+  // Outside the scoring timer, as the records report them (their 600 s cap is on the scoring):
+  double decompress_seconds = 0.0;  // reading and decompressing the weights
+  double warmup_seconds = 0.0;      // warm-up passes on random tokens (no validation data)
   nlohmann::json settings = nlohmann::json::object();  // seq_len, stride, batch sizes, ...
 
   const char* unit_name() const;  // "sequences" | "windows" | "documents"
@@ -87,6 +90,9 @@ ProgressFn console_progress(core::Logger& logger);
 
 // "eval_sliding mode:exact stride:64 val_loss:… val_bpb:… tokens:… bytes:… windows:… eval_time:…ms"
 std::string result_line(const EvalResult& r);
+
+// "eval_timing method:ttt_doc decompress:1.2s warmup:0.4s score:12.3s" (record check reads it).
+std::string timing_line(const EvalResult& r);
 
 // Every figure of one result (losses, sums, counts, timing, mode, settings).
 nlohmann::json to_json(const EvalResult& r);

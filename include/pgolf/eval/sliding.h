@@ -36,6 +36,7 @@ struct SlidingEvalOptions {
   torch::Device device =
       torch::kCPU;  // where input ids are sent before calling the logits function
   ProgressOptions progress;
+  torch::Tensor byte_sidecar;  // of val_tokens (CaseOps): bytes from it instead of the LUTs
 };
 
 // The reference runs the sliding eval only when 0 < EVAL_STRIDE < TRAIN_SEQ_LEN, else the standard

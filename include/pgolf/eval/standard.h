@@ -19,6 +19,13 @@ struct StandardEvalOptions {
   torch::Device device =
       torch::kCPU;  // where input ids are sent before calling the logits function
   ProgressOptions progress;
+  // VARLEN_ATTN (the 1.0734-1.0611 records' eval_val): each rank batch is one packed row whose
+  // documents (from BOS, cut at seq_len, cu_seqlens padded to a multiple of 64) attend only
+  // within themselves; the logits function below replaces the dense one.
+  VarlenLogitsFn varlen_logits;
+  int64_t bos_id = 1;
+  // Byte sidecar of val_tokens (CaseOps): bytes from it instead of the LUTs (which may be empty).
+  torch::Tensor byte_sidecar;
 };
 
 // Sequences per forward on one rank: val_batch_size / (world * accum) / seq_len; an input error

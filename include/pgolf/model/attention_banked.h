@@ -19,6 +19,29 @@
 
 namespace pgolf::model {
 
+// Test-time adapters (the record's forward_ttt): low-rank deltas added to q, k, v (from the normed
+// attention input), to the attention output (from that same input) and to the MLP output (from
+// its normed input), per virtual layer slot, and to the head's logits (from the final norm).
+enum class AdapterSite { kQ, kK, kV, kOut, kMlp };
+class BankedAdapters {
+ public:
+  virtual ~BankedAdapters() = default;
+  // Delta of `site` in virtual layer `slot` for x (B,T,in); undefined: no adapter there.
+  virtual torch::Tensor delta(int64_t slot, AdapterSite site, const torch::Tensor& x) const = 0;
+  virtual torch::Tensor head_delta(const torch::Tensor& h) const = 0;
+};
+// The adapters of one block call (none by default).
+struct AdapterHook {
+  const BankedAdapters* adapters = nullptr;
+  int64_t slot = 0;
+  // base + delta(x), or base when there is no adapter at `site`.
+  torch::Tensor add(AdapterSite site, const torch::Tensor& base, const torch::Tensor& x) const {
+    if (adapters == nullptr) return base;
+    const auto d = adapters->delta(slot, site, x);
+    return d.defined() ? base + d : base;
+  }
+};
+
 struct BankedAttentionOptions {
   int64_t dim = 512, num_heads = 8, num_kv_heads = 4;
   double qk_gain_init = 5.0;
@@ -47,6 +70,28 @@ torch::Tensor exclusive_self_attention(const torch::Tensor& y, const torch::Tens
 // padded with N (zero-length trailing segments, ignored).
 torch::Tensor segment_ids(const torch::Tensor& cu_seqlens, int64_t n);
 
+// A packed row's documents (VARLEN_ATTN): the segment of every position (the CPU mask) and the
+// boundaries with the longest segment (the CUDA flash-attention varlen kernel).
+struct Segments {
+  torch::Tensor ids;         // (T) int64, segment_ids
+  torch::Tensor cu_seqlens;  // int32 on the row's device
+  int64_t max_len = 0;
+  bool defined() const { return ids.defined(); }
+};
+Segments make_segments(const torch::Tensor& cu_seqlens, int64_t n);
+
+// flash-attention varlen (cuda/varlen_attention.cpp, CUDA builds only) on q (N,H,D), k/v
+// (N,Hkv,D): supported for CUDA bf16/fp16 tensors; the result is (N,H,D).
+bool flash_varlen_supported(const torch::Tensor& q);
+torch::Tensor flash_varlen_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                     const torch::Tensor& v, const torch::Tensor& cu_seqlens,
+                                     int64_t max_len);
+
+// Causal attention on q (B,T,H,D), k/v (B,T,Hkv,D) within `seg` when defined (B must be 1): the
+// flash varlen kernel where supported, else banked_causal_attention's mask (exactly equivalent).
+torch::Tensor varlen_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, const Segments& seg);
+
 // Causal attention with scale 1/sqrt(D) on q (B,T,H,D), k/v (B,T,Hkv,D), query head h reading KV
 // head h / (H/Hkv). `segments` (T) int64 (defined: B must be 1): attention only within a segment.
 // Returns (B,T,H,D).
@@ -63,11 +108,12 @@ class BankedAttentionImpl : public torch::nn::Module {
  public:
   explicit BankedAttentionImpl(const BankedAttentionOptions& opts);
   // x (B,T,dim) the normed block input; q_w (dim,dim), k_w/v_w (Hkv*D,dim), out_w (dim,dim);
-  // cos/sin (1,T,1,r/2); `segments` as banked_causal_attention. Returns (B,T,dim).
+  // cos/sin (1,T,1,r/2); `segments` as banked_causal_attention; `hook`: TTT adapters.
+  // Returns (B,T,dim).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& q_w, const torch::Tensor& k_w,
                         const torch::Tensor& v_w, const torch::Tensor& out_w,
                         const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& segments);
+                        const Segments& segments, const AdapterHook& hook = {});
   const BankedAttentionOptions& options() const { return opts_; }
 
   torch::Tensor q_gain;        // (H)

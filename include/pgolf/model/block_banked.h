@@ -21,10 +21,12 @@ struct LayerWeights {
   torch::Tensor q, k, v, out, up, down;
 };
 
-// Per-forward inputs shared by every layer: rotary tables (1,T,1,r/2) and the packed row's
-// segment ids (undefined: dense causal attention).
+// Per-forward inputs shared by every layer: rotary tables (1,T,1,r/2), the packed row's
+// segments (undefined: dense causal attention) and the TTT adapters of this block call.
 struct BankedContext {
-  torch::Tensor cos, sin, segments;
+  torch::Tensor cos, sin;
+  Segments segments;
+  AdapterHook hook;
 };
 
 // The record's LN scale factor of physical layer `layer`: 1/sqrt(layer+1), or 1 when off.

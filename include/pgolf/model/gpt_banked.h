@@ -47,8 +47,15 @@ class BankedGPTImpl : public torch::nn::Module {
   // matrices and gates); looping starts inactive.
   explicit BankedGPTImpl(const config::ModelConfig& cfg);
 
-  // Soft-capped logits (B,T,V). cu_seqlens (optional, B must be 1): a packed row.
-  torch::Tensor forward_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens = {});
+  // Soft-capped logits (B,T,V). cu_seqlens (optional, B must be 1): a packed row. `adapters`
+  // (TTT): low-rank deltas per virtual layer slot (encoder calls, then decoder calls) and head.
+  torch::Tensor forward_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens = {},
+                               const BankedAdapters* adapters = nullptr);
+  // Virtual layer slots of one forward (the adapters' slot count): 2 lists when looping, else L.
+  int64_t num_slots() const {
+    return looping_ ? static_cast<int64_t>(layers_.encoder.size() + layers_.decoder.size())
+                    : cfg_.num_layers;
+  }
   // Mean fp32 cross-entropy over all positions.
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& targets,
                         const torch::Tensor& cu_seqlens = {});
@@ -75,11 +82,14 @@ class BankedGPTImpl : public torch::nn::Module {
  private:
   void init_weights();
   LayerWeights weights(int64_t layer) const;
-  torch::Tensor hidden(const torch::Tensor& ids, const torch::Tensor& cu_seqlens);
+  torch::Tensor hidden(const torch::Tensor& ids, const torch::Tensor& cu_seqlens,
+                       const BankedAdapters* adapters);
   torch::Tensor decoder(torch::Tensor x, const torch::Tensor& x0, std::vector<torch::Tensor> skips,
                         const std::vector<int64_t>& order, const BankedContext& ctx);
   torch::Tensor skip_into(const torch::Tensor& x, const torch::Tensor& skip, size_t idx) const;
-  torch::Tensor head_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens);
+  torch::Tensor head_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens,
+                            const BankedAdapters* adapters);
+  torch::Tensor head_logits_of(const torch::Tensor& h);  // pre-softcap logits of final-norm h
 
   config::ModelConfig cfg_;
   VirtualLayers layers_;
