@@ -11,6 +11,7 @@
 #include "pgolf/cli/commands.h"
 #include "pgolf/core/error.h"
 #include "pgolf/core/log.h"
+#include "pgolf/data/caseops.h"
 #include "pgolf/data/encode.h"
 #include "pgolf/data/shard.h"
 #include "pgolf/tokenizer/tokenizer.h"
@@ -25,6 +26,7 @@ struct EncodeArgs {
   int threads = 0;
   bool overwrite = false;
   bool replace_invalid_utf8 = false;
+  bool caseops = false, byte_sidecar = false;
 };
 
 struct InspectArgs {
@@ -38,6 +40,7 @@ struct TrainTokArgs {
   bool replace_invalid_utf8 = false;
   int threads = 0;
   bool verbose = false;
+  bool caseops = false;
 };
 
 // `input_bytes` > 0 (a regular file) adds the share read and the time left.
@@ -61,8 +64,55 @@ void report_replaced(const data::DocumentReader& docs) {
               << docs.path() << " replaced with U+FFFD (--replace-invalid-utf8)\n";
 }
 
+// With --caseops the operators must be pieces of their own (user-defined symbols), or the
+// tokenizer would spell them with byte-fallback pieces and the transform would cost bytes.
+void check_caseops_tokenizer(const tokenizer::Tokenizer& tok) {
+  for (const auto& sym : data::caseops::operator_symbols())
+    PGOLF_CHECK_INPUT(tok.piece_to_id(sym) >= 0,
+                      "tokenizer " << tok.path() << " has no piece for the CaseOps operator U+"
+                                   << core::format("%04X", 0xE000 + (sym[2] & 0x3F))
+                                   << "; train one with `pgolf data train-tokenizer --caseops`");
+}
+
+// Ids for every document; pieces (id, surface, span) for the first `with_pieces` (the sidecar's).
+data::DocEncoder piece_encoder(const tokenizer::Tokenizer& tok, int threads) {
+  return [&tok, threads](const std::vector<std::string>& batch, size_t with_pieces) {
+    std::vector<data::EncodedDoc> out(batch.size());
+    for (size_t i = 0; i < with_pieces; ++i) {
+      for (auto& p : tok.encode_pieces(batch[i])) {
+        out[i].ids.push_back(p.id);
+        out[i].pieces.push_back({std::move(p.surface), p.begin, p.end});
+      }
+    }
+    if (with_pieces < batch.size()) {
+      const std::vector<std::string> rest(batch.begin() + static_cast<ptrdiff_t>(with_pieces),
+                                          batch.end());
+      auto ids = tok.encode_batch(rest, threads);
+      for (size_t i = 0; i < ids.size(); ++i) out[with_pieces + i].ids = std::move(ids[i]);
+    }
+    return out;
+  };
+}
+
+void report_sidecar(const data::EncodeStats& s, bool caseops) {
+  if (caseops)
+    std::cout << "caseops: " << s.caseops_round_trips
+              << " documents transformed, each decodes back to its exact bytes\n";
+  std::cout << "byte sidecar: " << s.files_val_bytes << " fineweb_val_bytes_* file(s); val text "
+            << s.val_text_bytes << " bytes, sidecar sum " << s.val_sidecar_bytes << " bytes";
+  if (s.val_docs_uncovered > 0)
+    std::cout << " (" << s.val_docs_uncovered << " document(s) whose pieces do not cover all "
+              << "their bytes)";
+  std::cout << "\n";
+  if (s.val_docs_uncovered > 0)
+    std::cerr << "warning: the sidecar misses " << s.val_text_bytes - s.val_sidecar_bytes
+              << " byte(s) of " << s.val_docs_uncovered << " val document(s); bpb over this "
+              << "split divides by the sidecar's sum\n";
+}
+
 int run_encode(const EncodeArgs& a) {
   tokenizer::Tokenizer tok(a.tokenizer);
+  if (a.caseops) check_caseops_tokenizer(tok);
   data::EncodeOptions opts;
   opts.output_dir = a.output;
   opts.num_val_docs = a.num_val_docs;
@@ -70,6 +120,8 @@ int run_encode(const EncodeArgs& a) {
   opts.vocab_size = a.vocab_size > 0 ? a.vocab_size : tok.vocab_size();
   opts.bos_id = tok.bos_id();
   opts.overwrite = a.overwrite;
+  opts.caseops = a.caseops;
+  opts.byte_sidecar = a.byte_sidecar || a.caseops;
   PGOLF_CHECK_INPUT(opts.bos_id >= 0, "tokenizer " << a.tokenizer << " has no BOS piece");
   data::DocumentReader docs(a.input, data::parse_doc_format(a.format), a.replace_invalid_utf8);
   std::error_code size_err;
@@ -84,16 +136,14 @@ int run_encode(const EncodeArgs& a) {
     std::cerr << (tty ? "\r" : "") << progress_line(s, input_bytes) << (tty ? "" : "\n")
               << std::flush;
   };
-  const auto encoder = [&](const std::vector<std::string>& batch) {
-    return tok.encode_batch(batch, a.threads);
-  };
-  const auto stats = data::encode_documents(docs, encoder, opts, progress);
+  const auto stats = data::encode_documents(docs, piece_encoder(tok, a.threads), opts, progress);
   if (tty) std::cerr << "\r\033[K";
   std::cout << progress_line(stats) << core::format(" in %.2f s\n", stats.seconds);
   report_replaced(docs);
   std::cout << "wrote " << stats.files_val << " val and " << stats.files_train
             << " train shard(s) to " << a.output << " (val tokens " << stats.tokens_val
             << ", train tokens " << stats.tokens_train << ")\n";
+  if (opts.byte_sidecar) report_sidecar(stats, a.caseops);
   if (stats.docs_train == 0) {
     std::cerr << "warning: all " << stats.docs_total << " documents went to val (--num-val-docs "
               << a.num_val_docs << "); there is no train split\n";
@@ -152,6 +202,7 @@ int run_train_tokenizer(const TrainTokArgs& a) {
   for (auto& d : raw) {
     auto text = tokenizer::prepare_training_text(std::move(d));
     if (text.empty()) continue;  // the reference skips empty documents
+    if (a.caseops) text = data::caseops::encode(text);  // after the strip, as the record
     bytes += static_cast<int64_t>(text.size());
     docs.push_back(std::move(text));
   }
@@ -170,6 +221,10 @@ int run_train_tokenizer(const TrainTokArgs& a) {
   opts.vocab_size = a.vocab_size;
   opts.threads = a.threads;
   opts.verbose = a.verbose;
+  if (a.caseops) {
+    const auto& ops = data::caseops::operator_symbols();
+    opts.user_defined_symbols.assign(ops.begin(), ops.end());
+  }
   const auto model = tokenizer::train_tokenizer(docs, opts);
   tokenizer::Tokenizer tok(model);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -199,6 +254,12 @@ Command register_data(CLI::App& app) {
   e->add_option("--vocab-size", enc->vocab_size, "id bound (default: the tokenizer's vocab)");
   e->add_option("--threads", enc->threads, "encoder threads (0 = all cores)");
   e->add_flag("--overwrite", enc->overwrite, "replace existing fineweb_*.bin in the folder");
+  e->add_flag("--caseops", enc->caseops,
+              "apply the lossless CaseOps case transform (lossless_caps_caseops_v1) before the "
+              "tokenizer (which needs its operators as pieces: train-tokenizer --caseops); "
+              "writes the val byte sidecar");
+  e->add_flag("--byte-sidecar", enc->byte_sidecar,
+              "write fineweb_val_bytes_NNNNNN.bin: each val token's original UTF-8 bytes");
   e->add_flag("--replace-invalid-utf8", enc->replace_invalid_utf8,
               "replace invalid UTF-8 with U+FFFD and say how often (default: an error naming the "
               "line; the replacement changes the byte count bpb divides by)");
@@ -212,7 +273,9 @@ Command register_data(CLI::App& app) {
 
   auto trn = std::make_shared<TrainTokArgs>();
   auto* t = sub->add_subcommand(
-      "train-tokenizer", "train a SentencePiece BPE model with the reference sp1024 settings");
+      "train-tokenizer",
+      "train a SentencePiece BPE model with the records' settings (sp1024, sp4096 and sp8192 "
+      "differ only in --vocab-size; the sp8192 records trained on --max-docs 5000000)");
   t->add_option("input", trn->input, "documents (text or JSONL), or - for standard input")
       ->required();
   t->add_option("--output,-o", trn->output, "model prefix: writes PREFIX.model, PREFIX.vocab")
@@ -223,6 +286,9 @@ Command register_data(CLI::App& app) {
   t->add_option("--format", trn->format, "auto | text | jsonl")->capture_default_str();
   t->add_option("--threads", trn->threads, "trainer threads (0 = all cores)");
   t->add_flag("--verbose", trn->verbose, "show SentencePiece's training log");
+  t->add_flag("--caseops", trn->caseops,
+              "train on CaseOps-transformed text with its four operators reserved as "
+              "user-defined pieces (ids 4-7), as the 1.0678 record's tokenizer");
   t->add_flag("--replace-invalid-utf8", trn->replace_invalid_utf8,
               "replace invalid UTF-8 with U+FFFD (default: an error naming the line)");
 

@@ -12,7 +12,9 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
+#include "pgolf/data/caseops.h"
 #include "pgolf/data/shard.h"
+#include "pgolf/data/sidecar.h"
 
 namespace pgolf::data {
 namespace {
@@ -26,11 +28,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Accumulates one split's tokens and writes a shard every shard_size tokens or on split change.
+// Accumulates one split's tokens (and, for val with a sidecar, their byte counts) and writes a
+// shard every shard_size tokens or on split change; a sidecar is flushed with its token shard.
 class ShardSink {
  public:
-  ShardSink(std::string dir, int64_t shard_size, EncodeStats& stats)
-      : dir_(std::move(dir)), shard_size_(shard_size), stats_(stats) {
+  ShardSink(std::string dir, int64_t shard_size, bool val_sidecar, EncodeStats& stats)
+      : dir_(std::move(dir)), shard_size_(shard_size), val_sidecar_(val_sidecar), stats_(stats) {
     buf_.reserve(static_cast<size_t>(std::min<int64_t>(shard_size_, int64_t{1} << 24)));
   }
   void set_split(const std::string& split) {
@@ -38,12 +41,17 @@ class ShardSink {
     flush();
     split_ = split;
   }
-  void append(const std::vector<uint16_t>& toks) {
+  // `bytes` (one per token) is used in the val split when it has a sidecar.
+  void append(const std::vector<uint16_t>& toks, const std::vector<int64_t>& bytes) {
+    const bool sidecar = val_sidecar_ && split_ == "val";
+    PGOLF_CHECK(!sidecar || bytes.size() == toks.size(),
+                "encode: " << bytes.size() << " byte counts for " << toks.size() << " tokens");
     size_t pos = 0;
     while (pos < toks.size()) {
       const size_t room = static_cast<size_t>(shard_size_) - buf_.size();
       const size_t take = std::min(room, toks.size() - pos);
       buf_.insert(buf_.end(), toks.begin() + pos, toks.begin() + pos + take);
+      if (sidecar) bytes_.insert(bytes_.end(), bytes.begin() + pos, bytes.begin() + pos + take);
       pos += take;
       if (buf_.size() == static_cast<size_t>(shard_size_)) flush();  // documents may straddle
     }
@@ -55,16 +63,25 @@ class ShardSink {
     const std::string path = dir_ + "/" + shard_file_name(split_, index);
     write_shard(path, buf_);
     stats_.files.push_back(path);
+    if (val && val_sidecar_) {
+      const std::string side = dir_ + "/" + shard_file_name("val_bytes", index);
+      write_byte_sidecar(side, bytes_);
+      stats_.files.push_back(side);
+      ++stats_.files_val_bytes;
+    }
     ++index;
     buf_.clear();
+    bytes_.clear();
   }
 
  private:
   std::string dir_;
   int64_t shard_size_;
+  bool val_sidecar_;
   EncodeStats& stats_;
   std::string split_ = "val";
   std::vector<uint16_t> buf_;
+  std::vector<int64_t> bytes_;
 };
 
 void check_options(const EncodeOptions& o) {
@@ -261,15 +278,51 @@ std::vector<std::string> read_documents(DocumentReader& docs, int64_t max_docs) 
   return out;
 }
 
-EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
+namespace {
+
+// Transforms a batch for the tokenizer (CaseOps), checking that each document comes back.
+std::vector<std::string> tokenizer_inputs(const std::vector<std::string>& batch, bool caseops,
+                                          int64_t first_doc, EncodeStats& stats) {
+  if (!caseops) return batch;
+  std::vector<std::string> out;
+  out.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    out.push_back(caseops::encode(batch[i]));
+    PGOLF_CHECK(caseops::decode(out.back()) == batch[i],
+                "encode: CaseOps does not round-trip document " << first_doc + int64_t(i));
+    ++stats.caseops_round_trips;
+  }
+  return out;
+}
+
+// A val document's sidecar entries (BOS first), counted into the stats.
+std::vector<int64_t> sidecar_entries(const EncodedDoc& enc, const std::string& doc,
+                                     const std::string& input, bool caseops, EncodeStats& stats) {
+  PGOLF_CHECK(enc.pieces.size() == enc.ids.size(),
+              "encode: " << enc.pieces.size() << " pieces for " << enc.ids.size() << " ids");
+  auto bytes = token_byte_counts(enc.pieces, static_cast<int64_t>(input.size()), caseops);
+  bytes.insert(bytes.begin(), 0);  // BOS stands for no text
+  int64_t sum = 0;
+  for (int64_t b : bytes) sum += b;
+  stats.val_text_bytes += static_cast<int64_t>(doc.size());
+  stats.val_sidecar_bytes += sum;
+  stats.val_docs_uncovered += sum != static_cast<int64_t>(doc.size());
+  return bytes;
+}
+
+}  // namespace
+
+EncodeStats encode_documents(DocumentReader& docs, const DocEncoder& encode,
                              const EncodeOptions& opts, const EncodeProgress& progress) {
   check_options(opts);
   prepare_output_dir(opts);
+  const bool sidecar = opts.byte_sidecar || opts.caseops;
   const auto t0 = std::chrono::steady_clock::now();
   EncodeStats stats;
-  ShardSink sink(opts.output_dir, opts.shard_size, stats);
+  ShardSink sink(opts.output_dir, opts.shard_size, sidecar, stats);
   std::vector<std::string> batch;
   std::vector<uint16_t> toks;
+  std::vector<int64_t> bytes;
   for (;;) {
     batch.clear();
     std::string doc;
@@ -277,11 +330,15 @@ EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
       batch.push_back(std::move(doc));
     }
     if (batch.empty()) break;
-    const auto ids = encode(batch);
-    PGOLF_CHECK(ids.size() == batch.size(), "encode: encoder returned "
-                                                << ids.size() << " results for " << batch.size()
-                                                << " documents");
-    for (const auto& doc_ids : ids) {
+    const auto inputs = tokenizer_inputs(batch, opts.caseops, stats.docs_total, stats);
+    const int64_t val_left = std::max<int64_t>(opts.num_val_docs - stats.docs_total, 0);
+    const size_t with_pieces = sidecar ? std::min<size_t>(size_t(val_left), batch.size()) : 0;
+    const auto encoded = encode(inputs, with_pieces);
+    PGOLF_CHECK(encoded.size() == batch.size(), "encode: encoder returned "
+                                                    << encoded.size() << " results for "
+                                                    << batch.size() << " documents");
+    for (size_t d = 0; d < encoded.size(); ++d) {
+      const auto& doc_ids = encoded[d].ids;
       const bool val = stats.docs_total < opts.num_val_docs;
       sink.set_split(val ? "val" : "train");
       toks.assign(1, static_cast<uint16_t>(opts.bos_id));
@@ -291,10 +348,13 @@ EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
                                       << id << ", outside [0, " << opts.vocab_size << ")");
         toks.push_back(static_cast<uint16_t>(id));
       }
+      bytes.clear();
+      if (val && sidecar)
+        bytes = sidecar_entries(encoded[d], batch[d], inputs[d], opts.caseops, stats);
       ++stats.docs_total;
       ++(val ? stats.docs_val : stats.docs_train);
       (val ? stats.tokens_val : stats.tokens_train) += static_cast<int64_t>(toks.size());
-      sink.append(toks);
+      sink.append(toks, bytes);
     }
     stats.bytes_in = docs.bytes_read();
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -304,6 +364,18 @@ EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
   PGOLF_CHECK_INPUT(stats.docs_total > 0, docs.path() << ": no documents found");
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stats;
+}
+
+EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
+                             const EncodeOptions& opts, const EncodeProgress& progress) {
+  PGOLF_CHECK(!opts.byte_sidecar && !opts.caseops,
+              "encode: a byte sidecar needs an encoder that returns pieces (DocEncoder)");
+  const DocEncoder pieces_less = [&encode](const std::vector<std::string>& batch, size_t) {
+    std::vector<EncodedDoc> out;
+    for (auto& ids : encode(batch)) out.push_back({std::move(ids), {}});
+    return out;
+  };
+  return encode_documents(docs, pieces_less, opts, progress);
 }
 
 }  // namespace pgolf::data

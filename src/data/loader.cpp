@@ -6,6 +6,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
+#include "pgolf/data/sidecar.h"
 
 namespace pgolf::data {
 namespace {
@@ -85,9 +86,22 @@ std::vector<std::string> resolve_files(const std::string& data_path,
   if (!glob_pattern.empty() && glob_pattern[0] != '/' && !data_path.empty()) {
     pattern = data_path + (data_path.back() == '/' ? "" : "/") + glob_pattern;
   }
-  auto files = core::glob_sorted(pattern);
+  // A byte sidecar (fineweb_val_bytes_*.bin, matched by the default fineweb_val_*.bin) is never
+  // read as tokens: it pairs with a token shard instead (sidecar.h).
+  std::vector<std::string> files;
+  int64_t sidecars = 0;
+  for (auto& f : core::glob_sorted(pattern)) {
+    if (is_byte_sidecar(f)) {
+      ++sidecars;
+    } else {
+      files.push_back(std::move(f));
+    }
+  }
   PGOLF_CHECK_INPUT(!files.empty(), "no files match " << pattern << " (DATA_PATH=" << data_path
-                                                      << ", pattern " << glob_pattern << ")");
+                                                      << ", pattern " << glob_pattern << ")"
+                                                      << (sidecars > 0 ? "; only byte sidecars "
+                                                          "(*_bytes_*), which are not token shards"
+                                                                       : ""));
   return files;
 }
 

@@ -109,6 +109,24 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
   return text;
 }
 
+std::vector<Tokenizer::Piece> Tokenizer::encode_pieces(const std::string& text) const {
+  sentencepiece::ImmutableSentencePieceText spt;
+  const auto status = impl_->sp.Encode(text, spt.mutable_proto());
+  PGOLF_CHECK(status.ok(),
+              "tokenizer " << impl_->path << ": encode failed (" << status.ToString() << ")");
+  std::vector<Piece> out;
+  out.reserve(spt.pieces_size());
+  for (const auto& p : spt.pieces())
+    out.push_back({static_cast<int>(p.id()), p.surface(), static_cast<int64_t>(p.begin()),
+                   static_cast<int64_t>(p.end())});
+  return out;
+}
+
+int Tokenizer::piece_to_id(const std::string& piece) const {
+  const int id = impl_->sp.PieceToId(piece);
+  return id == impl_->sp.unk_id() && piece != impl_->sp.IdToPiece(id) ? -1 : id;
+}
+
 void Tokenizer::check_id(int id) const {
   PGOLF_CHECK_INPUT(id >= 0 && id < impl_->sp.GetPieceSize(),
                     "tokenizer " << impl_->path << ": id " << id << " outside [0, "

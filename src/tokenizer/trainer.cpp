@@ -83,7 +83,7 @@ std::map<std::string, std::string> trainer_arguments(const TrainTokenizerOptions
   int threads = opts.threads > 0
                     ? opts.threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return {{"model_type", "bpe"},
+  std::map<std::string, std::string> args = {{"model_type", "bpe"},
           {"vocab_size", std::to_string(opts.vocab_size)},
           {"character_coverage", "0.999"},
           {"byte_fallback", "true"},
@@ -97,6 +97,16 @@ std::map<std::string, std::string> trainer_arguments(const TrainTokenizerOptions
           {"hard_vocab_limit", "false"},
           {"num_threads", std::to_string(std::min(threads, 128))},
           {"minloglevel", opts.verbose ? "0" : "2"}};
+  if (!opts.user_defined_symbols.empty()) {
+    std::string joined;
+    for (const auto& sym : opts.user_defined_symbols) {
+      PGOLF_CHECK_INPUT(!sym.empty() && sym.find(',') == std::string::npos,
+                        "train-tokenizer: user-defined symbol \"" << sym << "\" is empty or has a comma");
+      joined += (joined.empty() ? "" : ",") + sym;
+    }
+    args["user_defined_symbols"] = joined;
+  }
+  return args;
 }
 
 std::string train_tokenizer(const std::vector<std::string>& docs,

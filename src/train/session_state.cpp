@@ -20,7 +20,7 @@ Checkpoint make_checkpoint(Session& s, int64_t step, double train_ms) {
     c.state["avg"] = s.averager->state_meta();
   }
   c.tensors.emplace_back("rng/cpu", at::detail::getDefaultCPUGenerator().get_state());
-  c.state["loader"] = data::loader_state_to_json(s.loader->state());
+  c.state["loader"] = s.loader->state();
   c.state["rank"] = s.comm.rank();
   c.state["world_size"] = s.comm.world_size();
   return c;
@@ -44,7 +44,7 @@ void restore_unchecked(Session& s, const Checkpoint& c) {
   at::Generator gen = at::detail::getDefaultCPUGenerator();
   for (const auto& [name, t] : c.tensors)
     if (name == "rng/cpu") gen.set_state(t);
-  s.loader->restore(data::loader_state_from_json(c.state.at("loader")));
+  s.loader->restore(c.state.at("loader"));
 }
 
 }  // namespace

@@ -64,6 +64,29 @@ std::vector<std::string> read_documents(DocumentReader& docs, int64_t max_docs);
 using BatchEncoder =
     std::function<std::vector<std::vector<int>>(const std::vector<std::string>& docs)>;
 
+// A tokenizer piece as the byte sidecar needs it: the text it covers in the tokenizer's input
+// (SentencePiece's surface) and that span's byte offsets [begin, end).
+struct PieceSpan {
+  std::string surface;
+  int64_t begin = 0, end = 0;
+};
+struct EncodedDoc {
+  std::vector<int> ids;
+  std::vector<PieceSpan> pieces;  // one per id, for the documents that asked for them
+};
+// Encodes docs[i] for every i; the first `with_pieces` documents also get their pieces.
+using DocEncoder = std::function<std::vector<EncodedDoc>(const std::vector<std::string>& docs,
+                                                         size_t with_pieces)>;
+
+// One document's sidecar entries, one per piece: the original UTF-8 bytes each piece stands for
+// (CaseOps surfaces decoded, caseops::original_byte_counts; otherwise the surface's bytes).
+// Whitespace the tokenizer's normaliser dropped before the first or after the last piece
+// (`text_bytes` = the tokenizer input's size) is credited to that piece, so the entries sum to
+// the document's bytes; the record's exporter leaves it out (no FineWeb document starts or ends
+// with whitespace, so their sidecars agree there).
+std::vector<int64_t> token_byte_counts(const std::vector<PieceSpan>& pieces, int64_t text_bytes,
+                                       bool caseops);
+
 struct EncodeOptions {
   std::string output_dir;
   int64_t num_val_docs = 50000;    // the first N documents form the val split
@@ -72,6 +95,12 @@ struct EncodeOptions {
   int bos_id = 1;                  // prepended to every document
   int64_t batch_docs = 1024;       // documents handed to the encoder at once
   bool overwrite = false;          // replace existing fineweb_*.bin in output_dir
+  // CaseOps: every document goes through caseops::encode before the tokenizer (and is checked to
+  // decode back exactly); implies byte_sidecar.
+  bool caseops = false;
+  // Writes fineweb_val_bytes_NNNNNN.bin beside each val shard (sidecar.h): 0 for BOS, then
+  // token_byte_counts of each document.
+  bool byte_sidecar = false;
 };
 
 struct EncodeStats {
@@ -80,13 +109,21 @@ struct EncodeStats {
   int64_t files_val = 0, files_train = 0;
   int64_t bytes_in = 0;            // input bytes consumed so far
   double seconds = 0;              // wall time so far
-  std::vector<std::string> files;  // shards written, in order
+  std::vector<std::string> files;  // shards written, in order (sidecars included)
+  int64_t files_val_bytes = 0;     // byte sidecars written
+  int64_t val_text_bytes = 0;      // UTF-8 bytes of the val documents (before CaseOps)
+  int64_t val_sidecar_bytes = 0;   // sum of the val sidecars
+  int64_t val_docs_uncovered = 0;  // val documents whose entries do not sum to their bytes
+  int64_t caseops_round_trips = 0;  // documents checked: caseops::decode(encode(doc)) == doc
   int64_t tokens_total() const { return tokens_val + tokens_train; }
 };
 
 // Called after every batch (the caller throttles what it prints).
 using EncodeProgress = std::function<void(const EncodeStats&)>;
 
+EncodeStats encode_documents(DocumentReader& docs, const DocEncoder& encode,
+                             const EncodeOptions& opts, const EncodeProgress& progress = {});
+// Ids only (no byte_sidecar).
 EncodeStats encode_documents(DocumentReader& docs, const BatchEncoder& encode,
                              const EncodeOptions& opts, const EncodeProgress& progress = {});
 

@@ -26,8 +26,8 @@ struct LoaderState {
 nlohmann::json loader_state_to_json(const LoaderState& state);
 LoaderState loader_state_from_json(const nlohmann::json& j);  // input error on missing keys
 
-// The files of `glob_pattern` joined to `data_path` (an absolute pattern is used as is), sorted.
-// Input error naming the pattern when nothing matches.
+// The files of `glob_pattern` joined to `data_path` (an absolute pattern is used as is), sorted,
+// without byte sidecars (is_byte_sidecar). Input error naming the pattern when nothing is left.
 std::vector<std::string> resolve_files(const std::string& data_path,
                                        const std::string& glob_pattern);
 

@@ -29,6 +29,18 @@ class Tokenizer {
   // Ids outside [0, vocab_size) are an input error.
   std::string decode(const std::vector<int>& ids) const;
 
+  // Pieces with the text each covers in `text` (SentencePiece's surface, [begin, end) byte
+  // offsets): what a byte sidecar counts. Byte-fallback pieces of one character: the last holds
+  // its surface, the others are empty.
+  struct Piece {
+    int id = 0;
+    std::string surface;
+    int64_t begin = 0, end = 0;
+  };
+  std::vector<Piece> encode_pieces(const std::string& text) const;
+  // The id of a piece's text, or -1 when the vocabulary lacks it (SentencePiece answers unk).
+  int piece_to_id(const std::string& piece) const;
+
   std::string id_to_piece(int id) const;
   bool is_control(int id) const;
   bool is_unknown(int id) const;

@@ -23,6 +23,9 @@ struct TrainTokenizerOptions {
   int64_t vocab_size = 1024;
   int threads = 0;       // 0 = all hardware threads
   bool verbose = false;  // show SentencePiece's own INFO and WARNING log
+  // Reserved as user-defined pieces, ids 4.. in this order (the CaseOps operators; the record's
+  // reserve_text_transform_controls).
+  std::vector<std::string> user_defined_symbols;
 };
 
 // The trainer arguments (exposed so tests can check them against the reference table); the model

@@ -11,6 +11,7 @@
 #include "pgolf/config/config.h"
 #include "pgolf/core/log.h"
 #include "pgolf/data/loader.h"
+#include "pgolf/data/train_loader.h"
 #include "pgolf/dist/comm.h"
 #include "pgolf/eval/bpb.h"
 #include "pgolf/model/gpt.h"
