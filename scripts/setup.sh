@@ -15,7 +15,7 @@ BUILD_DIR=${PGOLF_BUILD_DIR:-build}
 say() { echo "[setup] $*"; }
 die() { echo "[setup] ERROR: $*" >&2; exit 1; }
 
-APT_PACKAGES=(build-essential cmake ninja-build ccache git pkg-config python3 python3-pip python3-venv
+APT_PACKAGES=(build-essential cmake ninja-build ccache lld git pkg-config python3 python3-pip python3-venv
   libsentencepiece-dev sentencepiece libzstd-dev zstd libbrotli-dev liblzma-dev lrzip
   libcli11-dev nlohmann-json3-dev
   libgloo-dev libgtest-dev googletest bible-kjv bible-kjv-text dict-devil jargon-text
