@@ -13,12 +13,17 @@
 #include <optional>
 
 #include "pgolf/cli/commands.h"
+#include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 #include "pgolf/core/log.h"
+#include "pgolf/data/loader.h"
+#include "pgolf/model/any_gpt.h"
+#include "pgolf/model/dtype.h"
 #include "pgolf/quant/budget.h"
 #include "pgolf/quant/export.h"
 #include "pgolf/quant/zip_check.h"
+#include "pgolf/train/calibration.h"
 #include "pgolf/train/checkpoint.h"
 
 namespace pgolf::cli {
@@ -157,6 +162,39 @@ void check_not_input(const char* flag, const std::string& path, const std::strin
                                      << "the full-precision weights: choose another " << flag);
 }
 
+// QUANT_SCHEME=gptq from a checkpoint: the model the config describes, with these weights, run
+// over the calibration data (DATA_PATH/TRAIN_FILES as one rank, or GPTQ_AR_SELFGEN) on DEVICE.
+// Looping on, as the trained model ends and is scored.
+core::NamedTensors export_calibration(const config::Config& cfg, const core::NamedTensors& weights) {
+  const bool use_cuda = cfg.train.device != config::Device::kCpu && torch::cuda::is_available();
+  const torch::Device device = use_cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  const auto policy = model::resolve_dtype_policy(cfg.train.dtype, device);
+  model::AnyGPT gpt(cfg.model);
+  gpt->load_state_dict(weights, /*strict=*/true);
+  gpt->to(device);
+  gpt->set_dtype_policy(policy);
+  gpt->set_looping(true);
+  train::CalibrationSetup setup;
+  if (!cfg.quant.gptq_ar_selfgen)
+    setup.train_files = data::resolve_files(cfg.data.data_path, cfg.data.train_files);
+  setup.world_size = 1;
+  setup.grad_accum = config::grad_accum_steps(1);
+  setup.device = device;
+  auto logits = [&](const torch::Tensor& ids) {
+    model::ComputeScope scope(policy, device.type());
+    return gpt->forward_logits(ids);
+  };
+  std::cout << "export: gptq calibration on " << device.str() << " ("
+            << (cfg.quant.gptq_ar_selfgen ? "self-generated sequences"
+                                          : std::to_string(setup.train_files.size()) +
+                                                " training shards")
+            << ")" << std::endl;
+  train::CalibrationReport rep;
+  auto h = train::calibrate_gptq(gpt->module(), logits, gpt->state_dict(), cfg, setup, &rep);
+  for (const auto& l : train::calibration_lines(rep, /*train_ms=*/-1, 0)) std::cout << l << "\n";
+  return h;
+}
+
 int run_export(ExportArgs& a, const ConfigOptions& opts) {
   if (!a.inspect.empty()) {
     for (const auto& path : a.inspect) run_inspect(path);  // the first invalid file throws
@@ -180,11 +218,12 @@ int run_export(ExportArgs& a, const ConfigOptions& opts) {
             << " level " << qcfg.zstd_level << ")" << std::endl;
   quant::ExportOptions eopts;
   eopts.threads = a.zstd_threads;
-  const auto report = quant::export_artifact(weights, qcfg, a.out, eopts);
-  for (const auto& line : quant::report_lines(report)) std::cout << line << "\n";
-
+  core::NamedTensors hessians;
+  if (qcfg.quant_scheme == config::QuantScheme::kGptq) {
+    hessians = export_calibration(resolved.cfg, weights);
+    eopts.hessians = &hessians;
+  }
   quant::Budget budget;
-  budget.model_bytes = report.compressed_bytes;
   std::string code_note = "CODE_BYTES override";
   if (qcfg.code_bytes >= 0) {
     budget.code_bytes = qcfg.code_bytes;
@@ -196,6 +235,10 @@ int run_export(ExportArgs& a, const ConfigOptions& opts) {
                              static_cast<long long>(cb.files),
                              static_cast<long long>(cb.source_bytes), root.c_str());
   }
+  eopts.code_bytes = budget.code_bytes;  // TARGET_MB counts them
+  const auto report = quant::export_artifact(weights, qcfg, a.out, eopts);
+  for (const auto& line : quant::report_lines(report)) std::cout << line << "\n";
+  budget.model_bytes = report.compressed_bytes;
   std::cout << "model bytes: " << budget.model_bytes << "\n"
             << "code bytes:  " << budget.code_bytes << " (" << code_note << ")\n"
             << "total bytes: " << budget.total() << " of " << quant::kByteCap << " ("

@@ -28,6 +28,8 @@
 #include "pgolf/model/params.h"
 #include "pgolf/quant/budget.h"
 #include "pgolf/quant/export.h"
+#include "pgolf/quant/gptq_mixed.h"
+#include "pgolf/quant/hessians.h"
 #include "pgolf/quant/policy.h"
 #include "pgolf/train/weights.h"
 
@@ -69,6 +71,15 @@ Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qc
                    ("pgolf_info_" + std::to_string(::getpid()) + ".ptz");
   quant::ExportOptions eopts;
   eopts.threads = a.zstd_threads;
+  // QUANT_SCHEME=gptq without calibration data: identity Hessians, so GPTQ is its SDClip
+  // rounding (the same scales; the codes' entropy, and so the bytes, nearly the same).
+  core::NamedTensors identity;
+  if (qcfg.quant_scheme == config::QuantScheme::kGptq) {
+    const auto flat = quant::is_banked(weights) ? quant::unbank_state_dict(weights) : weights;
+    for (const auto& n : quant::gptq_weight_names(flat, qcfg))
+      identity.emplace_back(n, torch::eye(core::find_tensor(flat, n)->size(-1)));
+    eopts.hessians = &identity;
+  }
   quant::ExportReport rep;
   try {
     rep = quant::export_artifact(weights, qcfg, tmp.string(), eopts);

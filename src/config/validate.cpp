@@ -37,6 +37,18 @@ void check_frontier_quant(const QuantConfig& q, std::vector<std::string>& errs) 
   PGOLF_REQUIRE(q.lqer_top_k >= 1, "lqer_top_k: expected >= 1, found " + s(q.lqer_top_k));
   PGOLF_REQUIRE(q.lqer_asym_group >= 1,
                 "lqer_asym_group: expected >= 1, found " + s(q.lqer_asym_group));
+  PGOLF_REQUIRE(q.gptq_calibration_batches >= 1,
+                "gptq_calibration_batches: expected >= 1, found " + s(q.gptq_calibration_batches));
+  PGOLF_REQUIRE(q.gptq_calib_samples >= 1,
+                "gptq_calib_samples: expected >= 1, found " + s(q.gptq_calib_samples));
+  PGOLF_REQUIRE(q.gptq_batch_size >= 1,
+                "gptq_batch_size: expected >= 1, found " + s(q.gptq_batch_size));
+  PGOLF_REQUIRE(q.gptq_temperature > 0,
+                "gptq_temperature: expected > 0, found " + s(q.gptq_temperature));
+  PGOLF_REQUIRE(q.target_mb >= 0, "target_mb: expected >= 0 (0 off), found " + s(q.target_mb));
+  PGOLF_REQUIRE(q.target_mb == 0 || q.quant_scheme == QuantScheme::kGptq,
+                std::string("target_mb needs quant_scheme=gptq (it prunes GPTQ codes), found '") +
+                    choice_name(q.quant_scheme) + "'");
   PGOLF_REQUIRE(!q.lqer_enabled || q.quant_scheme == QuantScheme::kGptq,
                 std::string("lqer_enabled needs quant_scheme=gptq (it corrects GPTQ's error), "
                             "found '") + choice_name(q.quant_scheme) + "'");

@@ -7,6 +7,7 @@
 #include "pgolf/core/error.h"
 #include "pgolf/model/compat.h"
 #include "pgolf/model/fused.h"
+#include "pgolf/model/linear_tap.h"
 
 namespace pgolf::model {
 
@@ -162,6 +163,11 @@ torch::Tensor BankedAttentionImpl::forward(const torch::Tensor& x, const torch::
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t H = opts_.num_heads, Hkv = opts_.num_kv_heads, D = head_dim_;
   const auto dt = x.scalar_type();
+  if (auto* tap = linear_tap())  // c_q, c_k and c_v read the same input (the record's attn hook)
+    tap->add({layer_weight_name(opts_.layer, "attn.c_q.weight"),
+              layer_weight_name(opts_.layer, "attn.c_k.weight"),
+              layer_weight_name(opts_.layer, "attn.c_v.weight")},
+             x);
   using S = AdapterSite;  // TTT adapters (none unless the hook holds some)
   const auto q_raw = hook.add(S::kQ, F::linear(x, q_w.to(dt)), x);  // (B,T,H*D)
   auto q = q_raw.reshape({B, T, H, D});
@@ -176,7 +182,10 @@ torch::Tensor BankedAttentionImpl::forward(const torch::Tensor& x, const torch::
   if (opts_.xsa) y = exclusive_self_attention(y, v);
   const auto g = head_gate(x, q_raw);                              // (B,T,H)
   if (g.defined()) y = y * g.unsqueeze(-1);
-  return hook.add(S::kOut, F::linear(y.reshape({B, T, H * D}), out_w.to(dt)), x);
+  const auto y_flat = y.reshape({B, T, H * D});
+  if (auto* tap = linear_tap())  // attn.proj's input (the record's _last_proj_input)
+    tap->add({layer_weight_name(opts_.layer, "attn.proj.weight")}, y_flat);
+  return hook.add(S::kOut, F::linear(y_flat, out_w.to(dt)), x);
 }
 
 }  // namespace pgolf::model

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "pgolf/model/fused.h"
+#include "pgolf/model/linear_tap.h"
 
 namespace pgolf::model {
 namespace {
@@ -19,7 +20,9 @@ double ln_scale_factor(int64_t layer, bool ln_scale) {
 
 BankedBlockImpl::BankedBlockImpl(const BankedAttentionOptions& opts, int64_t layer, bool ln_scale)
     : ln_(ln_scale_factor(layer, ln_scale)) {
-  attn = register_module("attn", BankedAttention(opts));
+  BankedAttentionOptions layer_opts = opts;
+  layer_opts.layer = layer;
+  attn = register_module("attn", BankedAttention(layer_opts));
   attn_scale = register_parameter("attn_scale", torch::ones({opts.dim}));
   mlp_scale = register_parameter("mlp_scale", torch::ones({opts.dim}));
   resid_mix = register_parameter("resid_mix",
@@ -32,7 +35,10 @@ torch::Tensor BankedBlockImpl::normed(const torch::Tensor& x) const {
 }
 
 torch::Tensor BankedBlockImpl::mlp(const torch::Tensor& x, const LayerWeights& w) const {
+  auto* tap = linear_tap();  // the record's MLP hook: fc's input and the activation (proj's)
+  if (tap) tap->add({layer_weight_name(attn->options().layer, "mlp.fc.weight")}, x);
   const auto h = fused::relu2(F::linear(x, w.up.to(x.scalar_type())), /*leaky=*/true);
+  if (tap) tap->add({layer_weight_name(attn->options().layer, "mlp.proj.weight")}, h);
   return F::linear(h, w.down.to(x.scalar_type()));
 }
 

@@ -6,6 +6,7 @@
 #include "pgolf/model/fused.h"
 #include "pgolf/model/init.h"
 #include "pgolf/model/state_dict.h"
+#include "pgolf/model/linear_tap.h"
 
 namespace pgolf::model {
 
@@ -130,6 +131,7 @@ torch::Tensor GPTImpl::head_logits(const torch::Tensor& ids, const LoraSet* lora
   if (lm_head) {
     z = lm_head(x);
   } else {
+    if (auto* tap = linear_tap()) tap->add({"tok_emb.weight"}, x);  // tied head's input
     z = torch::nn::functional::linear(x, tok_emb->weight.to(x.scalar_type()));
   }
   if (lora && lora->head.defined()) z = z + lora_delta(x, lora->head, "head");

@@ -8,6 +8,7 @@
 #include "pgolf/model/fused.h"
 #include "pgolf/model/gpt.h"
 #include "pgolf/model/state_dict.h"
+#include "pgolf/model/linear_tap.h"
 
 namespace pgolf::model {
 
@@ -208,7 +209,10 @@ torch::Tensor BankedGPTImpl::head_logits(const torch::Tensor& ids, const torch::
 }
 
 torch::Tensor BankedGPTImpl::head_logits_of(const torch::Tensor& h) {
-  return lm_head ? lm_head(h) : F::linear(h, tok_emb->weight.to(h.scalar_type()));
+  if (lm_head) return lm_head(h);
+  // Tied: the final norm's output is tok_emb's input as the head (the record's final_norm hook).
+  if (auto* tap = linear_tap()) tap->add({"tok_emb.weight"}, h);
+  return F::linear(h, tok_emb->weight.to(h.scalar_type()));
 }
 
 torch::Tensor BankedGPTImpl::forward_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens,

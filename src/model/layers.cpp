@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "pgolf/core/error.h"
+#include "pgolf/model/linear_tap.h"
 
 namespace pgolf::model {
 
@@ -46,6 +47,7 @@ torch::Tensor CastedLinearImpl::forward(const torch::Tensor& x) {
   // QAT only while training (as the 11L records' CastedLinear): eval sees the float weight.
   const auto w = (qat_clip_ > 0 && is_training()) ? fake_quant_per_row(weight, qat_clip_, qat_min_scale_)
                                                    : weight;
+  if (auto* tap = linear_tap()) tap->add_module(this, x);
   return torch::nn::functional::linear(x, w.to(x.scalar_type()));
 }
 

@@ -10,6 +10,7 @@
 #include "pgolf/core/log.h"
 #include "pgolf/quant/gptq_mixed.h"
 #include "pgolf/quant/pergroup.h"
+#include "pgolf/quant/selective_prune.h"
 
 namespace pgolf::quant {
 namespace {
@@ -81,9 +82,18 @@ ExportReport export_artifact(const core::NamedTensors& state_dict, const config:
 
   const auto t1 = std::chrono::steady_clock::now();
   if (gptq && is_banked(work)) work = unbank_state_dict(work);
-  const QuantResult quant =
+  QuantResult quant =
       gptq ? gptq_mixed_quantize(work, *opts.hessians, cfg) : quantize_state_dict(work, cfg);
   rep.quantize_seconds = seconds_since(t1);
+  if (gptq && cfg.target_mb > 0) {
+    const auto tp = std::chrono::steady_clock::now();
+    rep.selective = selective_prune(quant, cfg.target_mb, opts.code_bytes, [&](const QuantResult& v) {
+      return static_cast<int64_t>(copts.codec == Codec::kPergroup
+                                      ? encode_artifact(v, copts).size()
+                                      : compress(serialize_quant(v), copts).size());
+    });
+    rep.selective_seconds = seconds_since(tp);
+  }
 
   const auto t2 = std::chrono::steady_clock::now();
   const auto raw = serialize_quant(quant);
@@ -143,6 +153,16 @@ std::vector<std::string> report_lines(const ExportReport& rep) {
       static_cast<long long>(rep.num_params), static_cast<long long>(rep.raw_payload_bytes),
       static_cast<long long>(rep.serialized_bytes), static_cast<long long>(rep.compressed_bytes),
       rep.compressed_bytes ? static_cast<double>(rep.serialized_bytes) / rep.compressed_bytes : 0.0));
+  if (rep.selective.target_bytes > 0)
+    lines.push_back(core::format(
+        "selective_prune: %lld of %lld +-1 codes zeroed, %lld -> %lld bytes (target %lld, with "
+        "code bytes; %d encodings, %.2fs)",
+        static_cast<long long>(rep.selective.pruned),
+        static_cast<long long>(rep.selective.candidates),
+        static_cast<long long>(rep.selective.unpruned_bytes),
+        static_cast<long long>(rep.selective.final_bytes),
+        static_cast<long long>(rep.selective.target_bytes), rep.selective.evaluations,
+        rep.selective_seconds));
   lines.push_back(core::format("export: prune %.2fs quantize %.2fs serialize+compress %.2fs total "
                                "%.2fs -> %s",
                                rep.prune_seconds, rep.quantize_seconds, rep.compress_seconds,

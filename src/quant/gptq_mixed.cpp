@@ -64,6 +64,17 @@ void add_lqer(QuantResult& out, std::vector<LqerCandidate> cands, const config::
 
 }  // namespace
 
+GptqRoute gptq_route(const std::string& name, const torch::Tensor& t,
+                     const config::QuantConfig& cfg) {
+  const bool is_float = t.is_floating_point();
+  // The gate path comes before the size test: gates are small enough to pass through.
+  if (cfg.gated_attn_quant_gate && is_float && t.dim() == 2 && ends_with(name, ".attn_gate_w") &&
+      t.numel() >= 32 && t.numel() <= 8192)
+    return GptqRoute::kGate;
+  if (!is_float || t.numel() <= cfg.passthrough_max_numel) return GptqRoute::kPassthrough;
+  return GptqRoute::kGptq;
+}
+
 bool is_gptq_kind(const std::string& kind) {
   static const std::regex re(R"(passthrough \(float16\)|gate_int8_row|gptq \(int[2-8]\)(\+lqer(_asym)?)?)");
   return std::regex_match(kind, re);
@@ -93,16 +104,15 @@ QuantResult gptq_mixed_quantize(const core::NamedTensors& state_dict,
   for (const auto& [name, tensor] : state_dict) {
     const auto t = tensor.detach().to(torch::kCPU).contiguous();
     const bool is_float = t.is_floating_point();
-    // The gate path comes before the size test: gates are small enough to pass through.
-    if (cfg.gated_attn_quant_gate && is_float && t.dim() == 2 && ends_with(name, ".attn_gate_w") &&
-        t.numel() >= 32 && t.numel() <= 8192) {
+    const auto route = gptq_route(name, t, cfg);
+    if (route == GptqRoute::kGate) {
       const auto g = quantize_gate_int8_row(t);
       out.w.emplace_back(name + ".gq", g.q);
       out.w.emplace_back(name + ".gs", g.scale);
       out.meta.emplace_back(name, MetaEntry{kGate});
       continue;
     }
-    if (!is_float || t.numel() <= cfg.passthrough_max_numel) {
+    if (route == GptqRoute::kPassthrough) {
       out.w.emplace_back(name, is_float ? t.to(torch::kFloat16) : t);
       out.meta.emplace_back(name, MetaEntry{kPassthrough});
       continue;

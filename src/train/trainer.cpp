@@ -12,6 +12,7 @@
 #include "pgolf/eval/standard.h"
 #include "pgolf/quant/budget.h"
 #include "pgolf/quant/export.h"
+#include "pgolf/train/calibration.h"
 #include "pgolf/train/checkpoint.h"
 #include "pgolf/train/log_lines.h"
 #include "pgolf/train/loop.h"
@@ -64,6 +65,25 @@ core::NamedTensors to_cpu(const core::NamedTensors& sd) {
   return out;
 }
 
+// The calibration of QUANT_SCHEME=gptq on rank 0 (the rank whose artifact is written), logged with
+// its end time against the cap; empty for the other schemes and ranks.
+core::NamedTensors gptq_hessians(Session& s, const LoopResult& loop) {
+  if (s.cfg.quant.quant_scheme != config::QuantScheme::kGptq || s.comm.rank() != 0) return {};
+  s.log.line(s.cfg.quant.gptq_ar_selfgen ? "gptq:generating autoregressive calibration data..."
+                                         : "GPTQ:collecting Hessians from calibration data...");
+  const CalibrationSetup setup{s.train_files, s.comm.world_size(), s.grad_accum, s.device};
+  CalibrationReport rep;
+  auto h = calibrate_gptq(s.model->module(), logits_fn(s), s.model->state_dict(), s.cfg, setup, &rep);
+  for (const auto& l : calibration_lines(rep, loop.train_ms, s.cfg.train.max_wallclock_seconds))
+    s.log.line(l);
+  s.log.metric("gptq_calibration",
+               {{"source", rep.ar_selfgen ? "ar_selfgen" : "train"}, {"forwards", rep.forwards},
+                {"tokens", rep.tokens}, {"hessians", rep.hessians},
+                {"generate_seconds", rep.generate_seconds}, {"collect_seconds", rep.collect_seconds},
+                {"train_time_ms", loop.train_ms}});
+  return h;
+}
+
 void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const LoopResult& loop,
               TrainSummary& summary) {
   stop_point("export");  // a signal during the last validation
@@ -74,6 +94,8 @@ void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const Loo
       s.model->load_state_dict(avg, /*strict=*/true);
     }
   }
+  // QUANT_SCHEME=gptq: Hessians right after the loop, inside GPTQ_RESERVE_SECONDS (rank 0's).
+  const core::NamedTensors hessians = gptq_hessians(s, loop);
   const core::NamedTensors sd = to_cpu(s.model->state_dict());
   quant::Budget budget;
   if (!opts.code_root.empty()) {
@@ -90,7 +112,10 @@ void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const Loo
     s.log.line(format("Code size: %lld bytes", static_cast<long long>(budget.code_bytes)));
     s.log.line(format("Total submission size: %lld bytes",
                       static_cast<long long>(raw + budget.code_bytes)));
-    auto report = quant::export_artifact(sd, s.cfg.quant, dir.artifact());
+    quant::ExportOptions eopts;
+    if (!hessians.empty()) eopts.hessians = &hessians;
+    eopts.code_bytes = budget.code_bytes;  // TARGET_MB counts them
+    auto report = quant::export_artifact(sd, s.cfg.quant, dir.artifact(), eopts);
     budget.model_bytes = report.compressed_bytes;
     for (const auto& l : quant::report_lines(report)) s.log.file_only(l);
     s.log.line(format("Serialized model int6+%s: %lld bytes",

@@ -8,6 +8,7 @@
 // torch.save archive are always within 1%: pgolf's archive layout is not Python's byte for byte).
 #include <brotli/encode.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -23,6 +24,7 @@
 #include "pgolf/quant/codecs.h"
 #include "pgolf/quant/container.h"
 #include "pgolf/quant/gptq_mixed.h"
+#include "pgolf/quant/hessians.h"
 #include "pgolf/quant/pergroup.h"
 
 namespace pgolf::golden {
@@ -189,10 +191,11 @@ config::ModelConfig case_model(const GoldenCase& gc) {
   return r.cfg.model;
 }
 
-// collect_hessians' tok_emb entry: the final norm's output over the calibration batches (eval
-// mode, forward_logits), X^T X summed and divided by the batch count. The other Hessians need the
-// inputs of each attention/MLP linear, which the banked GPT does not expose (no hooks).
-TEST(GoldenFrontierGptq, TokEmbHessianFromCalibrationBatches) {
+// collect_hessians (the record's hooks, eval mode, forward_logits, / n_batches) through pgolf's
+// calibration taps (model/linear_tap.h, quant/hessians.h) on the banked GPT: every stored
+// hessian.* (attn c_q for c_q/c_k/c_v, attn.proj, mlp.fc, mlp.proj per layer, tok_emb from the
+// final norm) from the case's calib.batches_x, rel-Frobenius <= 1e-5; c_k and c_v equal c_q.
+TEST(GoldenFrontierGptq, HessiansFromCalibrationBatches) {
   torch::set_num_threads(1);
   for (const auto& gc : discover("frontier_gptq")) {
     SCOPED_TRACE(gc.name());
@@ -200,20 +203,26 @@ TEST(GoldenFrontierGptq, TokEmbHessianFromCalibrationBatches) {
     m->set_looping(gc.config().at("looping_active").get<bool>());
     m->load_state_dict(case_state_dict(gc), /*strict=*/true);
     m->eval();
+    const auto flat = quant::unbank_state_dict(case_state_dict(gc));
+    core::NamedTensors want;
+    ASSERT_NO_FATAL_FAILURE(case_hessians(gc, want));
+    core::NamedTensors targets;  // every weight with a stored Hessian, whatever its size
+    for (const auto& [name, h] : want) targets.emplace_back(name, *core::find_tensor(flat, name));
     const auto batches = gc.tensor("calib.batches_x");
-    const int64_t n = batches.size(0), d = m->config().model_dim;
-    auto h = torch::zeros({d, d});
-    torch::NoGradGuard no_grad;
-    for (int64_t b = 0; b < n; ++b) {
-      model::BankedTrace trace;
-      m->set_trace(&trace);
-      m->forward_logits(batches[b]);
-      m->set_trace(nullptr);
-      const auto x = trace.final_norm_out.to(torch::kFloat32).reshape({-1, d});
-      h.addmm_(x.t(), x);
+    const auto got = quant::collect_hessians(
+        *m, [&](const torch::Tensor& ids) { m->forward_logits(ids); },
+        [&](int64_t b) { return batches[b]; }, batches.size(0), targets);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_GE(got.size(), 13u);  // 2 layers x 6 + tok_emb
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].first, want[i].first);
+      EXPECT_TRUE(rel_frobenius("hessian." + got[i].first, got[i].second, want[i].second, 1e-5));
+      worst = std::max(worst, ((got[i].second - want[i].second).norm() / want[i].second.norm())
+                                  .item<double>());
     }
-    h = h / n;
-    EXPECT_TRUE(rel_frobenius("hessian.tok_emb.weight", h, gc.tensor("hessian.tok_emb.weight"), 1e-5));
+    std::cout << "[ info ] " << gc.name() << ": " << got.size()
+              << " Hessians, worst rel-Frobenius " << worst << "\n";
   }
 }
 

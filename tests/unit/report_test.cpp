@@ -385,6 +385,28 @@ TEST(ReportRecordTest, LaterLogFormatAndEvalTimeRules) {
   EXPECT_EQ(status_of(c, "train time"), CheckStatus::kFail);  // no training log at all
 }
 
+TEST(ReportRecordTest, TrainingDataCalibrationCountsAgainstTheCap) {
+  // The 1.0611 record's seed-42 log: the loop to 599.6 s, then Hessians from training data.
+  std::vector<LogSummary> logs = {parse_train_log(
+      "stopping_early: wallclock_cap train_time: 599592ms step: 4945/20000\n"
+      "GPTQ:collecting Hessians from calibration data...\n"
+      "GPTQ:collected 67 Hessians in 4.7s\n")};
+  logs[0].path = "train_seed42.log";
+  EXPECT_DOUBLE_EQ(logs[0].calibration_ms, 4700);
+  RecordCheck c = check_record({"README.md"}, nullptr, logs, RecordCheckOptions{});
+  EXPECT_EQ(status_of(c, "train time"), CheckStatus::kPass);  // the loop alone fits
+  EXPECT_EQ(status_of(c, "GPTQ calibration"), CheckStatus::kFail);  // 604.3 s
+  // The 8 s reserve re-run: loop 592.1 s + 3.4 s fits. AR self-generated calibration
+  // (another line) reads no training data and is not counted.
+  logs = {parse_train_log("stopping_early: wallclock_cap train_time: 592100ms step: 4900/20000\n"
+                          "GPTQ:collected 67 Hessians in 3.4s\n")};
+  c = check_record({"README.md"}, nullptr, logs, RecordCheckOptions{});
+  EXPECT_EQ(status_of(c, "GPTQ calibration"), CheckStatus::kPass);
+  logs = {parse_train_log("stopping_early: wallclock_cap train_time: 599900ms step: 4900/20000\n"
+                          "gptq:collected hessians for 67 layers (AR self-gen)\n")};
+  EXPECT_FALSE(std::isfinite(logs[0].calibration_ms));
+}
+
 TEST(ReportRecordTest, SubmissionMayReportAnEarlierScoreLine) {
   // A sliding-window score followed by a worse diagnostic TTT score; the submission is the former.
   std::vector<LogSummary> logs = {parse_train_log(

@@ -53,6 +53,7 @@ struct BankedAttentionOptions {
   double gated_attn_init_std = 0.01;
   bool sparse_attn_gate = false;
   double sparse_attn_gate_init_std = 0.0, sparse_attn_gate_scale = 1.0;
+  int64_t layer = 0;  // physical layer: names the calibration taps (linear_tap.h)
 };
 
 // Rotate-half RoPE on the first `rope_dims` of x (B,T,H,D) (all D when rope_dims is 0 or D):

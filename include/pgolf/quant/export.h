@@ -11,6 +11,7 @@
 #include "pgolf/quant/container.h"
 #include "pgolf/quant/prune.h"
 #include "pgolf/quant/quantize.h"
+#include "pgolf/quant/selective_prune.h"
 
 namespace pgolf::quant {
 
@@ -34,6 +35,8 @@ struct ExportReport {
   int64_t serialized_bytes = 0;   // torch.save bytes before compression
   int64_t compressed_bytes = 0;   // the file size (model bytes of the budget)
   double prune_seconds = 0, quantize_seconds = 0, compress_seconds = 0, total_seconds = 0;
+  SelectivePruneReport selective;  // TARGET_MB (gptq); target_bytes 0 when off
+  double selective_seconds = 0;
 };
 
 struct ExportOptions {
@@ -42,6 +45,8 @@ struct ExportOptions {
   core::NamedTensors* pruned_out = nullptr;
   // QUANT_SCHEME=gptq: the calibration Hessians by (unbanked) weight name; required there.
   const core::NamedTensors* hessians = nullptr;
+  // TARGET_MB: the code bytes counted with the artifact against the target.
+  int64_t code_bytes = 0;
 };
 
 // Prunes (PRUNE_PCT > 0), quantises by QUANT_SCHEME, serialises and compresses `state_dict`, and

@@ -21,6 +21,11 @@
 
 namespace pgolf::quant {
 
+// Which of the paths above a tensor takes (the one rule, for the export and its calibration).
+enum class GptqRoute { kGate, kPassthrough, kGptq };
+GptqRoute gptq_route(const std::string& name, const torch::Tensor& t,
+                     const config::QuantConfig& cfg);
+
 // Meta strings of this scheme ("passthrough (float16)", "gate_int8_row", "gptq (int6)+lqer", ...).
 bool is_gptq_kind(const std::string& kind);
 // The result entries a tensor of that kind needs (name.q, name.scale, name.lqA_a, ...).

@@ -32,6 +32,9 @@ struct LogSummary {
   double eval_time_ms = 0.0;     // sum of eval_time over the score lines
   int eval_time_lines = 0;
   double bytes_total = kNaN;     // last "Total submission size ...: N bytes"
+  // GPTQ calibration on training data after the loop ("GPTQ:collected N Hessians in Xs", the
+  // 1.0611 record's line and pgolf's); it counts against the training time.
+  double calibration_ms = kNaN;
   int score_index = -1;           // which score line is the submission's (-1: the last)
   const FinalLine* score() const {
     if (finals.empty()) return nullptr;
