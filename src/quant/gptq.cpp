@@ -76,10 +76,20 @@ RowCodes gptq_quantize_weight(const torch::Tensor& w, const torch::Tensor& hessi
   try {
     hinv = torch::cholesky_inverse(torch::linalg_cholesky(h));
     hinv = torch::linalg_cholesky(hinv, /*upper=*/true);
-  } catch (const c10::Error& e) {
-    PGOLF_FAIL_INPUT("gptq: the damped Hessian of a (" << rows << ", " << cols
-                                                       << ") weight is not positive definite ("
-                                                       << e.what_without_backtrace() << ")");
+  } catch (const c10::Error&) {
+    // The record's fp32 steps fail where H is nearly singular (one dominant direction, as in
+    // barely trained models): cond(H + damp) <= 1 + 100 cols, so the fp32 inverse can lose
+    // definiteness. The same two factorisations in float64 (only on that failure path).
+    try {
+      const auto h64 = h.to(torch::kFloat64);
+      hinv = torch::linalg_cholesky(torch::cholesky_inverse(torch::linalg_cholesky(h64)),
+                                    /*upper=*/true)
+                 .to(torch::kFloat32);
+    } catch (const c10::Error& e) {
+      PGOLF_FAIL_INPUT("gptq: the damped Hessian of a (" << rows << ", " << cols
+                                                         << ") weight is not positive definite ("
+                                                         << e.what_without_backtrace() << ")");
+    }
   }
   torch::Tensor damped_diag;
   if (hessian_lambda > 0.0) damped_diag = torch::diag(h.index({invperm}).index({Slice(), invperm}));
