@@ -20,6 +20,7 @@
 #include "pgolf/quant/qat.h"
 #include "pgolf/quant/quantize.h"
 #include "pgolf/train/checkpoint.h"
+#include "pgolf/train/device_setup.h"
 #include "pgolf/train/grad_sync.h"
 #include "pgolf/train/log_lines.h"
 #include "pgolf/train/run_dir.h"
@@ -312,6 +313,31 @@ config::Config from_env(const std::map<std::string, std::string>& env) {
 std::string export_kind(const config::QuantConfig& q, const std::string& name, torch::Tensor t) {
   const auto r = quant::quantize_state_dict({{name, std::move(t)}}, q);
   return r.meta.at(0).second.kind;
+}
+
+// The one device set-up of train, eval and bench (issue 18 §3): DEVICE and DTYPE decide device and
+// policy in one place; DEVICE=cuda without CUDA is refused there for every command.
+TEST(ComputeSetupTest, DeviceAndPolicyFromTheConfig) {
+  config::TrainConfig t;
+  t.device = config::Device::kCpu;
+  t.dtype = config::Dtype::kReference;
+  EXPECT_FALSE(wants_cuda(t.device));
+  const ComputeSetup cpu = setup_compute(t, /*local_rank=*/3);
+  EXPECT_TRUE(cpu.device.is_cpu());
+  EXPECT_EQ(cpu.policy, model::DtypePolicy::kReference);
+  EXPECT_EQ(cpu.summary, "");
+  t.device = config::Device::kAuto;
+  t.dtype = config::Dtype::kFp32;
+  const ComputeSetup any = setup_compute(t, 0);
+  EXPECT_EQ(any.device.is_cuda(), torch::cuda::is_available());
+  EXPECT_EQ(any.policy, model::DtypePolicy::kFp32);
+  t.device = config::Device::kCuda;
+  if (torch::cuda::is_available()) {
+    EXPECT_TRUE(wants_cuda(t.device));
+  } else {
+    EXPECT_THROW(wants_cuda(t.device), Error);
+    EXPECT_THROW(setup_compute(t, 0), Error);
+  }
 }
 
 TEST(ListKnobsTest, IntCatsWithSpacesAreTheSameAtValidationQatAndExport) {
