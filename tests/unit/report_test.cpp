@@ -425,5 +425,75 @@ TEST(ReportRecordTest, SubmissionMayReportAnEarlierScoreLine) {
   EXPECT_NE(format_record_check(c).find("score eval 76.2s"), std::string::npos);
 }
 
+// The frontier records' log lines (issue 22): alias _exact lines, both GPTQ calibration lines, the
+// reserve, the TTT timer and the byte parts, as the published 1.1228/1.1122/1.0810/1.0611 logs print them.
+TEST(ReportRecordTest, FrontierLogLinesAliasReserveTimerAndByteParts) {
+  const std::string l1122 =
+      "gptq:reserving 14000ms from training budget, effective=586000ms\n"
+      "stopping_early: wallclock_cap train_time:586090ms step:6709/20000\n"
+      "Code size: 96398 bytes\n"
+      "gptq:calibrated 66 layers in 6.8s\n"
+      "Serialized model int6+lzma: 15877564 bytes\n"
+      "Total submission size int6+lzma: 15973962 bytes\n"
+      "final_int6_sliding_window val_loss:1.8773 val_bpb:1.1118 stride:64 eval_time:78358ms\n"
+      "final_int6_sliding_window_exact val_loss:1.87728338 val_bpb:1.11183590\n"
+      "final_int8_zlib_roundtrip_exact val_loss:1.87728338 val_bpb:1.11183590\n";
+  LogSummary s = parse_train_log(l1122);
+  ASSERT_EQ(s.finals.size(), 1u);  // the int8_zlib line repeats the sliding score: an alias
+  EXPECT_DOUBLE_EQ(s.score()->eval_ms, 78358);
+  EXPECT_DOUBLE_EQ(s.calibration_ms, 6800);
+  EXPECT_DOUBLE_EQ(s.reserve_effective_ms, 586000);
+  EXPECT_DOUBLE_EQ(s.code_bytes, 96398);
+  EXPECT_DOUBLE_EQ(s.model_bytes, 15877564);
+  s.path = "train_seed1337.log";
+  RecordCheck c = check_record({"README.md"}, nullptr, {s}, RecordCheckOptions{});
+  EXPECT_EQ(status_of(c, "GPTQ calibration"), CheckStatus::kPass);  // 592.9 s
+  EXPECT_EQ(status_of(c, "bytes code + model = total"), CheckStatus::kPass);
+  EXPECT_EQ(status_of(c, "eval time"), CheckStatus::kPass);
+  // The 1.0611 record: a 0.5 s reserve, Hessians to 604.3 s: reserved, so a warning; the TTT timer.
+  s = parse_train_log(
+      "gptq:reserving 0s, effective=599500ms\n"
+      "stopping_early: wallclock_cap train_time: 599592ms step: 4945/20000\n"
+      "GPTQ:collected 67 Hessians in 4.7s\n"
+      "beginning TTT eval timer\n"
+      "quantized_ttt_phased val_loss:2.31944212 val_bpb:1.05989454 eval_time:508785ms\n");
+  EXPECT_TRUE(s.ttt_timer);
+  c = check_record({"README.md"}, nullptr, {s}, RecordCheckOptions{});
+  EXPECT_EQ(status_of(c, "GPTQ calibration"), CheckStatus::kWarn);
+  EXPECT_NE(format_record_check(c).find("(reserve 0.5s)"), std::string::npos) << format_record_check(c);
+  EXPECT_NE(format_record_check(c).find("TTT eval timer"), std::string::npos);
+  // Parts that do not add up to the logged total fail.
+  s = parse_train_log("Code size: 100 bytes\nSerialized model int6+zstd: 900 bytes\n"
+                      "Total submission size int6+zstd: 1001 bytes\n");
+  c = check_record({"README.md"}, nullptr, {s}, RecordCheckOptions{});
+  EXPECT_EQ(status_of(c, "bytes code + model = total"), CheckStatus::kFail);
+}
+
+TEST(ReportRecordTest, EvalCapIsOnScoringWithDecompressionAndWarmupPrinted) {
+  // The 1.0611 record's seed-42 tail: decompression and compile warm-up precede the TTT timer.
+  std::vector<LogSummary> logs = {parse_train_log(
+      "stopping_early: wallclock_cap train_time: 599592ms step: 4945/20000\n"
+      "Deserialize: decompression done in 24.0s\n"
+      "ttt_lora:compile warmup done (137.6s)\n"
+      "quantized_ttt_phased val_loss:2.31944212 val_bpb:1.05989454 eval_time:508785ms\n"
+      "total_eval_time:508.8s\n")};
+  logs[0].path = "train_seed42.log";
+  EXPECT_DOUBLE_EQ(logs[0].decompress_ms, 24000);
+  EXPECT_DOUBLE_EQ(logs[0].warmup_ms, 137600);
+  RecordCheck c = check_record({"README.md"}, nullptr, logs, RecordCheckOptions{});
+  EXPECT_EQ(status_of(c, "eval time"), CheckStatus::kPass);  // 508.8 s; the 161.6 s are outside
+  const std::string text = format_record_check(c);
+  EXPECT_NE(text.find("decompression 24.0s, warm-up 137.6s"), std::string::npos) << text;
+  // pgolf eval's own line.
+  const auto p = parse_train_log(
+      "eval_ttt_doc val_loss:2.3 val_bpb:1.06 tokens:10 bytes:20 documents:2 eval_time:700000ms\n"
+      "eval_timing method:ttt_doc decompress:1.5s warmup:2.0s score:700.0s\n");
+  EXPECT_DOUBLE_EQ(p.decompress_ms, 1500);
+  EXPECT_DOUBLE_EQ(p.warmup_ms, 2000);
+  logs = {p};
+  c = check_record({"README.md"}, nullptr, logs, RecordCheckOptions{});
+  EXPECT_EQ(status_of(c, "eval time"), CheckStatus::kFail);  // scoring alone is over 600 s
+}
+
 }  // namespace
 }  // namespace pgolf::report

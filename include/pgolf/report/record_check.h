@@ -33,8 +33,18 @@ struct LogSummary {
   int eval_time_lines = 0;
   double bytes_total = kNaN;     // last "Total submission size ...: N bytes"
   // GPTQ calibration on training data after the loop ("GPTQ:collected N Hessians in Xs", the
-  // 1.0611 record's line and pgolf's); it counts against the training time.
+  // 1.0611 record's line and pgolf's; "gptq:calibrated N layers in Xs", the 1.1122 record's); it
+  // counts against the training time.
   double calibration_ms = kNaN;
+  // Outside the eval cap (the records time only the scoring): the last decompression and warm-up
+  // ("Deserialize: decompression done in Xs", "...warmup done (Xs)", pgolf's "eval_timing" line).
+  double decompress_ms = kNaN, warmup_ms = kNaN;
+  bool ttt_timer = false;  // "beginning TTT eval timer": the score's eval_time covers the scoring only
+  // "gptq:reserving ... effective=Nms" (GPTQ_RESERVE_*): the loop's budget, the rest reserved for
+  // calibration; a calibration that then ends past the cap is a warning, not a failure.
+  double reserve_effective_ms = kNaN;
+  double code_bytes = kNaN;   // "Code size: N bytes" / "Code size (compressed): N bytes"
+  double model_bytes = kNaN;  // "Serialized model <kind>: N bytes" (the compressed model)
   int score_index = -1;           // which score line is the submission's (-1: the last)
   const FinalLine* score() const {
     if (finals.empty()) return nullptr;
