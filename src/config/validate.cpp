@@ -195,6 +195,30 @@ void check_optim(const OptimConfig& o, std::vector<std::string>& errs) {
                 "muon_momentum_warmup_steps: expected >= 0, found " + s(o.muon_momentum_warmup_steps));
 }
 
+// The frontier evaluation's knobs (issue 21): the banked GPT's, and each one's own range.
+void check_frontier_eval(const Config& c, std::vector<std::string>& errs) {
+  const auto& e = c.eval;
+  const bool frontier_ttt = e.ttt_mode != TttMode::kLora;
+  PGOLF_REQUIRE(!c.model.varlen_attn || c.model.param_banks,
+                "varlen_attn: needs param_banks=1 (the banked GPT takes cu_seqlens)");
+  PGOLF_REQUIRE(!frontier_ttt || c.model.param_banks,
+                "ttt_mode=doc_lora|chunk_sgd: needs param_banks=1 (the banked GPT)");
+  PGOLF_REQUIRE(!e.phased_ttt_enabled || e.ttt_mode == TttMode::kDocLora,
+                "phased_ttt_enabled: phases belong to ttt_mode=doc_lora");
+  PGOLF_REQUIRE(e.ttt_lora_alpha >= 0 && e.ttt_weight_decay >= 0 && e.ttt_grad_steps >= 1 &&
+                    e.ttt_freeze_blocks >= 0,
+                "ttt_lora_alpha, ttt_weight_decay, ttt_freeze_blocks: expected >= 0; "
+                "ttt_grad_steps >= 1");
+  PGOLF_REQUIRE(e.ttt_beta1 < 1 && e.ttt_beta2 < 1, "ttt_beta1, ttt_beta2: expected < 1 (< 0: BETA1/2)");
+  PGOLF_REQUIRE(e.phased_ttt_prefix_docs >= 0 && e.phased_ttt_num_phases >= 1,
+                "phased_ttt_prefix_docs: expected >= 0; phased_ttt_num_phases >= 1");
+  PGOLF_REQUIRE(e.global_ttt_lr >= 0 && e.global_ttt_momentum >= 0 && e.global_ttt_epochs >= 0 &&
+                    e.global_ttt_chunk_tokens >= 1 && e.global_ttt_batch_seqs >= 1 &&
+                    e.global_ttt_warmup_chunks >= 0 && e.global_ttt_grad_clip >= 0,
+                "global_ttt_*: lr, momentum, epochs, warmup_chunks, grad_clip >= 0; chunk_tokens, "
+                "batch_seqs >= 1");
+}
+
 void check_rest(const Config& c, std::vector<std::string>& errs) {
   const auto s = [](auto v) { return std::to_string(v); };
   PGOLF_REQUIRE(c.eval.eval_stride >= 0, "eval_stride: expected >= 0, found " + s(c.eval.eval_stride));
@@ -206,6 +230,7 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
                 "ttt_eval_seq_len " + s(c.eval.ttt_eval_seq_len) + " must be >= ttt_chunk_size " +
                     s(c.eval.ttt_chunk_size));
   PGOLF_REQUIRE(c.eval.ttt_batch_size >= 1, "ttt_batch_size: expected >= 1");
+  check_frontier_eval(c, errs);
   check_frontier_quant(c.quant, errs);
   PGOLF_REQUIRE(c.quant.intn_clip_quantile > 0 && c.quant.intn_clip_quantile <= 1,
                 "intn_clip_quantile: expected in (0,1], found " + s(c.quant.intn_clip_quantile));
