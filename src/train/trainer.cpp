@@ -84,6 +84,33 @@ core::NamedTensors gptq_hessians(Session& s, const LoopResult& loop) {
   return h;
 }
 
+// eval.json, submission.json and the final metric (rank 0).
+void write_results(Session& s, const RunDir& dir, const LoopResult& loop, const eval::EvalResult& r,
+                   double eval_ms, const quant::Budget& budget) {
+  nlohmann::json extra = {{"pre_quant_val_loss", loop.last_val_loss},
+                          {"pre_quant_val_bpb", loop.last_val_bpb},
+                          {"steps", loop.steps},
+                          {"train_time_ms", loop.train_ms},
+                          {"bytes_model", budget.model_bytes},
+                          {"bytes_code", budget.code_bytes},
+                          {"bytes_total", budget.total()}};
+  eval::write_eval_json(dir.eval_json(), {r}, extra);
+  quant::SubmissionInfo info;
+  info.name = "pgolf run " + dir.path;
+  info.val_loss = r.val_loss;
+  info.val_bpb = r.val_bpb;
+  info.extra = {{"seed", s.cfg.train.seed},
+                {"step_stop", loop.steps},
+                {"wallclock_seconds", loop.train_ms / 1000.0},
+                {"eval_time_seconds", eval_ms / 1000.0},
+                {"pre_quant_val_loss", loop.last_val_loss},
+                {"pre_quant_val_bpb", loop.last_val_bpb}};
+  quant::write_submission_json(dir.submission_json(), info, budget);
+  s.log.metric("final", {{"val_loss", r.val_loss}, {"val_bpb", r.val_bpb},
+                         {"pre_quant_val_bpb", loop.last_val_bpb},
+                         {"bytes_total", budget.total()}, {"eval_ms", eval_ms}});
+}
+
 void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const LoopResult& loop,
               TrainSummary& summary) {
   stop_point("export");  // a signal during the last validation
@@ -128,6 +155,7 @@ void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const Loo
   stop_point("evaluation");  // a signal during the export (the artifact itself is complete)
   // Every rank reloads the file from disk, as the reference does, and scores the round trip.
   s.model->load_state_dict(quant::load_artifact(dir.artifact(), sd), /*strict=*/true);
+  s.model->set_looping(true);  // NUM_LOOPS: scored looped, as the records' eval models
   auto t0 = std::chrono::steady_clock::now();
   auto r = final_eval(s);
   const double eval_ms =
@@ -138,30 +166,7 @@ void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const Loo
   summary.final_val_bpb = r.val_bpb;
   budget.model_bytes = static_cast<int64_t>(core::file_size(dir.artifact()));
   summary.bytes_total = budget.total();
-  if (s.comm.rank() == 0) {
-    nlohmann::json extra = {{"pre_quant_val_loss", loop.last_val_loss},
-                            {"pre_quant_val_bpb", loop.last_val_bpb},
-                            {"steps", loop.steps},
-                            {"train_time_ms", loop.train_ms},
-                            {"bytes_model", budget.model_bytes},
-                            {"bytes_code", budget.code_bytes},
-                            {"bytes_total", budget.total()}};
-    eval::write_eval_json(dir.eval_json(), {r}, extra);
-    quant::SubmissionInfo info;
-    info.name = "pgolf run " + dir.path;
-    info.val_loss = r.val_loss;
-    info.val_bpb = r.val_bpb;
-    info.extra = {{"seed", s.cfg.train.seed},
-                  {"step_stop", loop.steps},
-                  {"wallclock_seconds", loop.train_ms / 1000.0},
-                  {"eval_time_seconds", eval_ms / 1000.0},
-                  {"pre_quant_val_loss", loop.last_val_loss},
-                  {"pre_quant_val_bpb", loop.last_val_bpb}};
-    quant::write_submission_json(dir.submission_json(), info, budget);
-    s.log.metric("final", {{"val_loss", r.val_loss}, {"val_bpb", r.val_bpb},
-                           {"pre_quant_val_bpb", loop.last_val_bpb},
-                           {"bytes_total", budget.total()}, {"eval_ms", eval_ms}});
-  }
+  if (s.comm.rank() == 0) write_results(s, dir, loop, r, eval_ms, budget);
   if (!opts.allow_over_budget) quant::check_budget(budget);
 }
 

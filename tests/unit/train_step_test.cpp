@@ -190,6 +190,7 @@ TEST(TrainStepTest, AveragersSayWhereTheyAct) {
   EXPECT_FALSE(swa->acts_at(4, 0.4));  // not a multiple of SWA_EVERY
   EXPECT_TRUE(swa->acts_at(6, 0.4));
   config::TrainConfig e;
+  e.swa_enabled = false;  // on by default (the PR #180 record)
   e.ema_decay = 0.9;
   EXPECT_TRUE(make_averager(e, state)->acts_at(1, 1.0));  // EMA: every step
 }
