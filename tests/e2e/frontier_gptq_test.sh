@@ -40,7 +40,7 @@ print(f"train: pre-quant bpb {pre:.4f} gptq+lqer pergroup bpb {final:.4f} "
       f"(+{final - pre:.4f}) model bytes {s['bytes_model']} calibration {cal[0]['collect_seconds']:.3f}s")
 PYEOF
 grep -q "^GPTQ:collected 17 Hessians in " "$OUT/run/train.log" || fail "no calibration line in train.log"
-grep -q "gptq (int6)+lqer" "$OUT/run/train.log" || true  # the per-kind lines are file-only
+grep -q "gptq (int6)+lqer" "$OUT/run/train.log" || fail "no LQER tensor in the export report"
 
 # 2. From the checkpoint: each other compressor, AR self-generated calibration, TARGET_MB.
 CKPT="$OUT/run/checkpoints/latest.pt"
