@@ -230,7 +230,8 @@ int run_info(const InfoArgs& a) {
   if (a.weights.empty()) {
     weights = surrogate_weights(*gpt, policy, a.surrogate_std);
   } else {
-    train::load_weights(a.weights, *gpt);
+    model::AnyGPT any(gpt);
+    train::load_weights(a.weights, any);
     weights = gpt->state_dict();
   }
   j["weights_given"] = !a.weights.empty();

@@ -96,10 +96,12 @@ void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
   const auto s = [](auto v) { return std::to_string(v); };
   const bool any = m.xsa_last_n != 0 || m.rope_dims != 0 || m.ln_scale || m.skip_gates_enabled ||
                    m.num_loops != 0 || m.parallel_start_layer != 0 || m.smear_gate_enabled ||
-                   m.attn_out_gate_enabled || m.gated_attn_enabled || m.sparse_attn_gate_enabled;
+                   m.attn_out_gate_enabled || m.gated_attn_enabled || m.sparse_attn_gate_enabled ||
+                   m.parallel_residual_start >= 0;
   if (!m.param_banks) {
     PGOLF_REQUIRE(!any, "xsa_last_n, rope_dims, ln_scale, skip_gates_enabled, num_loops, "
-                        "parallel_start_layer, smear_gate_enabled and the attention gates need "
+                        "parallel_start_layer, parallel_residual_start, smear_gate_enabled and the "
+                        "attention gates need "
                         "param_banks=1 (the 1.0611 record's GPT)");
     return;
   }
@@ -122,6 +124,12 @@ void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
                       s(m.loop_start) + ".." + s(m.loop_end));
   PGOLF_REQUIRE(m.parallel_start_layer >= 0,
                 "parallel_start_layer: expected >= 0, found " + s(m.parallel_start_layer));
+  PGOLF_REQUIRE(m.parallel_residual_start >= -1 && m.parallel_residual_start < m.num_layers,
+                "parallel_residual_start: expected -1 (off) or a layer 0..num_layers-1, found " +
+                    s(m.parallel_residual_start));
+  PGOLF_REQUIRE(m.parallel_residual_start < 0 || m.parallel_start_layer == 0,
+                "parallel_residual_start (GPT-J) and parallel_start_layer (two lanes) are "
+                "mutually exclusive");
   const bool gates = m.smear_gate_enabled || m.attn_out_gate_enabled || m.sparse_attn_gate_enabled;
   if (gates)
     PGOLF_REQUIRE(m.gate_window >= 1 && m.gate_window <= m.model_dim,
@@ -173,6 +181,17 @@ void check_train(const Config& c, int world, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(t.threads >= 0, "threads: expected >= 0, found " + s(t.threads));
   PGOLF_REQUIRE(t.dist_timeout_seconds >= 1 && t.dist_timeout_seconds <= 86400,
                 "dist_timeout_seconds: expected 1..86400, found " + s(t.dist_timeout_seconds));
+  PGOLF_REQUIRE(t.warmdown_frac >= 0 && t.warmdown_frac <= 1,
+                "warmdown_frac: expected in [0,1], found " + s(t.warmdown_frac));
+  PGOLF_REQUIRE(t.min_lr >= 0 && t.min_lr <= 1, "min_lr: expected in [0,1], found " + s(t.min_lr));
+  PGOLF_REQUIRE(t.gptq_reserve_seconds >= 0 &&
+                    (t.max_wallclock_seconds <= 0 || t.gptq_reserve_seconds < t.max_wallclock_seconds),
+                "gptq_reserve_seconds: expected >= 0 and below max_wallclock_seconds (" +
+                    s(t.max_wallclock_seconds) + "), found " + s(t.gptq_reserve_seconds));
+  PGOLF_REQUIRE(t.enable_looping_at >= 0 && t.enable_looping_at <= 1,
+                "enable_looping_at: expected in [0,1], found " + s(t.enable_looping_at));
+  PGOLF_REQUIRE(!c.model.param_banks || t.late_qat_frac == 0,
+                "late_qat_frac: late QAT is not available for the banked GPT (param_banks=1)");
 }
 
 // Learning rates and decays may be 0 (a frozen group) but never negative; momenta and betas are
@@ -193,6 +212,10 @@ void check_optim(const OptimConfig& o, std::vector<std::string>& errs) {
     PGOLF_REQUIRE(v >= 0 && v < 1, std::string(key) + ": expected in [0,1), found " + s(v));
   PGOLF_REQUIRE(o.muon_momentum_warmup_steps >= 0,
                 "muon_momentum_warmup_steps: expected >= 0, found " + s(o.muon_momentum_warmup_steps));
+  PGOLF_REQUIRE(o.wd_taper_start_frac >= 0,
+                "wd_taper_start_frac: expected >= 0 (>= 1: off), found " + s(o.wd_taper_start_frac));
+  PGOLF_REQUIRE(o.wd_taper_final_mult >= 0,
+                "wd_taper_final_mult: expected >= 0, found " + s(o.wd_taper_final_mult));
 }
 
 // The frontier evaluation's knobs (issue 21): the banked GPT's, and each one's own range.

@@ -45,10 +45,10 @@ torch::Tensor BankedBlockImpl::mlp(const torch::Tensor& x, const LayerWeights& w
 torch::Tensor BankedBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& x0,
                                        const LayerWeights& w, const BankedContext& ctx) {
   const auto x_in = fused::resid_mix(x, x0, resid_mix.to(x.scalar_type()));
-  const auto a =
-      attn(normed(x_in), w.q, w.k, w.v, w.out, ctx.cos, ctx.sin, ctx.segments, ctx.hook);
+  const auto n_in = normed(x_in);
+  const auto a = attn(n_in, w.q, w.k, w.v, w.out, ctx.cos, ctx.sin, ctx.segments, ctx.hook);
   auto out = x_in + chan(attn_scale, x_in) * a;
-  const auto n = normed(out);
+  const auto n = gptj_ ? n_in : normed(out);  // GPT-J: both sublayers read x_in
   return out + chan(mlp_scale, out) * ctx.hook.add(AdapterSite::kMlp, mlp(n, w), n);
 }
 

@@ -90,6 +90,8 @@ BankedGPTImpl::BankedGPTImpl(const config::ModelConfig& cfg)
   for (int64_t i = 0; i < L; ++i) {
     a.xsa = i >= L - cfg.xsa_last_n;
     block_list_.push_back(BankedBlock(a, i, cfg.ln_scale));
+    const int64_t gptj_from = cfg.parallel_residual_start;  // -1: off
+    block_list_.back()->set_gptj(gptj_from >= 0 && i >= gptj_from);
     blocks->push_back(block_list_.back());
   }
   if (!cfg.tie_embeddings)

@@ -23,7 +23,8 @@ ParamGroup make_group(const std::string& label, const std::vector<std::string>& 
 
 OptimizerSet::OptimizerSet(const core::NamedTensors& named_params, const config::OptimConfig& cfg,
                            const std::vector<std::string>& control_patterns, dist::Comm* comm)
-    : plan_(build_param_groups(named_params, cfg, control_patterns)) {
+    : plan_(build_param_groups(named_params, cfg, control_patterns)),
+      muon_wd_(cfg.muon_weight_decay) {
   std::map<std::string, torch::Tensor> by_name(named_params.begin(), named_params.end());
   AdamWOptions adamw{cfg.beta1, cfg.beta2, cfg.adam_eps, cfg.weight_decay};
   AdamWOptions adam = adamw;
@@ -42,13 +43,18 @@ OptimizerSet::OptimizerSet(const core::NamedTensors& named_params, const config:
   add_adam("head", plan_.head, plan_.head_lr, adam);
   if (!plan_.muon.empty()) {
     std::vector<ParamGroup> groups{make_group("muon", plan_.muon, by_name, plan_.matrix_lr)};
-    MuonOptions mo{cfg.muon_backend_steps, /*nesterov=*/true, cfg.muon_weight_decay,
-                   /*bf16_coeffs=*/cfg.muon_ns_coeffs == config::MuonNsCoeffs::kBf16,
-                   cfg.muon_ns_dtype == config::MuonNsDtype::kFp32 ? torch::kFloat32
-                                                                   : torch::kBFloat16,
-                   /*polar_express=*/cfg.muon_ns_coeffs == config::MuonNsCoeffs::kPolarExpress,
-                   cfg.muon_row_normalize, /*banked=*/cfg.muon_form == config::MuonForm::kBanked};
+    // Field by field: a positional initialiser silently shifted polar_express, row_normalize and
+    // banked one field down when native_gemm was added before them.
+    MuonOptions mo;
+    mo.backend_steps = cfg.muon_backend_steps;
+    mo.nesterov = true;
+    mo.weight_decay = cfg.muon_weight_decay;
+    mo.bf16_coeffs = cfg.muon_ns_coeffs == config::MuonNsCoeffs::kBf16;
+    mo.ns_dtype = cfg.muon_ns_dtype == config::MuonNsDtype::kFp32 ? torch::kFloat32 : torch::kBFloat16;
     mo.native_gemm = cfg.muon_ns_dtype == config::MuonNsDtype::kBf16Native;
+    mo.polar_express = cfg.muon_ns_coeffs == config::MuonNsCoeffs::kPolarExpress;
+    mo.row_normalize = cfg.muon_row_normalize;
+    mo.banked = cfg.muon_form == config::MuonForm::kBanked;
     auto muon = std::make_unique<Muon>(std::move(groups), mo, comm);
     muon->set_momentum(cfg.muon_momentum);
     optimizers_.emplace_back("muon", std::move(muon));
@@ -61,6 +67,10 @@ void OptimizerSet::set_schedule(double lr_scale, double muon_momentum) {
     opt->set_lr_scale(lr_scale);
     if (auto* m = dynamic_cast<Muon*>(opt.get())) m->set_momentum(muon_momentum);
   }
+}
+
+void OptimizerSet::set_muon_wd_scale(double mult) {
+  if (auto* m = dynamic_cast<Muon*>(find("muon"))) m->set_weight_decay(muon_wd_ * mult);
 }
 
 void OptimizerSet::step() {

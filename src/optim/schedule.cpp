@@ -22,6 +22,37 @@ double lr_mul(int64_t step, double elapsed_ms, int64_t iterations, int64_t warmd
   return remaining_ms <= warmdown_ms ? remaining_ms / std::max(warmdown_ms, 1e-9) : 1.0;
 }
 
+double train_cap_ms(double max_wallclock_seconds, double gptq_reserve_seconds) {
+  if (max_wallclock_seconds <= 0) return 0.0;
+  return 1000.0 * max_wallclock_seconds - 1000.0 * gptq_reserve_seconds;  // the record's order
+}
+
+double training_frac(int64_t step, double elapsed_ms, int64_t iterations, double cap_ms) {
+  if (cap_ms <= 0)
+    return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(iterations, 1));
+  return elapsed_ms / std::max(cap_ms, 1e-9);
+}
+
+double lr_mul_frac(double frac, double warmdown_frac, double min_lr) {
+  if (warmdown_frac <= 0) return 1.0;
+  if (frac >= 1.0 - warmdown_frac) return std::max((1.0 - frac) / warmdown_frac, min_lr);
+  return 1.0;
+}
+
+double lr_scale(int64_t step, double elapsed_ms, int64_t iterations, int64_t warmdown_iters,
+                double warmdown_frac, double min_lr, double cap_ms) {
+  if (warmdown_frac > 0)
+    return lr_mul_frac(training_frac(step, elapsed_ms, iterations, cap_ms), warmdown_frac, min_lr);
+  return std::max(lr_mul(step, elapsed_ms, iterations, warmdown_iters, cap_ms), min_lr);
+}
+
+double wd_taper_mul(double frac, double start_frac, double final_mult) {
+  const double start = std::clamp(start_frac, 0.0, 1.0);
+  if (frac <= start || start >= 1.0) return 1.0;
+  const double progress = std::clamp((frac - start) / std::max(1.0 - start, 1e-9), 0.0, 1.0);
+  return 1.0 + (std::max(final_mult, 0.0) - 1.0) * progress;
+}
+
 double muon_momentum(int64_t step, double warmup_start, double momentum, int64_t warmup_steps) {
   const double frac =
       warmup_steps > 0

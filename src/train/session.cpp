@@ -17,10 +17,10 @@ namespace pgolf::train {
 namespace {
 
 // Every rank starts from rank 0's weights (what DDP's constructor broadcast does).
-void broadcast_parameters(model::GPTImpl& m, dist::Comm& comm) {
+void broadcast_parameters(model::AnyGPT& m, dist::Comm& comm) {
   if (comm.world_size() == 1) return;
   torch::NoGradGuard no_grad;
-  for (auto& p : m.parameters()) {
+  for (auto& p : m->parameters()) {
     torch::Tensor t = p.detach();
     comm.broadcast(t, 0);
   }
@@ -96,15 +96,15 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
                         cfg.data.val_files.c_str(),
                         static_cast<long long>(s->val_tokens.numel() - 1)));
 
-  s->model = model::GPT(cfg.model);
+  s->model = model::AnyGPT(cfg.model);
   if (opts.initial_weights) {
     s->model->load_state_dict(*opts.initial_weights, /*strict=*/true);
   } else {
-    model::bf16_round_parameters(*s->model);  // the record's bf16 round trip of initial values
+    s->model->bf16_round_parameters();  // the record's bf16 round trip of initial values
   }
   s->model->to(s->device);
   s->model->set_dtype_policy(s->policy);
-  broadcast_parameters(*s->model, comm);
+  broadcast_parameters(s->model, comm);
   if (comm.world_size() > 1)
     s->grad_sync = std::make_unique<GradSync>(s->model->parameters(), comm);
   const auto params = s->model->state_dict();

@@ -5,6 +5,7 @@
 #include "pgolf/core/error.h"
 #include "pgolf/data/loader.h"
 #include "pgolf/train/loop.h"
+#include "pgolf/train/progress.h"
 
 namespace pgolf::train {
 
@@ -21,6 +22,7 @@ Checkpoint make_checkpoint(Session& s, int64_t step, double train_ms) {
   }
   c.tensors.emplace_back("rng/cpu", at::detail::getDefaultCPUGenerator().get_state());
   c.state["loader"] = s.loader->state();
+  if (s.model->has_loops()) c.state["looping"] = s.model->looping();  // ENABLE_LOOPING_AT
   c.state["rank"] = s.comm.rank();
   c.state["world_size"] = s.comm.world_size();
   return c;
@@ -45,6 +47,8 @@ void restore_unchecked(Session& s, const Checkpoint& c) {
   for (const auto& [name, t] : c.tensors)
     if (name == "rng/cpu") gen.set_state(t);
   s.loader->restore(c.state.at("loader"));
+  // A run with loops resumes in the form it stopped in (the switch never goes back).
+  set_session_looping(s, c.state.value("looping", false), "resumed in the other form");
 }
 
 }  // namespace

@@ -17,9 +17,9 @@ bool starts_with(const std::vector<uint8_t>& b, std::initializer_list<uint8_t> m
   return true;
 }
 
-core::NamedTensors cpu_template(model::GPTImpl& model) {
+core::NamedTensors cpu_template(model::AnyGPT& model) {
   core::NamedTensors out;
-  for (const auto& [n, t] : model.state_dict()) out.emplace_back(n, t.detach().to(torch::kCPU));
+  for (const auto& [n, t] : model->state_dict()) out.emplace_back(n, t.detach().to(torch::kCPU));
   return out;
 }
 
@@ -34,7 +34,7 @@ const char* weights_kind_name(WeightsKind kind) {
   return "?";
 }
 
-WeightsKind load_weights(const std::string& path, model::GPTImpl& model) {
+WeightsKind load_weights(const std::string& path, model::AnyGPT& model) {
   const auto head = core::read_file(path);
   PGOLF_CHECK_INPUT(!head.empty(), path << ": empty file, expected weights");
   // torch.save(..., _use_new_zipfile_serialization=False): pickles of a magic LONG1 (0x1950a86a...)
@@ -45,16 +45,16 @@ WeightsKind load_weights(const std::string& path, model::GPTImpl& model) {
                          << "torch.save(torch.load(path), path)");
   const bool zip = starts_with(head, {'P', 'K', 3, 4});
   if (!zip) {  // zstd frame (28 b5 2f fd) or zlib stream: a quantised artifact
-    model.load_state_dict(quant::load_artifact(path, cpu_template(model)), /*strict=*/true);
+    model->load_state_dict(quant::load_artifact(path, cpu_template(model)), /*strict=*/true);
     return WeightsKind::kArtifact;
   }
   core::NamedTensors tensors =
       core::tensors_from_bytes(std::vector<char>(head.begin(), head.end()), path);
   if (!tensors.empty() && tensors.front().first == "__pgolf_checkpoint__") {
-    model.load_state_dict(with_prefix(load_checkpoint(path).tensors, "model/"), /*strict=*/true);
+    model->load_state_dict(with_prefix(load_checkpoint(path).tensors, "model/"), /*strict=*/true);
     return WeightsKind::kCheckpoint;
   }
-  model.load_state_dict(tensors, /*strict=*/true);
+  model->load_state_dict(tensors, /*strict=*/true);
   return WeightsKind::kStateDict;
 }
 

@@ -222,7 +222,7 @@ TEST(TrainLoopTest, NonFiniteLossStopsWithCheckpointAndMessage) {
       muon_steps = dynamic_cast<optim::Muon*>(s.optim->find("muon"))->step_count();
       if (rec.step == 2) {  // corrupt a weight: step 3's loss is NaN
         torch::NoGradGuard no_grad;
-        s.model->tok_emb->weight.fill_(std::nan(""));
+        s.model->gpt()->tok_emb->weight.fill_(std::nan(""));
       }
     });
     ADD_FAILURE() << "a NaN loss did not stop the run";
@@ -339,7 +339,7 @@ TEST(TrainLoopTest, LateQatStartsAtTheFractionAndOnlyChangesLaterSteps) {
   std::map<std::string, int64_t> clips;
   RunOut q = train_run(cfg, {}, nullptr, &log, [&](Session& s, const StepRecord& rec) {
     if (rec.step != 8) return;
-    for (const auto& item : s.model->named_modules("", false))
+    for (const auto& item : s.model->module().named_modules("", false))
       if (auto lin = std::dynamic_pointer_cast<model::CastedLinearImpl>(item.value()))
         clips[item.key()] = lin->qat_clip();
   });

@@ -44,6 +44,11 @@ class BankedBlockImpl : public torch::nn::Module {
       const LayerWeights& w, const BankedContext& ctx, const torch::Tensor& resid,
       const torch::Tensor& post);
 
+  // GPT-J form (PARALLEL_RESIDUAL_START, PR #1493): forward's MLP reads n(x_in) as attention
+  // does, x_out = x_in + attn_scale*Attn(n(x_in)) + mlp_scale*MLP(n(x_in)).
+  void set_gptj(bool on) { gptj_ = on; }
+  bool gptj() const { return gptj_; }
+
   torch::Tensor attn_scale, mlp_scale, resid_mix;  // (dim), (dim), (2,dim)
   BankedAttention attn{nullptr};
 
@@ -51,6 +56,7 @@ class BankedBlockImpl : public torch::nn::Module {
   torch::Tensor normed(const torch::Tensor& x) const;  // rms_norm(x) * ln factor
   torch::Tensor mlp(const torch::Tensor& x, const LayerWeights& w) const;
   double ln_ = 1.0;
+  bool gptj_ = false;
 };
 TORCH_MODULE(BankedBlock);
 

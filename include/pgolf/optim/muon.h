@@ -69,6 +69,8 @@ class Muon final : public Optimizer {
   Muon(std::vector<ParamGroup> groups, const MuonOptions& opts, dist::Comm* comm);
   void step() override;
   void set_momentum(double momentum);  // every group, as the reference's loop does
+  // Decoupled weight decay from the next step on (WD_TAPER_*: the records retune it each step).
+  void set_weight_decay(double wd) { opts_.weight_decay = wd; }
   int64_t step_count() const { return steps_; }
   const MuonOptions& options() const { return opts_; }
 

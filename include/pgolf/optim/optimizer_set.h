@@ -24,6 +24,8 @@ class OptimizerSet {
 
   // lr = base_lr * lr_scale for every group; Muon momentum for the next step.
   void set_schedule(double lr_scale, double muon_momentum);
+  // Muon's weight decay = MUON_WEIGHT_DECAY * mult (the WD taper); no-op without a Muon group.
+  void set_muon_wd_scale(double mult);
   void step();
   void zero_grad();
 
@@ -48,6 +50,7 @@ class OptimizerSet {
 
  private:
   GroupPlan plan_;
+  double muon_wd_ = 0.0;  // MUON_WEIGHT_DECAY, the taper's base
   std::vector<std::pair<std::string, std::unique_ptr<Optimizer>>> optimizers_;  // step order
 };
 

@@ -18,6 +18,28 @@ namespace pgolf::optim {
 double lr_mul(int64_t step, double elapsed_ms, int64_t iterations, int64_t warmdown_iters,
               double max_wallclock_ms);
 
+// The wallclock cap training runs under, in ms: max_wallclock_seconds minus gptq_reserve_seconds
+// (GPTQ_RESERVE_SECONDS: the records keep GPTQ's calibration inside the 600 s); 0 = no cap
+// (max_wallclock_seconds <= 0).
+double train_cap_ms(double max_wallclock_seconds, double gptq_reserve_seconds);
+
+// Training progress, the records' training_frac: elapsed_ms / cap_ms with a cap (cap_ms > 0),
+// else step / max(iterations, 1) (`step` = optimizer steps completed).
+double training_frac(int64_t step, double elapsed_ms, int64_t iterations, double cap_ms);
+
+// WARMDOWN_FRAC (the records' lr_mul(frac)): 1 until frac >= 1 - warmdown_frac, then
+// max((1 - frac) / warmdown_frac, min_lr). warmdown_frac <= 0: 1.
+double lr_mul_frac(double frac, double warmdown_frac, double min_lr);
+
+// The loop's LR multiplier: lr_mul_frac of training_frac when warmdown_frac > 0, else lr_mul
+// (WARMDOWN_ITERS) floored at min_lr (min_lr 0 leaves it unchanged).
+double lr_scale(int64_t step, double elapsed_ms, int64_t iterations, int64_t warmdown_iters,
+                double warmdown_frac, double min_lr, double cap_ms);
+
+// The Muon WD taper (PR #1729's wd_mul): 1 until frac > start_frac, then linear to final_mult
+// at frac 1 (held after). start_frac >= 1: 1.
+double wd_taper_mul(double frac, double start_frac, double final_mult);
+
 // Muon momentum warmup: linear from `warmup_start` to `momentum` over `warmup_steps` steps
 // (frac = min(step / warmup_steps, 1); warmup_steps <= 0 means `momentum` from the start).
 double muon_momentum(int64_t step, double warmup_start, double momentum, int64_t warmup_steps);

@@ -14,7 +14,7 @@
 #include "pgolf/data/train_loader.h"
 #include "pgolf/dist/comm.h"
 #include "pgolf/eval/bpb.h"
-#include "pgolf/model/gpt.h"
+#include "pgolf/model/any_gpt.h"
 #include "pgolf/optim/optimizer_set.h"
 #include "pgolf/train/averager.h"
 #include "pgolf/train/grad_sync.h"
@@ -29,7 +29,7 @@ struct Session {
   torch::Device device = torch::kCPU;
   model::DtypePolicy policy = model::DtypePolicy::kFp32;
   int grad_accum = 8;
-  model::GPT model{nullptr};
+  model::AnyGPT model;  // the PR #180 GPT, or the banked GPT with PARAM_BANKS=1
   std::unique_ptr<optim::OptimizerSet> optim;
   std::unique_ptr<Averager> averager;  // SWA or EMA; null when neither is enabled
   std::unique_ptr<GradSync> grad_sync;  // DDP-style gradient averaging; null for one rank

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "pgolf/core/tensor_io.h"
-#include "pgolf/model/gpt.h"
+#include "pgolf/model/any_gpt.h"
 
 namespace pgolf::train {
 
@@ -15,6 +15,6 @@ const char* weights_kind_name(WeightsKind kind);
 // Detects the kind from the file's bytes (zstd/zlib frame => artifact; torch zip with a pgolf
 // checkpoint header => checkpoint; other torch zip => state dict) and loads it into `model`
 // (strict key and shape checks naming the offending key). Returns the kind found.
-WeightsKind load_weights(const std::string& path, model::GPTImpl& model);
+WeightsKind load_weights(const std::string& path, model::AnyGPT& model);
 
 }  // namespace pgolf::train
