@@ -200,8 +200,8 @@ else
   TAIL_LINES=8 stage train_graphs_fused 150 env "${run_env[@]}" RUN_ID=graphs_fused CUDA_GRAPHS=1 \
     FUSED_KERNELS=1 $PIN "$PGOLF" train --config "$CONFIG" --no-final
   fail_if train_graphs_fused "cuda_graphs: (off|clipping and optimiser step eager)" "CUDA graphs fell back to eager"
-  section "bench (the per-GPU batch: 48 x 2048)"
-  bench=(bench --config "$CONFIG" --batch-seqs 48 --seq-len 2048 --steps 10 --warmup 3)
+  section "bench (the per-GPU batch of an 8-GPU run: one micro-batch of 48 x 2048)"
+  bench=(bench --config "$CONFIG" --micro-batches 1 --batch-seqs 48 --seq-len 2048 --steps 10 --warmup 3)
   TAIL_LINES=12 stage bench_gpu 90 env THREADS=2 $PIN "$PGOLF" "${bench[@]}"
   TAIL_LINES=12 stage bench_gpu_fused 90 env THREADS=2 FUSED_KERNELS=1 $PIN "$PGOLF" "${bench[@]}"
   section "side by side with the reference (same shards, batch, cores)"
