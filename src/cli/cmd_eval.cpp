@@ -40,8 +40,9 @@ int run_eval(EvalArgs& a) {
   const auto policy = compute.policy;
   core::Logger log(comm->rank() == 0);
   if (!compute.summary.empty()) log.line(compute.summary);
-  model::GPT gpt(cfg.model);
-  const auto kind = train::load_weights(a.weights, *gpt);
+  model::AnyGPT gpt(cfg.model);
+  const auto kind = train::load_weights(a.weights, gpt);
+  gpt->set_looping(true);  // a trained model with NUM_LOOPS is scored looped, as the records do
   gpt->to(device);
   gpt->set_dtype_policy(policy);
   gpt->eval();
@@ -77,7 +78,9 @@ int run_eval(EvalArgs& a) {
     } else if (m == "ttt") {
       torch::AutoGradMode grad_on(true);
       for (auto& p : gpt->parameters()) p.set_requires_grad(false);
-      eval::GptLoraModel lora_model(gpt, policy, device.type());
+      PGOLF_CHECK_INPUT(!gpt->is_banked(),
+                        "--method ttt: TTT-LoRA is not available for the banked GPT (param_banks=1)");
+      eval::GptLoraModel lora_model(gpt->gpt(), policy, device.type());
       auto o = eval::ttt_options(cfg.eval, cfg.optim);
       o.seed = static_cast<uint64_t>(cfg.train.seed);
       o.device = device;
