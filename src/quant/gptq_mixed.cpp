@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <sstream>
 #include <unordered_map>
 
 #include "pgolf/core/error.h"
@@ -34,6 +35,34 @@ const torch::Tensor& hessian_of(const core::NamedTensors& hessians, const std::s
                            << name << "' (every float tensor above passthrough_max_numel is "
                               "GPTQ'd and needs one)");
   return *h;
+}
+
+// What a failing Hessian looks like, for the error that names its tensor.
+std::string hessian_stats(const torch::Tensor& h) {
+  if (h.dim() != 2 || h.size(0) != h.size(1) || h.numel() == 0) return "not a square matrix";
+  const auto h32 = h.detach().to(torch::kCPU, torch::kFloat32);
+  const auto d = h32.diagonal();
+  std::ostringstream os;
+  os << "diag min " << d.min().item<double>() << " max " << d.max().item<double>() << " mean "
+     << d.mean().item<double>() << ", " << (d == 0).sum().item<int64_t>() << " zero, "
+     << (~torch::isfinite(h32)).sum().item<int64_t>() << " non-finite entries, max |H - H^T| "
+     << (h32 - h32.t()).abs().max().item<double>();
+  return os.str();
+}
+
+// GPTQ of one tensor; a failure names it and describes its Hessian.
+RowCodes gptq_named(const std::string& name, const torch::Tensor& t, const torch::Tensor& h,
+                    const config::QuantConfig& cfg, int64_t clip_range) {
+  PGOLF_CHECK_INPUT(torch::isfinite(h).all().item<bool>(),
+                    "gptq: the calibration Hessian of '" << name << "' is not finite ("
+                                                         << hessian_stats(h) << ")");
+  try {
+    return gptq_quantize_weight(t, h, clip_sigmas_for(name, cfg), clip_range,
+                                cfg.hessian_clip_lambda);
+  } catch (const Error& e) {
+    PGOLF_FAIL_INPUT("gptq: '" << name << "': " << e.what() << " [H " << h.sizes() << ": "
+                               << hessian_stats(h) << "]");
+  }
 }
 
 struct LqerCandidate {
@@ -123,8 +152,7 @@ QuantResult gptq_mixed_quantize(const core::NamedTensors& state_dict,
     PGOLF_CHECK_INPUT(t.dim() == 2, "gptq: '" << name << "' has shape " << t.sizes()
                                               << "; only 2-D tensors above passthrough_max_numel ("
                                               << cfg.passthrough_max_numel << ") can be GPTQ'd");
-    const auto r = gptq_quantize_weight(t, hessian_of(hessians, name), clip_sigmas_for(name, cfg),
-                                        clip_range, cfg.hessian_clip_lambda);
+    const auto r = gptq_named(name, t, hessian_of(hessians, name), cfg, clip_range);
     out.w.emplace_back(name + ".q", r.q);
     out.w.emplace_back(name + ".scale", r.scale);
     out.meta.emplace_back(name, MetaEntry{"gptq (int" + std::to_string(bits) + ")"});

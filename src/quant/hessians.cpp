@@ -1,6 +1,8 @@
 // GPTQ calibration Hessians (see hessians.h; the 1.0611 record's collect_hessians).
 #include "pgolf/quant/hessians.h"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
 #include "pgolf/core/error.h"
 #include "pgolf/quant/gptq_mixed.h"
 
@@ -41,6 +43,11 @@ void HessianCollector::add(std::initializer_list<std::string> names, const torch
                                                          << ", its weight has " << it->second
                                                          << " columns");
     if (!xtx.defined()) {
+      // The taps fire inside the forward's autocast scope (ComputeScope, bf16 on CPU and CUDA),
+      // where mm would round X^T X to bf16: an H that is no longer PSD (its errors exceed the 1%
+      // damping) and fails GPTQ's Cholesky. The record's in-place addmm_ is not autocast; keep
+      // ours in fp32 too.
+      c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
       const auto x2 = x.detach().to(torch::kFloat32).reshape({-1, x.size(-1)});
       xtx = torch::mm(x2.t(), x2);  // the record's addmm_(x.T, x) into a zero start
     }

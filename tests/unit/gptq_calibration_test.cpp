@@ -9,6 +9,7 @@
 #include "common/tiny_model.h"
 #include "pgolf/core/error.h"
 #include "pgolf/data/shard.h"
+#include "pgolf/model/dtype.h"
 #include "pgolf/model/gpt.h"
 #include "pgolf/model/gpt_banked.h"
 #include "pgolf/model/layers.h"
@@ -211,6 +212,48 @@ TEST(CalibrateGptqTest, TrainingBatchesAndSelfGenerationBothCoverTheQuantisedMat
     EXPECT_NE(lines.back().find(ar ? "source:ar_selfgen" : "calibration_end:"), std::string::npos)
         << lines.back();
   }
+}
+
+// Issue 20: the PR #180 GPT's smoke export failed ("the damped Hessian of a (128, 128) weight is not
+// positive definite", blocks.2.attn.proj): the forward runs under bf16 autocast (DTYPE=auto on a
+// bf16 CPU or CUDA) and the taps' X^T X mm was autocast to bf16, so H lost its PSD-ness. Under
+// autocast every Hessian must still be fp32, symmetric and PSD, and the gptq export must succeed.
+TEST(CalibrateGptqTest, UnbankedGptUnderBf16AutocastGivesFp32PsdHessiansThatExport) {
+  const auto d = shard_dir("calib_pr180", {3000});
+  config::Config cfg;
+  cfg.model = testing::tiny_model_config(64);
+  cfg.model.bigram_vocab_size = 32;  // the PR #180 GPT: BigramHash, SmearGate, U-Net skips
+  cfg.model.bigram_dim = 8;
+  cfg.model.smear_gate = true;
+  cfg.model.num_layers = 4;
+  cfg.quant.quant_scheme = config::QuantScheme::kGptq;
+  cfg.quant.passthrough_max_numel = 100;
+  cfg.quant.gptq_calibration_batches = 3;
+  cfg.train.train_seq_len = 16;
+  cfg.train.train_batch_tokens = 8 * 32;
+  torch::manual_seed(7);
+  model::GPT g(cfg.model);
+  testing::randomize_parameters(*g, 0.1);
+  train::CalibrationSetup setup;
+  setup.train_files = {d + "/train_0.bin"};
+  auto logits = [&](const torch::Tensor& ids) {
+    model::ComputeScope scope(model::DtypePolicy::kBf16, torch::kCPU);
+    return g->forward_logits(ids);
+  };
+  const auto sd = g->state_dict();
+  const auto h = train::calibrate_gptq(*g, logits, sd, cfg, setup, nullptr);
+  const auto names = quant::gptq_weight_names(sd, cfg.quant);
+  ASSERT_GE(names.size(), 26u);  // 4 layers x 6 + tok_emb + bigram.embed
+  for (const auto& name : names) {
+    const auto* t = core::find_tensor(h, name);
+    ASSERT_NE(t, nullptr) << name;
+    ASSERT_EQ(t->scalar_type(), torch::kFloat32) << name;
+    EXPECT_TRUE(t->equal(t->t())) << name;
+    const auto eig = torch::linalg_eigvalsh(t->to(torch::kFloat64));
+    EXPECT_GE(eig.min().item<double>(), -1e-5 * eig.max().item<double>()) << name;
+  }
+  const auto q = quant::gptq_mixed_quantize(sd, h, cfg.quant);
+  EXPECT_TRUE(quant::is_gptq_meta(q.meta));
 }
 
 quant::QuantResult toy_result() {
