@@ -1,24 +1,29 @@
 // `pgolf eval WEIGHTS`: scores a checkpoint, a state dict or an artifact (ours or the Python
 // reference's) on the validation shards: standard, sliding window and/or TTT-LoRA; writes eval.json.
+#include <unistd.h>
+
+#include <chrono>
 #include <iostream>
 
 #include "pgolf/cli/commands.h"
 #include "pgolf/core/error.h"
 #include "pgolf/core/runtime.h"
 #include "pgolf/data/loader.h"
+#include "pgolf/data/sidecar.h"
 #include "pgolf/dist/comm.h"
+#include "pgolf/eval/frontier.h"
 #include "pgolf/eval/gpt_lora.h"
 #include "pgolf/eval/report.h"
 #include "pgolf/eval/sliding.h"
 #include "pgolf/eval/standard.h"
 #include "pgolf/eval/ttt.h"
 #include "pgolf/model/dtype.h"
+#include "pgolf/train/device_setup.h"
 #include "pgolf/train/session.h"
 #include "pgolf/train/weights.h"
 
 namespace pgolf::cli {
 namespace {
-#include "pgolf/train/device_setup.h"
 
 struct EvalArgs {
   ConfigOptions config;
@@ -41,14 +46,19 @@ int run_eval(EvalArgs& a) {
   core::Logger log(comm->rank() == 0);
   if (!compute.summary.empty()) log.line(compute.summary);
   model::AnyGPT gpt(cfg.model);
+  const auto load_start = std::chrono::steady_clock::now();  // read + decompress, outside the cap
   const auto kind = train::load_weights(a.weights, gpt);
-  gpt->set_looping(true);  // a trained model with NUM_LOOPS is scored looped, as the records do
+  const double decompress_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   gpt->to(device);
   gpt->set_dtype_policy(policy);
+  gpt->set_looping(true);  // a trained model with NUM_LOOPS is scored looped, as the records do
   gpt->eval();
   log.line(std::string("eval: weights ") + a.weights + " (" + train::weights_kind_name(kind) +
            ") device:" + device.str() + " dtype:" + model::dtype_policy_name(policy));
   const auto data = train::load_eval_data(cfg, device);
+  // CaseOps byte sidecars beside the val shards: bpb counts the original bytes (issue 21).
+  const auto val_bytes = data::load_val_bytes(data.val_files, data.val_tokens.numel());
   eval::DistContext dist{comm->rank(), comm->world_size(), {}};
   if (dist.world > 1) dist.all_reduce_sum = [&](torch::Tensor& t) { comm->all_reduce_sum(t); };
   auto logits = [&](const torch::Tensor& ids) {
@@ -69,12 +79,32 @@ int run_eval(EvalArgs& a) {
       auto o = eval::standard_options(cfg.train, config::grad_accum_steps(comm->world_size()));
       o.device = device;
       o.progress.fn = eval::console_progress(log);
-      results.push_back(eval::eval_standard(logits, data.val_tokens, data.luts, o, dist));
+      o.byte_sidecar = val_bytes;
+      if (gpt->is_banked() && cfg.model.varlen_attn) {
+        eval::FrontierEvalContext fc{&cfg, device, dist, o.progress, "", nullptr};
+        results.push_back(eval::run_frontier_standard(*gpt->banked(), data.val_tokens,
+                                                      {data.luts, val_bytes}, fc));
+      } else {
+        results.push_back(eval::eval_standard(logits, data.val_tokens, data.luts, o, dist));
+      }
     } else if (m == "sliding") {
       auto o = eval::sliding_options(cfg.eval, cfg.train.train_seq_len);
       o.device = device;
       o.progress.fn = eval::console_progress(log);
+      o.byte_sidecar = val_bytes;
       results.push_back(eval::eval_sliding(logits, data.val_tokens, data.luts, o, dist));
+    } else if (m == "ttt" && cfg.eval.ttt_mode != config::TttMode::kLora) {
+      // TTT_MODE=doc_lora | chunk_sgd (the frontier's), on the banked GPT; it updates the weights.
+      const auto stream = data::load_validation_tokens(data.val_files, /*seq_len=*/1);
+      const eval::ByteSource bytes{data.luts, data::load_val_bytes(data.val_files, stream.numel())};
+      std::vector<std::string> phase_log;
+      eval::FrontierEvalContext fc{&cfg, device, dist, {}, "", &phase_log};
+      fc.progress.fn = eval::console_progress(log);
+      // Ranks of one host claim document batches through a file (their launcher is their parent).
+      if (dist.world > 1) fc.claim_file = "/tmp/pgolf_ttt_claims_" + std::to_string(::getppid());
+      torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));  // the adapters' A draws
+      results.push_back(eval::run_frontier_ttt(*gpt->banked(), stream, bytes, fc));
+      for (const auto& line : phase_log) log.line(line);
     } else if (m == "ttt") {
       torch::AutoGradMode grad_on(true);
       for (auto& p : gpt->parameters()) p.set_requires_grad(false);
@@ -91,7 +121,9 @@ int run_eval(EvalArgs& a) {
     } else {
       PGOLF_FAIL_INPUT("--method '" << m << "': expected standard, sliding or ttt");
     }
+    results.back().decompress_seconds = decompress_s;
     log.line(eval::result_line(results.back()));
+    log.line(eval::timing_line(results.back()));
   }
   const std::string out = a.out.empty() ? a.weights + ".eval.json" : a.out;
   if (comm->rank() == 0)

@@ -73,6 +73,14 @@ EvalData load_eval_data(const config::Config& cfg, torch::Device device, bool ch
 
 std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& comm,
                                       core::Logger& log, const SessionOptions& opts) {
+  // Training and its in-loop scoring do not pass cu_seqlens to the model yet: refuse rather than
+  // train dense attention under a knob that promises document-restricted attention.
+  PGOLF_CHECK_INPUT(!cfg.model.varlen_attn,
+                    "VARLEN_ATTN=1: document-restricted attention is wired into `pgolf eval` only; "
+                    "training does not pass cu_seqlens to the model yet (train with VARLEN_ATTN=0, "
+                    "then score with `pgolf eval` and VARLEN_ATTN=1)");
+  if (cfg.data.loader == config::Loader::kDocpack)
+    log.line("loader:docpack note: VARLEN_ATTN=0, so packed documents attend across boundaries");
   auto s = std::unique_ptr<Session>(new Session{cfg, comm, log});
   const ComputeSetup compute = setup_compute(cfg.train, comm.local_rank());  // TF32, flash SDPA
   s->device = compute.device;

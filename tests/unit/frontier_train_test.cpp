@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pgolf/config/config.h"
+#include "pgolf/core/error.h"
 #include "pgolf/core/log.h"
 #include "pgolf/data/shard.h"
 #include "pgolf/dist/comm.h"
@@ -300,6 +301,21 @@ void expect_same_tail(const RunOut& full, const RunOut& resumed) {
   same(full.weights, resumed.weights);
   same(full.ema, resumed.ema);
   EXPECT_EQ(full.result.last_val_loss, resumed.result.last_val_loss);
+}
+
+// VARLEN_ATTN reaches only `pgolf eval`: training refuses it instead of training dense attention.
+TEST(FrontierTrainTest, TrainingRefusesVarlenAttentionItCannotApply) {
+  dist::LocalComm comm;
+  core::Logger quiet(false);
+  auto cfg = banked_config();
+  cfg.model.varlen_attn = true;
+  try {
+    make_session(cfg, comm, quiet);
+    FAIL() << "make_session accepted VARLEN_ATTN=1";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_NE(std::string(e.what()).find("VARLEN_ATTN=1"), std::string::npos) << e.what();
+  }
 }
 
 TEST(FrontierTrainTest, SessionBuildsTheRecordsOptimiserGroups) {
