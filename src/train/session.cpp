@@ -27,6 +27,17 @@ void broadcast_parameters(model::AnyGPT& m, dist::Comm& comm) {
 }
 
 // The reference's set-up lines (and pgolf's device, step and kernel lines), in its order.
+// Training and its in-loop scoring do not pass cu_seqlens to the model yet: refuse rather than
+// train dense attention under a knob that promises document-restricted attention.
+void check_trainable(const config::Config& cfg, core::Logger& log) {
+  PGOLF_CHECK_INPUT(!cfg.model.varlen_attn,
+                    "VARLEN_ATTN=1: document-restricted attention is wired into `pgolf eval` only; "
+                    "training does not pass cu_seqlens to the model yet (train with VARLEN_ATTN=0, "
+                    "then score with `pgolf eval` and VARLEN_ATTN=1)");
+  if (cfg.data.loader == config::Loader::kDocpack)
+    log.line("loader:docpack note: VARLEN_ATTN=0, so packed documents attend across boundaries");
+}
+
 void log_session(const Session& s, const std::string& cuda_setup) {
   const config::Config& cfg = s.cfg;
   const double token_lr = cfg.model.tie_embeddings ? cfg.optim.tied_embed_lr : cfg.optim.embed_lr;
@@ -73,14 +84,7 @@ EvalData load_eval_data(const config::Config& cfg, torch::Device device, bool ch
 
 std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& comm,
                                       core::Logger& log, const SessionOptions& opts) {
-  // Training and its in-loop scoring do not pass cu_seqlens to the model yet: refuse rather than
-  // train dense attention under a knob that promises document-restricted attention.
-  PGOLF_CHECK_INPUT(!cfg.model.varlen_attn,
-                    "VARLEN_ATTN=1: document-restricted attention is wired into `pgolf eval` only; "
-                    "training does not pass cu_seqlens to the model yet (train with VARLEN_ATTN=0, "
-                    "then score with `pgolf eval` and VARLEN_ATTN=1)");
-  if (cfg.data.loader == config::Loader::kDocpack)
-    log.line("loader:docpack note: VARLEN_ATTN=0, so packed documents attend across boundaries");
+  check_trainable(cfg, log);
   auto s = std::unique_ptr<Session>(new Session{cfg, comm, log});
   const ComputeSetup compute = setup_compute(cfg.train, comm.local_rank());  // TF32, flash SDPA
   s->device = compute.device;

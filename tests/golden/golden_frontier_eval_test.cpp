@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "frontier_case.h"
 #include "golden_case.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/eval/standard.h"
@@ -25,21 +26,9 @@ namespace {
 
 constexpr double kEvalTol = 1e-5, kTttTol = 1e-3, kBaseTol = 1e-4;
 
-config::ModelConfig frontier_config(const GoldenCase& gc) {
-  const std::string overrides = testing::TempDir() + "/" + gc.name() + ".model.json";
-  std::ofstream(overrides) << gc.config().at("model").dump();
-  config::Layers layers;
-  layers.files = {PGOLF_FRONTIER_PRESET, overrides};
-  config::Resolved r;
-  const auto errs = config::apply_layers(layers, r);
-  std::remove(overrides.c_str());
-  for (const auto& e : errs) ADD_FAILURE() << "case config does not resolve: " << e;
-  return r.cfg.model;
-}
-
 model::BankedGPT build(const GoldenCase& gc) {
   torch::manual_seed(gc.config().at("model_seed").get<int64_t>());
-  model::BankedGPT m(frontier_config(gc));
+  model::BankedGPT m(frontier_case_model(gc));
   m->set_looping(gc.config().at("looping_active").get<bool>());
   core::NamedTensors sd;
   for (const auto& key : gc.manifest().at("state_dict_keys"))

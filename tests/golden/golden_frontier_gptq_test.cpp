@@ -17,6 +17,7 @@
 
 #include <fstream>
 
+#include "frontier_case.h"
 #include "golden_case.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/files.h"
@@ -177,20 +178,6 @@ TEST(GoldenFrontierGptq, QuantizeMatchesRecord) {
   }
 }
 
-// The record's run config (configs/frontier_1_0611_model.json) with the case's config.model on top,
-// as golden_frontier_model_forward_test builds its models.
-config::ModelConfig case_model(const GoldenCase& gc) {
-  const std::string overrides = testing::TempDir() + "/" + gc.name() + ".model.json";
-  std::ofstream(overrides) << gc.config().at("model").dump();
-  config::Layers layers;
-  layers.files = {PGOLF_FRONTIER_PRESET, overrides};
-  config::Resolved r;
-  const auto errs = config::apply_layers(layers, r);
-  std::remove(overrides.c_str());
-  for (const auto& e : errs) ADD_FAILURE() << "case config does not resolve: " << e;
-  return r.cfg.model;
-}
-
 // collect_hessians (the record's hooks, eval mode, forward_logits, / n_batches) through pgolf's
 // calibration taps (model/linear_tap.h, quant/hessians.h) on the banked GPT: every stored
 // hessian.* (attn c_q for c_q/c_k/c_v, attn.proj, mlp.fc, mlp.proj per layer, tok_emb from the
@@ -199,7 +186,7 @@ TEST(GoldenFrontierGptq, HessiansFromCalibrationBatches) {
   torch::set_num_threads(1);
   for (const auto& gc : discover("frontier_gptq")) {
     SCOPED_TRACE(gc.name());
-    model::BankedGPT m(case_model(gc));
+    model::BankedGPT m(frontier_case_model(gc));
     m->set_looping(gc.config().at("looping_active").get<bool>());
     m->load_state_dict(case_state_dict(gc), /*strict=*/true);
     m->eval();

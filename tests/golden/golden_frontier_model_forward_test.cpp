@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "frontier_case.h"
 #include "golden_case.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/model/gpt_banked.h"
@@ -21,24 +22,6 @@ namespace {
 
 constexpr double kLogitTol = 1e-4, kLossTol = 2e-5, kGradRel = 1e-3;
 
-// The preset with the case's config.model written over it (flat keys; train_seq_len lands in the
-// train section, where it only matters to YaRN, off in the record).
-config::ModelConfig frontier_config(const GoldenCase& gc) {
-  const std::string overrides = testing::TempDir() + "/" + gc.name() + ".model.json";
-  std::ofstream(overrides) << gc.config().at("model").dump();
-  config::Layers layers;
-  layers.files = {PGOLF_FRONTIER_PRESET, overrides};
-  config::Resolved r;
-  const auto errs = config::apply_layers(layers, r);
-  std::remove(overrides.c_str());
-  std::string all;
-  for (const auto& e : errs) all += "\n  " + e;
-  EXPECT_TRUE(errs.empty()) << "case config does not resolve:" << all;
-  for (const auto& e : config::validate(r.cfg, /*world_size=*/1))
-    ADD_FAILURE() << "case config invalid: " << e;
-  return r.cfg.model;
-}
-
 std::vector<int64_t> ints(const nlohmann::json& j) { return j.get<std::vector<int64_t>>(); }
 
 double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
@@ -47,7 +30,7 @@ double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
 
 model::BankedGPT build(const GoldenCase& gc) {
   torch::manual_seed(gc.config().at("model_seed").get<int64_t>());
-  model::BankedGPT m(frontier_config(gc));
+  model::BankedGPT m(frontier_case_model(gc));
   m->set_looping(gc.config().at("looping_active").get<bool>());
   core::NamedTensors sd;
   for (const auto& key : gc.manifest().at("state_dict_keys"))
