@@ -39,7 +39,10 @@ torch::Tensor quantize_block(torch::Tensor& w_block, const torch::Tensor& hinv_b
   for (int64_t j = 0; j < n; ++j) {
     const auto w_col = w_block.select(1, j);
     const auto d = hinv_block.index({j, j});  // 0-d tensor, as in the record
-    const auto q_col = torch::clamp(torch::round(w_col / sf), -clip_range, clip_range);
+    // An all-zero row's scale underflows to 0 in fp16: 0/0 is NaN, whose int8 cast is undefined
+    // behaviour; its code is 0 (what it dequantises to anyway). Other rows are untouched.
+    const auto q_col =
+        torch::clamp(torch::round(w_col / sf), -clip_range, clip_range).nan_to_num(0.0);
     q.select(1, i1 + j).copy_(q_col.to(torch::kInt8));
     const auto err = (w_col - q_col.to(torch::kFloat32) * sf) / d;
     err_block.select(1, j).copy_(err);
@@ -115,7 +118,7 @@ RowCodes quantize_gate_int8_row(const torch::Tensor& w) {
   const auto row_max = w32.abs().amax(/*dim=*/{1}).clamp_min(1e-10);
   const auto s = (row_max / 127.0).to(torch::kFloat16);
   const auto sf = s.to(torch::kFloat32).view({-1, 1});
-  return {torch::clamp(torch::round(w32 / sf), -127, 127).to(torch::kInt8), s};
+  return {torch::clamp(torch::round(w32 / sf), -127, 127).nan_to_num(0.0).to(torch::kInt8), s};
 }
 
 namespace {

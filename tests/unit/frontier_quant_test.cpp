@@ -43,6 +43,22 @@ TEST(FrontierGptqTest, DiagonalHessianIsRoundToNearestWithSdclipScale) {
   EXPECT_NEAR(s[3].item<double>(), 3.0 * w[3].std().item<double>() / 31, 1e-3 * s[3].item<double>());
 }
 
+// A never-trained table (an all-zero row, e.g. bigram.embed early on): its fp16 scale underflows to
+// 0, and its codes must be 0, not the int8 cast of 0/0; the other rows keep their codes.
+TEST(FrontierGptqTest, AllZeroRowsGetZeroCodes) {
+  torch::manual_seed(4);
+  auto w = torch::randn({8, 32}) * 0.05;
+  const auto h = random_hessian(32, 5);
+  const auto ref = gptq_quantize_weight(w, h, 12.85, 31);
+  w.index_put_({2}, 0.0);
+  const auto r = gptq_quantize_weight(w, h, 12.85, 31);
+  EXPECT_EQ(r.scale[2].item<double>(), 0.0);
+  EXPECT_TRUE(r.q[2].eq(0).all().item<bool>()) << r.q[2];
+  for (int64_t row : {0, 1, 3, 7}) EXPECT_TRUE(r.q[row].equal(ref.q[row])) << row;
+  const auto gate = quantize_gate_int8_row(torch::zeros({2, 12}));
+  EXPECT_TRUE(gate.q.eq(0).all().item<bool>()) << gate.q;
+}
+
 TEST(FrontierGptqTest, ErrorFeedbackBeatsRoundToNearestAndDeadColumnsAreZero) {
   torch::manual_seed(2);
   const int64_t n = 300;  // three blocks of 128, the last partial
