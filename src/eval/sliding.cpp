@@ -113,11 +113,15 @@ EvalResult eval_sliding(const LogitsFn& logits_fn, const torch::Tensor& val_toke
     PGOLF_CHECK(
         logits.dim() == 3 && logits.size(0) == count && logits.size(1) == opts.seq_len,
         "eval_sliding: logits function returned " << logits.sizes() << " for ids " << b.x.sizes());
-    const torch::Tensor scored = b.scored.to(logits.device());
-    // masked_fill rather than a multiply: padded positions never contribute, even if non-finite.
-    nll_sum +=
-        per_token_nll(logits, b.y).to(torch::kFloat64).masked_fill(scored.logical_not(), 0.0).sum();
-    local.tokens += static_cast<double>(b.scored.sum().item<int64_t>());
+    // Cross-entropy of the scored positions only (a window scores `stride` of its seq_len
+    // positions): the fp32 cast and log-softmax skip the rest, and padded positions never
+    // contribute, even if non-finite. Each position's NLL is the same as over the whole window.
+    const torch::Tensor rows = b.scored.reshape(-1).nonzero().squeeze(1);
+    const torch::Tensor picked =
+        logits.reshape({-1, logits.size(2)}).index_select(0, rows.to(logits.device()));
+    const torch::Tensor targets = b.y.reshape(-1).index_select(0, rows);
+    nll_sum += per_token_nll(picked.unsqueeze(0), targets.unsqueeze(0)).to(torch::kFloat64).sum();
+    local.tokens += static_cast<double>(rows.numel());
     // Byte rule with prev = the input token at the scored position (or the sidecar's entry).
     local.bytes += bytes.sum(b.x, b.y, b.pos, b.scored);
     if (progress.due(batch_index, bi + count == my_end)) {
