@@ -12,6 +12,7 @@
 
 #include "golden_case.h"
 #include "pgolf/config/resolve.h"
+#include "pgolf/model/gpt_banked.h"
 
 namespace pgolf::golden {
 
@@ -27,6 +28,18 @@ inline config::ModelConfig frontier_case_model(const GoldenCase& gc) {
   for (const auto& e : config::validate(r.cfg, /*world_size=*/1))
     ADD_FAILURE() << gc.name() << ": case config invalid: " << e;
   return r.cfg.model;
+}
+
+// The case's banked GPT: built from its model_seed, looping as recorded, with its sd.* weights.
+inline model::BankedGPT frontier_case_gpt(const GoldenCase& gc) {
+  torch::manual_seed(gc.config().at("model_seed").get<int64_t>());
+  model::BankedGPT m(frontier_case_model(gc));
+  m->set_looping(gc.config().at("looping_active").get<bool>());
+  core::NamedTensors sd;
+  for (const auto& key : gc.manifest().at("state_dict_keys"))
+    sd.emplace_back(key.get<std::string>(), gc.tensor("sd." + key.get<std::string>()));
+  m->load_state_dict(sd, /*strict=*/true);
+  return m;
 }
 
 }  // namespace pgolf::golden

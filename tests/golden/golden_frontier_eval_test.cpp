@@ -26,17 +26,6 @@ namespace {
 
 constexpr double kEvalTol = 1e-5, kTttTol = 1e-3, kBaseTol = 1e-4;
 
-model::BankedGPT build(const GoldenCase& gc) {
-  torch::manual_seed(gc.config().at("model_seed").get<int64_t>());
-  model::BankedGPT m(frontier_case_model(gc));
-  m->set_looping(gc.config().at("looping_active").get<bool>());
-  core::NamedTensors sd;
-  for (const auto& key : gc.manifest().at("state_dict_keys"))
-    sd.emplace_back(key.get<std::string>(), gc.tensor("sd." + key.get<std::string>()));
-  m->load_state_dict(sd, /*strict=*/true);
-  return m;
-}
-
 // The record's eval settings of the case as pgolf's options.
 eval::DocTttOptions ttt_options(const nlohmann::json& e) {
   eval::DocTttOptions o;
@@ -85,7 +74,7 @@ TEST(GoldenFrontierEval, CasesExist) {
 TEST(GoldenFrontierEval, EvalValVarlenWithByteSidecar) {
   for (const auto& gc : discover("frontier_eval")) {
     SCOPED_TRACE(gc.name());
-    auto m = build(gc);
+    auto m = frontier_case_gpt(gc);
     m->eval();
     const auto& e = gc.config().at("eval");
     eval::StandardEvalOptions o;
@@ -120,7 +109,7 @@ TEST(GoldenFrontierEval, DocumentsMatchFindDocs) {
 TEST(GoldenFrontierEval, PhasedTttScoresPhaseLogAndFinalBase) {
   for (const auto& gc : discover("frontier_eval")) {
     SCOPED_TRACE(gc.name());
-    auto m = build(gc);
+    auto m = frontier_case_gpt(gc);
     const auto& e = gc.config().at("eval");
     check_supported(e);
     auto o = ttt_options(e);

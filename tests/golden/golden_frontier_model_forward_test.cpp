@@ -29,13 +29,7 @@ double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 model::BankedGPT build(const GoldenCase& gc) {
-  torch::manual_seed(gc.config().at("model_seed").get<int64_t>());
-  model::BankedGPT m(frontier_case_model(gc));
-  m->set_looping(gc.config().at("looping_active").get<bool>());
-  core::NamedTensors sd;
-  for (const auto& key : gc.manifest().at("state_dict_keys"))
-    sd.emplace_back(key.get<std::string>(), gc.tensor("sd." + key.get<std::string>()));
-  m->load_state_dict(sd, /*strict=*/true);
+  auto m = frontier_case_gpt(gc);
   m->to(target().device);
   return m;
 }
