@@ -28,6 +28,8 @@
 #include "pgolf/train/progress.h"
 #include "pgolf/train/session.h"
 
+#include "common/random_shards.h"
+
 namespace pgolf::train {
 namespace {
 
@@ -157,29 +159,12 @@ TEST(FrontierPiecesGptjTest, GptjChangesTheGptFromItsLayerOnAndKeepsItsKeys) {
   EXPECT_FALSE(torch::allclose(plain->forward_logits(ids), gptj->forward_logits(ids)));
 }
 
-std::string tokenizer_path() {
-  const char* dir = std::getenv("PGOLF_TEST_DATA");
-  return std::string(dir ? dir : "tests/data") + "/dev_sp1024.model";
-}
+std::string tokenizer_path() { return testing_common::dev_tokenizer_path(); }
 
-// Random tokens (ids 2..1023; BOS 1 every 97 tokens, for the SmearGate's BOS fix) in one train
-// and one val shard.
+// BOS every 97 tokens, for the SmearGate's BOS fix.
 const std::string& data_dir() {
-  static const std::string dir = [] {
-    torch::set_num_threads(1);
-    const std::string d = ::testing::TempDir() + "/frontier_train_data";
-    fs::create_directories(d);
-    torch::manual_seed(4321);
-    for (const auto& [name, n] : {std::pair<std::string, int64_t>{"fineweb_train_000000.bin", 40000},
-                                  {"fineweb_val_000000.bin", 4097}}) {
-      torch::Tensor t = torch::randint(2, 1024, {n}, torch::kInt32);
-      std::vector<uint16_t> toks(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i)
-        toks[static_cast<size_t>(i)] = i % 97 == 0 ? 1 : static_cast<uint16_t>(t[i].item<int32_t>());
-      data::write_shard(d + "/" + name, toks);
-    }
-    return d;
-  }();
+  static const std::string dir =
+      testing_common::write_random_shards("frontier_train_data", 4321, /*bos_every=*/97);
   return dir;
 }
 

@@ -31,6 +31,7 @@
 #include "pgolf/train/checkpoint.h"
 #include "pgolf/train/loop.h"
 #include "pgolf/train/session.h"
+#include "common/random_shards.h"
 #include "common/tiny_model.h"
 
 namespace pgolf::train {
@@ -38,29 +39,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string tokenizer_path() {
-  // The dev sp1024 model, committed under tests/data (see the README there).
-  const char* dir = std::getenv("PGOLF_TEST_DATA");
-  return std::string(dir ? dir : "tests/data") + "/dev_sp1024.model";
-}
+std::string tokenizer_path() { return testing_common::dev_tokenizer_path(); }
 
-// Random tokens (ids 2..1023) in one train and one val shard, once per test binary.
 const std::string& data_dir() {
-  static const std::string dir = [] {
-    // Tiny tensors: one intra-op thread (OpenMP threads on a busy 2-core box cost ~30x here).
-    torch::set_num_threads(1);
-    const std::string d = ::testing::TempDir() + "/train_loop_data";
-    fs::create_directories(d);
-    torch::manual_seed(1234);
-    for (const auto& [name, n] : {std::pair<std::string, int64_t>{"fineweb_train_000000.bin", 40000},
-                                  {"fineweb_val_000000.bin", 4097}}) {
-      torch::Tensor t = torch::randint(2, 1024, {n}, torch::kInt32);
-      std::vector<uint16_t> toks(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) toks[i] = static_cast<uint16_t>(t[i].item<int32_t>());
-      data::write_shard(d + "/" + name, toks);
-    }
-    return d;
-  }();
+  static const std::string dir = testing_common::write_random_shards("train_loop_data", 1234);
   return dir;
 }
 
