@@ -84,6 +84,7 @@ struct OptimConfig {
   MuonForm muon_form = MuonForm::kPr180;  // MUON_FORM
   bool muon_row_normalize = false;           // MUON_ROW_NORMALIZE: MuonEq-R
   MuonNsDtype muon_ns_dtype = MuonNsDtype::kBf16;  // MUON_NS_DTYPE
+  bool muon_sharded = false;  // MUON_SHARDED: reduce-scatter grads, NS per rank share, all-gather
   double beta1 = 0.9;                        // BETA1
   double beta2 = 0.95;                       // BETA2
   double adam_eps = 1e-8;                    // ADAM_EPS

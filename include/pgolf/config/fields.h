@@ -107,6 +107,9 @@ void for_each_field(C& c, V&& v) {
     "(PR #1285)");
   v("optim", "muon_ns_dtype", c.optim.muon_ns_dtype,
     "precision of Newton-Schulz and of the summed Muon update");
+  v("optim", "muon_sharded", c.optim.muon_sharded,
+    "Parallel Muon: reduce-scatter the matrix grads, momentum and Newton-Schulz on each rank's "
+    "share, all-gather the updates");
   v("optim", "beta1", c.optim.beta1, "");
   v("optim", "beta2", c.optim.beta2, "");
   v("optim", "adam_eps", c.optim.adam_eps, "");
