@@ -14,10 +14,6 @@ torch::Tensor chan(const torch::Tensor& p, const torch::Tensor& like) {
 }
 }  // namespace
 
-double ln_scale_factor(int64_t layer, bool ln_scale) {
-  return ln_scale ? 1.0 / std::sqrt(static_cast<double>(layer + 1)) : 1.0;
-}
-
 BankedBlockImpl::BankedBlockImpl(const BankedAttentionOptions& opts, int64_t layer, bool ln_scale)
     : ln_(ln_scale_factor(layer, ln_scale)) {
   BankedAttentionOptions layer_opts = opts;

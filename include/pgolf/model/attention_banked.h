@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "pgolf/model/frontier_ops.h"
 #include "pgolf/model/layers.h"
 
 namespace pgolf::model {
@@ -56,15 +57,7 @@ struct BankedAttentionOptions {
   int64_t layer = 0;  // physical layer: names the calibration taps (linear_tap.h)
 };
 
-// Rotate-half RoPE on the first `rope_dims` of x (B,T,H,D) (all D when rope_dims is 0 or D):
-// halves x1 = x[..., :r/2], x2 = x[..., r/2:r] -> (x1 cos + x2 sin, -x1 sin + x2 cos); the other
-// dims pass unchanged. cos/sin (1,T,1,r/2) in x's dtype.
-torch::Tensor partial_rotary(const torch::Tensor& x, const torch::Tensor& cos,
-                             const torch::Tensor& sin, int64_t rope_dims);
-
-// XSA on y (B,T,H,D) with v (B,T,Hkv,D): query head h belongs to KV group h / (H/Hkv); the
-// component of y_h along its group's normalised v_t (F.normalize, eps 1e-12) is removed.
-torch::Tensor exclusive_self_attention(const torch::Tensor& y, const torch::Tensor& v);
+// partial_rotary and exclusive_self_attention: model/frontier_ops.h.
 
 // Segment index (N) int64 of every position of a packed row of N tokens: position t lies in
 // segment i when cu[i] <= t < cu[i+1]. cu_seqlens int32/int64, starting at 0, non-decreasing,

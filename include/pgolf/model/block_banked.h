@@ -29,9 +29,6 @@ struct BankedContext {
   AdapterHook hook;
 };
 
-// The record's LN scale factor of physical layer `layer`: 1/sqrt(layer+1), or 1 when off.
-double ln_scale_factor(int64_t layer, bool ln_scale);
-
 class BankedBlockImpl : public torch::nn::Module {
  public:
   BankedBlockImpl(const BankedAttentionOptions& attn, int64_t layer, bool ln_scale);
