@@ -169,6 +169,39 @@ void C10dComm::broadcast(torch::Tensor& t, int root) {
   }
 }
 
+// Gloo (torch 2.15) implements reduce_scatter_single and all_gather_single on CPU tensors, NCCL
+// on CUDA ones, so both backends run the real collective (no all-reduce emulation).
+void C10dComm::reduce_scatter_sum(const torch::Tensor& input, torch::Tensor& output) {
+  check_chunks(input, output, env_.world_size, "reduce_scatter_sum");
+  torch::Tensor in = staged(input, impl_->device);
+  torch::Tensor out = staged(output, impl_->device);
+  c10d::ReduceScatterOptions opts;
+  opts.reduceOp = c10d::ReduceOp::SUM;
+  try {
+    C10dWork(impl_->pg->reduce_scatter_single(out, in, opts), output, out, "reduce_scatter_sum")
+        .wait();
+  } catch (const pgolf::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    PGOLF_FAIL("reduce_scatter_sum failed: " << describe(e));
+  }
+}
+
+void C10dComm::all_gather(const torch::Tensor& input, torch::Tensor& output) {
+  check_chunks(output, input, env_.world_size, "all_gather");
+  torch::Tensor in = staged(input, impl_->device);
+  torch::Tensor out = staged(output, impl_->device);
+  try {
+    C10dWork(impl_->pg->all_gather_single(out, in, c10d::AllgatherOptions()), output, out,
+             "all_gather")
+        .wait();
+  } catch (const pgolf::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    PGOLF_FAIL("all_gather failed: " << describe(e));
+  }
+}
+
 void C10dComm::barrier() {
   c10d::BarrierOptions opts;
   if (impl_->device.is_cuda()) opts.device = impl_->device;

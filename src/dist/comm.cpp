@@ -46,6 +46,28 @@ void LocalComm::broadcast(torch::Tensor&, int root) {
   PGOLF_CHECK(root == 0, "broadcast: root rank " << root << " does not exist in a 1-rank world");
 }
 
+void check_chunks(const torch::Tensor& whole, const torch::Tensor& chunk, int world,
+                  const char* what) {
+  PGOLF_CHECK(whole.defined() && chunk.defined(), what << ": undefined tensor");
+  const bool ok = whole.dim() >= 1 && chunk.dim() == whole.dim() &&
+                  whole.scalar_type() == chunk.scalar_type() &&
+                  whole.size(0) == chunk.size(0) * world &&
+                  whole.sizes().slice(1) == chunk.sizes().slice(1);
+  PGOLF_CHECK(ok, what << ": expected a " << world << "-chunk tensor along dim 0 and one chunk "
+                       "of the same dtype, found " << whole.sizes() << " " << whole.scalar_type()
+                       << " and " << chunk.sizes() << " " << chunk.scalar_type());
+}
+
+void LocalComm::reduce_scatter_sum(const torch::Tensor& input, torch::Tensor& output) {
+  check_chunks(input, output, 1, "reduce_scatter_sum");
+  output.copy_(input);
+}
+
+void LocalComm::all_gather(const torch::Tensor& input, torch::Tensor& output) {
+  check_chunks(output, input, 1, "all_gather");
+  output.copy_(input);
+}
+
 TorchrunEnv read_torchrun_env() {
   TorchrunEnv env;
   const bool has_rank = env_or_null("RANK") != nullptr;

@@ -58,6 +58,19 @@ TEST(LocalCommTest, CollectivesLeaveTensorsUnchanged) {
   comm.barrier();
   EXPECT_TRUE(t.equal(torch::arange(4, torch::kFloat32)));
   EXPECT_THROW(comm.broadcast(t, 1), pgolf::Error);
+
+  // One rank: reduce-scatter and all-gather are copies; mismatched chunks are refused.
+  torch::Tensor whole = torch::arange(6, torch::kFloat32).view({3, 2});
+  torch::Tensor out = torch::zeros({3, 2});
+  comm.reduce_scatter_sum(whole, out);
+  EXPECT_TRUE(out.equal(whole));
+  torch::Tensor gathered = torch::zeros({3, 2});
+  comm.all_gather(whole, gathered);
+  EXPECT_TRUE(gathered.equal(whole));
+  torch::Tensor wrong = torch::zeros({2, 2});
+  EXPECT_THROW(comm.reduce_scatter_sum(whole, wrong), pgolf::Error);
+  torch::Tensor wrong_dtype = torch::zeros({3, 2}, torch::kBFloat16);
+  EXPECT_THROW(comm.all_gather(whole, wrong_dtype), pgolf::Error);
 }
 
 TEST(TorchrunEnvTest, AbsentMeansSingleProcess) {
@@ -179,6 +192,26 @@ PGOLF_RANK_WORKER_TEST(C10dWorker, Collectives) {
   torch::Tensor view = base.t();
   comm->all_reduce_sum(view);
   EXPECT_TRUE(base.equal(2 * torch::arange(6, torch::kFloat32).view({2, 3})));
+
+  // Reduce-scatter: rank r gets the sum of chunk r (rows 2r, 2r+1); all-gather puts them back.
+  torch::Tensor rows = torch::arange(12, torch::kFloat32).view({4, 3}) + 100.0f * r;
+  torch::Tensor chunk = torch::zeros({2, 3});
+  comm->reduce_scatter_sum(rows, chunk);
+  torch::Tensor both = 2 * torch::arange(12, torch::kFloat32).view({4, 3}) + 100.0f;
+  EXPECT_TRUE(chunk.equal(both.narrow(0, 2 * r, 2)));
+  torch::Tensor gathered = torch::zeros({4, 3});
+  comm->all_gather(chunk, gathered);
+  EXPECT_TRUE(gathered.equal(both));
+  // bf16 (the Muon update's dtype) and a non-contiguous output staged through a copy.
+  torch::Tensor upd = torch::full({3}, 0.5 * (r + 1)).to(torch::kBFloat16);
+  torch::Tensor all_upd = torch::zeros({6}, torch::kBFloat16);
+  comm->all_gather(upd, all_upd);
+  EXPECT_TRUE(all_upd.equal(torch::tensor({0.5, 0.5, 0.5, 1.0, 1.0, 1.0}).to(torch::kBFloat16)));
+  torch::Tensor strided_out = torch::zeros({3, 2}).t();  // (2, 3), not contiguous
+  comm->reduce_scatter_sum(rows, strided_out);
+  EXPECT_TRUE(strided_out.equal(both.narrow(0, 2 * r, 2)));
+  torch::Tensor bad = torch::zeros({3, 3});
+  EXPECT_THROW(comm->reduce_scatter_sum(rows, bad), pgolf::Error);
 
   torch::Tensor p = torch::full({2, 2}, static_cast<float>(10 * r));
   comm->broadcast(p, /*root=*/1);

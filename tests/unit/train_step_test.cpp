@@ -46,6 +46,12 @@ class TwoRankComm final : public dist::Comm {
     return nullptr;
   }
   void broadcast(torch::Tensor&, int) override {}
+  void reduce_scatter_sum(const torch::Tensor&, torch::Tensor&) override {
+    ADD_FAILURE() << "no sharded Muon in these tests";
+  }
+  void all_gather(const torch::Tensor&, torch::Tensor&) override {
+    ADD_FAILURE() << "no sharded Muon in these tests";
+  }
   void barrier() override {}
 
   int sums = 0, maxes = 0;

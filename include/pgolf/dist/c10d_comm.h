@@ -30,6 +30,8 @@ class C10dComm final : public Comm {
   void all_reduce_max(torch::Tensor& t) override;
   std::unique_ptr<Work> all_reduce_sum_async(torch::Tensor& t) override;
   void broadcast(torch::Tensor& t, int root) override;
+  void reduce_scatter_sum(const torch::Tensor& input, torch::Tensor& output) override;
+  void all_gather(const torch::Tensor& input, torch::Tensor& output) override;
   void barrier() override;
 
  private:

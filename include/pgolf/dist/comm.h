@@ -37,10 +37,20 @@ class Comm {
   virtual std::unique_ptr<Work> all_reduce_sum_async(torch::Tensor& t) = 0;
   // Overwrites `t` with rank `root`'s values.
   virtual void broadcast(torch::Tensor& t, int root) = 0;
+  // `input` is world_size() equal contiguous chunks along dim 0 (same shape and dtype on every
+  // rank); `output`, one chunk's shape, receives the SUM over ranks of chunk rank() (sharded Muon).
+  virtual void reduce_scatter_sum(const torch::Tensor& input, torch::Tensor& output) = 0;
+  // `output` (world_size() chunks along dim 0) receives every rank's `input`, in rank order.
+  virtual void all_gather(const torch::Tensor& input, torch::Tensor& output) = 0;
   virtual void barrier() = 0;
 };
 
-// One process: every collective is the identity.
+// `output` must be `input` split into `world` chunks along dim 0 (reduce-scatter), or `input`
+// must be `output` split so (all-gather): same dtype, dim-0 sizes in that ratio, equal tails.
+void check_chunks(const torch::Tensor& whole, const torch::Tensor& chunk, int world,
+                  const char* what);
+
+// One process: every collective is the identity (reduce-scatter and all-gather copy).
 class LocalComm final : public Comm {
  public:
   explicit LocalComm(int local_rank = 0) : local_rank_(local_rank) {}
@@ -52,6 +62,8 @@ class LocalComm final : public Comm {
   void all_reduce_max(torch::Tensor&) override {}
   std::unique_ptr<Work> all_reduce_sum_async(torch::Tensor& t) override;
   void broadcast(torch::Tensor&, int root) override;
+  void reduce_scatter_sum(const torch::Tensor& input, torch::Tensor& output) override;
+  void all_gather(const torch::Tensor& input, torch::Tensor& output) override;
   void barrier() override {}
 
  private:
