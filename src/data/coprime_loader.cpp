@@ -1,68 +1,87 @@
-// The coprime-stride multi-shard loader of the 1.1122 record (PR #726; also 1.0979-1.0897).
-// Per call every rank draws the same list of world * rows windows and keeps [rank::world]:
+// The coprime-stride multi-shard loader of the 1.1122 record (PR #726; also 1.0979-1.0897), draw
+// for draw with numpy's generator (np_random.h). Per call every rank draws the same list of
+// world * rows windows and keeps [rank::world]:
 //  * progress p = min(calls / 1800, 1); each shard with a whole window is weighted by the blocks
 //    its walk has left (all of them before its first walk) to the power 0.9 - 0.4 p;
 //  * mix = round(low + p (high - low)) distinct shards, low = min(max(8, W), shards, windows),
-//    high = min(max(32, 8 W), shards, windows), drawn without replacement by weight; each gets
-//    one window plus a multinomial share of the rest (by weight), in a random order;
+//    high = min(max(32, 8 W), shards, windows), by choice(replace=False, p=weights); each gets
+//    one window plus a multinomial share of the rest (by weight); the shards then in
+//    permutation order;
 //  * a shard's windows come from its walk: blocks of seq_len tokens after a random phase
 //    < seq_len, visited as (start + k * stride) mod blocks with gcd(stride, blocks) = 1 (a
 //    permutation), a new walk (phase, start, stride) when one is used up;
-//  * the windows of each shard are shuffled, then the shards are interleaved round-robin in a
-//    fresh random order per round.
-// The generator is seeded from the file names (not paths), so every rank and every copy of the
-// data draws the same windows; numpy's PCG64 stream itself is not reproduced (rng.h).
+//  * the windows of each shard are permuted, then the shards are interleaved round-robin in a
+//    fresh permutation per round, each round taking the last window of each shard.
+// The generator is PCG64 of the record's seed: FNV-1a from 0 over the bytes of each path as
+// Python's pathlib writes it, so a DATA_PATH given as the record gives it draws the record's
+// windows. One step is not reproduced everywhere: on a CPU with AVX-512, numpy's np.power is
+// Intel's SVML kernel, which differs from libm's pow in the last bit for a few percent of the
+// weights; equal weights then split at p = 0.5 on one side or the other in the multinomial, so
+// the draws part after some hundred calls. Off AVX-512 (or with numpy's AVX-512 dispatch
+// disabled, as scripts/gen_loader_vectors.py runs it) numpy's power is libm's and the draws agree.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "pgolf/core/error.h"
 #include "pgolf/data/loader_kinds.h"
+#include "pgolf/data/np_random.h"
 #include "pgolf/data/state_json.h"
 
 namespace pgolf::data {
 namespace {
 
-uint64_t names_seed(const std::vector<std::string>& files) {
+uint64_t coprime_paths_seed(const std::vector<std::string>& files) {
   uint64_t seed = 0;
-  for (const auto& f : files) seed = fnv1a(f.substr(f.find_last_of('/') + 1), seed);
+  for (const auto& f : files) seed = fnv1a(pathlib_str(f), seed);
   return seed;
 }
 
-// Index drawn with probability weights[i] / sum (weights >= 0, sum > 0).
-size_t draw(Rng& rng, const std::vector<double>& weights, double sum) {
-  double u = rng.uniform() * sum;
-  for (size_t i = 0; i < weights.size(); ++i) {
-    if (u < weights[i]) return i;
-    u -= weights[i];
-  }
-  for (size_t i = weights.size(); i-- > 0;)  // rounding left u past the end: the last positive
-    if (weights[i] > 0) return i;
-  return 0;
+template <class T>
+std::vector<T> coprime_permuted(Pcg64& rng, const std::vector<T>& v) {  // v[permutation(len)]
+  const auto perm = np::permutation(rng, static_cast<int64_t>(v.size()));
+  std::vector<T> out;
+  out.reserve(v.size());
+  for (int64_t k : perm) out.push_back(v[static_cast<size_t>(k)]);
+  return out;
 }
 
-template <class T>
-void shuffle(Rng& rng, std::vector<T>& v) {
-  for (size_t k = v.size(); k > 1; --k) std::swap(v[k - 1], v[rng.below(k)]);
+// Round-robin over the buckets in a fresh permutation per round, each giving its last window.
+std::vector<std::pair<size_t, int64_t>> coprime_interleave(
+    Pcg64& rng, std::vector<std::vector<std::pair<size_t, int64_t>>>& buckets) {
+  std::vector<std::pair<size_t, int64_t>> windows;
+  std::vector<size_t> active(buckets.size());
+  std::iota(active.begin(), active.end(), size_t{0});
+  while (!active.empty()) {
+    std::vector<size_t> still;
+    for (size_t bi : coprime_permuted(rng, active)) {
+      windows.push_back(buckets[bi].back());
+      buckets[bi].pop_back();
+      if (!buckets[bi].empty()) still.push_back(bi);
+    }
+    active = std::move(still);
+  }
+  return windows;
 }
 
 }  // namespace
 
 CoprimeLoader::CoprimeLoader(std::vector<std::string> files, const TrainLoaderOptions& o)
-    : opts_(o), shards_(files, o.vocab_size), rng_(names_seed(files)), cursors_(files.size()) {}
+    : opts_(o), shards_(files, o.vocab_size), rng_(coprime_paths_seed(files)),
+      cursors_(files.size()) {}
 
 void CoprimeLoader::reset_cursor(size_t si) {
   const int64_t n = shards_.num_tokens(si);
   const int64_t max_phase = std::min(seq_len_ - 1, std::max<int64_t>(0, n - seq_len_ - 1));
   Cursor& c = cursors_[si];
-  c.phase = max_phase > 0 ? static_cast<int64_t>(rng_.below(uint64_t(max_phase) + 1)) : 0;
+  c.phase = max_phase > 0 ? np::integers(rng_, 0, max_phase + 1) : 0;
   c.blocks = (n - 1 - c.phase) / seq_len_;
   c.next = 0;
-  c.start = c.blocks > 1 ? static_cast<int64_t>(rng_.below(uint64_t(c.blocks))) : 0;
+  c.start = c.blocks > 1 ? np::integers(rng_, 0, c.blocks) : 0;
   c.stride = 1;
   if (c.blocks > 1) {
     do {
-      c.stride = 1 + static_cast<int64_t>(rng_.below(uint64_t(c.blocks - 1)));
+      c.stride = np::integers(rng_, 1, c.blocks);  // no draw when blocks == 2
     } while (std::gcd(c.stride, c.blocks) != 1);
   }
   c.init = true;
@@ -82,6 +101,27 @@ void CoprimeLoader::take(size_t si, int64_t count, std::vector<std::pair<size_t,
   }
 }
 
+// The record's probs: weights (blocks left) ** alpha over their numpy sum (all ones if that sum
+// is not a positive number).
+std::vector<double> CoprimeLoader::shard_probs(const std::vector<size_t>& eligible,
+                                               double alpha) const {
+  std::vector<double> w(eligible.size());
+  for (size_t i = 0; i < eligible.size(); ++i) {
+    const Cursor& c = cursors_[eligible[i]];
+    const double left = c.init ? static_cast<double>(std::max<int64_t>(c.blocks - c.next, 1))
+                               : static_cast<double>((shards_.num_tokens(eligible[i]) - 1) / seq_len_);
+    // np.power's scalar-exponent loop takes sqrt for 0.5 (alpha from 1800 calls on), else pow.
+    w[i] = alpha == 0.5 ? std::sqrt(left) : std::pow(left, alpha);
+  }
+  double ws = np::sum(w);
+  if (!std::isfinite(ws) || ws <= 0.0) {
+    std::fill(w.begin(), w.end(), 1.0);
+    ws = np::sum(w);
+  }
+  for (double& v : w) v /= ws;
+  return w;
+}
+
 std::vector<std::pair<size_t, int64_t>> CoprimeLoader::sample_windows() {
   const int64_t W = opts_.world_size, gns = rows_ * W;
   std::vector<size_t> eligible;
@@ -91,57 +131,30 @@ std::vector<std::pair<size_t, int64_t>> CoprimeLoader::sample_windows() {
   PGOLF_CHECK_INPUT(ec > 0, "LOADER=coprime: no train shard (first " << shards_.file(0)
                                 << ") holds seq_len+1 = " << seq_len_ + 1 << " tokens");
   const double progress = std::min(static_cast<double>(batches_built_) / 1800.0, 1.0);
-  const double alpha = 0.90 - 0.40 * progress;
-  std::vector<double> weights(eligible.size());
-  double sum = 0;
-  for (size_t i = 0; i < eligible.size(); ++i) {
-    const Cursor& c = cursors_[eligible[i]];
-    const int64_t blocks = (shards_.num_tokens(eligible[i]) - 1) / seq_len_;
-    const double left = c.init ? std::max<double>(double(c.blocks - c.next), 1.0) : double(blocks);
-    sum += weights[i] = std::pow(left, alpha);
-  }
+  const auto probs = shard_probs(eligible, 0.90 - 0.40 * progress);
   const int64_t low = std::min({std::max<int64_t>(8, W), ec, gns});
   const int64_t high = std::min({std::max<int64_t>(32, 8 * W), ec, gns});
-  const int64_t mix = std::max<int64_t>(
+  const int64_t mix = std::max<int64_t>(  // Python's round(): half to even, as nearbyint
       1, std::min({static_cast<int64_t>(std::nearbyint(double(low) + progress * double(high - low))),
                    ec, gns}));
-  std::vector<size_t> chosen;  // indices into eligible, without replacement by weight
-  std::vector<double> w = weights, cw;
-  double left_sum = sum;
-  for (int64_t k = 0; k < mix; ++k) {
-    const size_t i = draw(rng_, w, left_sum);
-    chosen.push_back(i);
-    cw.push_back(weights[i]);
-    left_sum -= w[i];
-    w[i] = 0;
+  const auto cp = np::choice_unique(rng_, probs, mix);
+  std::vector<double> cpr;
+  for (int64_t i : cp) cpr.push_back(probs[static_cast<size_t>(i)]);
+  const double cpr_sum = np::sum(cpr);
+  for (double& v : cpr) v /= cpr_sum;
+  std::vector<int64_t> counts(cp.size(), 1);
+  if (gns > mix) {
+    const auto extra = np::multinomial(rng_, gns - mix, cpr);
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] += extra[i];
   }
-  std::vector<int64_t> counts(chosen.size(), 1);
-  const double cw_sum = std::accumulate(cw.begin(), cw.end(), 0.0);
-  for (int64_t e = 0; e < gns - mix; ++e) ++counts[draw(rng_, cw, cw_sum)];  // multinomial
-  std::vector<size_t> perm(chosen.size());
-  std::iota(perm.begin(), perm.end(), size_t{0});
-  shuffle(rng_, perm);
   std::vector<std::vector<std::pair<size_t, int64_t>>> buckets;
-  for (size_t p : perm) {
+  for (int64_t k : np::permutation(rng_, mix)) {
     std::vector<std::pair<size_t, int64_t>> b;
-    take(eligible[chosen[p]], counts[p], b);
-    shuffle(rng_, b);
+    take(eligible[static_cast<size_t>(cp[size_t(k)])], counts[size_t(k)], b);
+    if (b.size() > 1) b = coprime_permuted(rng_, b);
     buckets.push_back(std::move(b));
   }
-  std::vector<std::pair<size_t, int64_t>> windows;
-  std::vector<size_t> active(buckets.size());
-  std::iota(active.begin(), active.end(), size_t{0});
-  while (!active.empty()) {  // round-robin over the shards in a fresh order per round
-    shuffle(rng_, active);
-    std::vector<size_t> still;
-    for (size_t bi : active) {
-      windows.push_back(buckets[bi].back());
-      buckets[bi].pop_back();
-      if (!buckets[bi].empty()) still.push_back(bi);
-    }
-    active = std::move(still);
-  }
-  return windows;
+  return coprime_interleave(rng_, buckets);
 }
 
 Batch CoprimeLoader::next(int64_t global_tokens, int64_t seq_len, int64_t grad_accum_steps) {
@@ -202,7 +215,7 @@ void CoprimeLoader::restore(const nlohmann::json& s) {
   accum_ = get_int(s, "grad_accum_steps");
   batches_built_ = get_int(s, "batches_built");
   rows_ = seq_len_ > 0 ? global_tokens_ / (opts_.world_size * accum_) / seq_len_ : 0;
-  rng_ = Rng::from_json(s.at("rng"));
+  rng_ = Pcg64::from_json(s.at("rng"));
   cursors_ = std::move(cursors);
 }
 

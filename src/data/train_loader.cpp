@@ -6,6 +6,7 @@
 
 #include "pgolf/core/error.h"
 #include "pgolf/data/loader_kinds.h"
+#include "pgolf/data/np_random.h"
 #include "pgolf/data/state_json.h"
 
 namespace pgolf::data {
@@ -74,21 +75,20 @@ ShuffledLoader::ShuffledLoader(std::vector<std::string> files, const TrainLoader
                                              << "); it needs at least world_size shards");
         return mine;
       }(), o.vocab_size),
-      rng_(mix_seed(0x5348554646ULL, static_cast<uint64_t>(o.rank))),
-      pass_(shards_.size(), 0), taken_(shards_.size(), 0), order_(shards_.size()) {}
+      rng_(static_cast<uint64_t>(o.rank)), reset_rng_(rng_),
+      taken_(shards_.size(), 0), order_(shards_.size()) {}
 
-void ShuffledLoader::start_pass(size_t si) {
-  // Phase and order of this pass from the shard's own seed: restorable from (pass, taken).
-  Rng r(mix_seed(mix_seed(static_cast<uint64_t>(opts_.rank), si), pass_[si]));
-  const int64_t n = shards_.num_tokens(si);
-  const int64_t max_phase = std::min(seq_len_ - 1, std::max<int64_t>(0, n - seq_len_ - 1));
-  const int64_t phase = max_phase > 0 ? static_cast<int64_t>(r.below(max_phase + 1)) : 0;
-  const int64_t count = std::max<int64_t>(0, (n - 1 - phase) / seq_len_);
-  auto& order = order_[si];
-  order.resize(static_cast<size_t>(count));
-  for (int64_t k = 0; k < count; ++k) order[size_t(k)] = phase + k * seq_len_;
-  for (int64_t k = count - 1; k > 0; --k)  // Fisher-Yates
-    std::swap(order[size_t(k)], order[r.below(static_cast<uint64_t>(k + 1))]);
+void ShuffledLoader::reset_all() {
+  reset_rng_ = rng_;
+  for (size_t si = 0; si < shards_.size(); ++si) {
+    const int64_t n = shards_.num_tokens(si);
+    const int64_t max_phase = std::min(seq_len_ - 1, std::max<int64_t>(0, n - seq_len_ - 1));
+    const int64_t phase = max_phase > 0 ? np::integers(rng_, 0, max_phase + 1) : 0;
+    auto order = np::permutation(rng_, std::max<int64_t>(0, (n - 1 - phase) / seq_len_));
+    for (auto& k : order) k = phase + k * seq_len_;
+    order_[si] = std::move(order);
+    taken_[si] = 0;
+  }
 }
 
 int64_t ShuffledLoader::left(size_t si) const {
@@ -97,9 +97,9 @@ int64_t ShuffledLoader::left(size_t si) const {
 
 Batch ShuffledLoader::next(int64_t global_tokens, int64_t seq_len, int64_t grad_accum_steps) {
   const int64_t local = local_tokens(global_tokens, seq_len, grad_accum_steps, opts_.world_size);
-  if (seq_len_ == 0) {
+  if (seq_len_ == 0) {  // the record resets every shard when it is built; the draws are the same
     seq_len_ = seq_len;
-    for (size_t si = 0; si < shards_.size(); ++si) start_pass(si);
+    reset_all();
   }
   PGOLF_CHECK_INPUT(seq_len == seq_len_, "LOADER=shuffled: seq_len changed from "
                                              << seq_len_ << " to " << seq_len);
@@ -107,25 +107,22 @@ Batch ShuffledLoader::next(int64_t global_tokens, int64_t seq_len, int64_t grad_
   auto x = torch::empty({rows, seq_len}, torch::kInt64);
   auto y = torch::empty({rows, seq_len}, torch::kInt64);
   std::vector<int64_t> window(static_cast<size_t>(seq_len + 1));
+  std::vector<double> p(shards_.size());
   for (int64_t row = 0; row < rows; ++row) {
     int64_t total = 0;
     for (size_t si = 0; si < shards_.size(); ++si) total += left(si);
     if (total <= 0) {  // every window of every shard used: a new pass for all
-      for (size_t si = 0; si < shards_.size(); ++si) {
-        ++pass_[si];
-        taken_[si] = 0;
-        start_pass(si);
-        total += left(si);
-      }
+      reset_all();
+      for (size_t si = 0; si < shards_.size(); ++si) total += left(si);
       PGOLF_CHECK_INPUT(total > 0, "LOADER=shuffled: no shard of rank "
                                        << opts_.rank << " (first " << shards_.file(0)
                                        << ") holds seq_len+1 = " << seq_len + 1 << " tokens");
     }
-    // A shard with probability left/total (the record's rng.choice(p=remaining/total)).
-    int64_t u = static_cast<int64_t>(rng_.below(static_cast<uint64_t>(total)));
-    size_t si = 0;
-    while (u >= left(si)) u -= left(si++);
-    const int64_t start = order_[si][static_cast<size_t>(taken_[si]++)];
+    for (size_t si = 0; si < shards_.size(); ++si)  // the record's remaining / total
+      p[si] = static_cast<double>(left(si)) / static_cast<double>(total);
+    const auto si = static_cast<size_t>(np::choice(rng_, p));
+    const auto& order = order_[si];
+    const int64_t start = order[order.size() - 1 - static_cast<size_t>(taken_[si]++)];  // pop()
     shards_.read(si, start, seq_len + 1, window.data());
     std::copy(window.begin(), window.end() - 1, x[row].data_ptr<int64_t>());
     std::copy(window.begin() + 1, window.end(), y[row].data_ptr<int64_t>());
@@ -134,27 +131,30 @@ Batch ShuffledLoader::next(int64_t global_tokens, int64_t seq_len, int64_t grad_
 }
 
 nlohmann::json ShuffledLoader::state() const {
-  return {{"kind", "shuffled"}, {"num_files", num_all_files_}, {"rank", opts_.rank},
-          {"seq_len", seq_len_}, {"rng", rng_.to_json()}, {"pass", pass_}, {"taken", taken_}};
+  return {{"kind", "shuffled"},         {"num_files", num_all_files_},
+          {"rank", opts_.rank},         {"seq_len", seq_len_},
+          {"rng", rng_.to_json()},      {"reset_rng", reset_rng_.to_json()},
+          {"taken", taken_}};
 }
 
 void ShuffledLoader::restore(const nlohmann::json& s) {
   expect_kind(s, "shuffled");
   expect_value(s, "num_files", num_all_files_, "train shard files");
   expect_value(s, "rank", opts_.rank, "rank");
-  const auto pass = get_vector(s, "pass", shards_.size());
+  PGOLF_CHECK_INPUT(s.contains("reset_rng"), "loader state: no \"reset_rng\" (a shuffled state "
+                                             "from an older build, whose draws were not numpy's)");
   const auto taken = get_vector(s, "taken", shards_.size());
+  const Pcg64 now = Pcg64::from_json(s.at("rng"));
   seq_len_ = get_int(s, "seq_len");
-  rng_ = Rng::from_json(s.at("rng"));
-  pass_ = pass;
-  taken_ = taken;
-  if (seq_len_ == 0) return;  // saved before the first batch
+  rng_ = Pcg64::from_json(s.at("reset_rng"));
+  if (seq_len_ > 0) reset_all();  // rebuilds the pass's orders with the draws that made them
+  rng_ = now;
   for (size_t si = 0; si < shards_.size(); ++si) {
-    start_pass(si);
-    PGOLF_CHECK_INPUT(taken_[si] >= 0 && taken_[si] <= static_cast<int64_t>(order_[si].size()),
-                      "loader state: " << taken_[si] << " windows taken from "
+    PGOLF_CHECK_INPUT(taken[si] >= 0 && taken[si] <= static_cast<int64_t>(order_[si].size()),
+                      "loader state: " << taken[si] << " windows taken from "
                                        << shards_.file(si) << ", which has " << order_[si].size());
   }
+  taken_ = taken;
 }
 
 // ---- factory, cu_seqlens ----------------------------------------------------------------------

@@ -3,9 +3,12 @@
 // windows stay on the rank's shards without repeats in a pass, coprime walks are permutations and
 // the ranks split one global draw, docpack spans follow the stream from the first BOS with the
 // record's cu_seqlens. Token values name their shard position, so a window says where it came from.
+// The shuffled and coprime kinds also draw the records' own windows (numpy's stream, rng.h).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -223,6 +226,85 @@ TEST(TrainLoaderTest, StateOfAnotherKindOrShardsWithoutBosAreInputErrors) {
                "holds no BOS");
   expect_input([&] { make_train_loader({c.files[0]}, options(Loader::kShuffled, 1, 2)); },
                "gets none of the 1 train shards");
+}
+
+// ---- the records' draws (tests/data/loader_vectors.json, scripts/gen_loader_vectors.py) ------
+
+// Runs in a fresh folder (the coprime seed hashes the relative paths, as the record's does).
+struct CwdScope {
+  std::string old;
+  explicit CwdScope(const std::string& dir) : old(std::filesystem::current_path().string()) {
+    std::filesystem::current_path(dir);
+  }
+  ~CwdScope() { std::filesystem::current_path(old); }
+};
+
+uint64_t windows_checksum(const std::vector<std::pair<int64_t, int64_t>>& w, uint64_t h) {
+  for (const auto& [shard, start] : w) {
+    h = (h ^ static_cast<uint64_t>(shard)) * 1099511628211ULL;
+    h = (h ^ static_cast<uint64_t>(start)) * 1099511628211ULL;
+  }
+  return h;
+}
+
+// One vector case: shards of its sizes at its paths, token 2 + running index (no BOS), so a row's
+// first token names its (shard, start); the windows of every call, ranks interleaved as the
+// record's global list [rank::world], against the first calls kept and the checksum of all.
+void expect_record_windows(const nlohmann::json& c, int64_t seq) {
+  const auto paths = c["paths"].get<std::vector<std::string>>();
+  const auto sizes = c["sizes"].get<std::vector<int64_t>>();
+  std::map<int64_t, std::pair<int64_t, int64_t>> where;
+  uint32_t value = 2;
+  for (size_t s = 0; s < paths.size(); ++s) {
+    std::filesystem::create_directories(std::filesystem::path(paths[s]).parent_path());
+    std::vector<uint16_t> t;
+    for (int64_t i = 0; i < sizes[s]; ++i, ++value) {
+      where[value] = {static_cast<int64_t>(s), i};
+      t.push_back(static_cast<uint16_t>(value));
+    }
+    write_shard(paths[s], t);
+  }
+  const std::string kind = c["kind"];
+  const int world = c["world"], fixed_rank = c["rank"];
+  const int64_t rows = c["rows"], calls = c["calls"], global = world * rows * seq;
+  std::vector<std::unique_ptr<TrainLoader>> ranks;  // shuffled: the case's rank; coprime: all
+  for (int r = 0; r < world; ++r)
+    if (fixed_rank < 0 || r == fixed_rank)
+      ranks.push_back(make_train_loader(paths, options(kind == "shuffled" ? Loader::kShuffled
+                                                                          : Loader::kCoprime, r, world)));
+  uint64_t h = 1469598103934665603ULL;
+  for (int64_t call = 0; call < calls; ++call) {
+    std::vector<Batch> b;
+    for (auto& l : ranks) b.push_back(l->next(global, seq, 1));
+    std::vector<std::pair<int64_t, int64_t>> w;
+    for (int64_t i = 0; i < rows * static_cast<int64_t>(ranks.size()); ++i) {
+      const Batch& bi = b[size_t(i) % ranks.size()];
+      w.push_back(where.at(bi.x[i / int64_t(ranks.size())][0].item<int64_t>()));
+    }
+    if (call < static_cast<int64_t>(c["first_calls"].size())) {
+      ASSERT_EQ(nlohmann::json(w), c["first_calls"][size_t(call)])
+          << kind << " " << paths[0] << " rank " << fixed_rank << " call " << call;
+    }
+    h = windows_checksum(w, h);
+  }
+  EXPECT_EQ(h, c["checksum"].get<uint64_t>()) << kind << " " << paths[0] << " over " << calls;
+}
+
+TEST(TrainLoaderTest, ShuffledAndCoprimeDrawTheRecordsWindows) {
+  const char* data = std::getenv("PGOLF_TEST_DATA");
+  const std::string file =
+      std::filesystem::absolute(std::string(data ? data : "tests/data") + "/loader_vectors.json");
+  std::ifstream f(file);
+  ASSERT_TRUE(f.good()) << "cannot read " << file;
+  const auto doc = nlohmann::json::parse(f);
+  std::string dir = ::testing::TempDir() + "/pgolf_loader_vectors_XXXXXX";
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  CwdScope cwd(dir);
+  ASSERT_EQ(doc["cases"].size(), 4u);
+  for (const auto& c : doc["cases"]) {
+    expect_record_windows(c, doc["seq_len"].get<int64_t>());
+    if (::testing::Test::HasFatalFailure()) return;
+  }
 }
 
 }  // namespace

@@ -45,11 +45,12 @@ class StreamLoader : public TrainLoader {
   DistributedTokenLoader impl_;
 };
 
-// Per rank: files[rank::world]; each shard's windows start at phase + k*seq_len (phase drawn per
-// pass), visited in a random permutation; the shard of each row is drawn with probability
-// proportional to its windows left; when all are used up every shard starts a new pass.
-// A shard's phase and permutation come from its own seed (rank, shard, pass), so the state is
-// the draw generator plus, per shard, its pass and windows taken.
+// The record's ShuffledSequenceLoader, draw for draw: per rank, files[rank::world] and the numpy
+// generator PCG64(rank). Each shard's windows start at phase + k*seq_len (phase =
+// integers(max_phase + 1)) in the order permutation(count), taken from the back; each row's shard
+// is choice(p = windows left / total); when none is left every shard is reset in order. The
+// state is the generator now and as it was before the last reset (which rebuilds the orders),
+// plus the windows taken from each shard since.
 class ShuffledLoader : public TrainLoader {
  public:
   ShuffledLoader(std::vector<std::string> files, const TrainLoaderOptions& o);
@@ -59,19 +60,19 @@ class ShuffledLoader : public TrainLoader {
   config::Loader kind() const override { return config::Loader::kShuffled; }
 
  private:
-  void start_pass(size_t si);  // fills order_[si] for pass_[si]
+  void reset_all();  // the record's _reset_shard for every shard, from rng_
   int64_t left(size_t si) const;
   TrainLoaderOptions opts_;
   int64_t num_all_files_;
   ShardSet shards_;
   int64_t seq_len_ = 0;  // fixed by the first call
-  Rng rng_;
-  std::vector<int64_t> pass_, taken_;
-  std::vector<std::vector<int64_t>> order_;  // window starts of the current pass, in draw order
+  Pcg64 rng_, reset_rng_;
+  std::vector<int64_t> taken_;
+  std::vector<std::vector<int64_t>> order_;  // window starts of the current pass; drawn from the back
 };
 
-// Every rank draws the same global windows (one generator seeded from the file names) and keeps
-// windows[rank::world]. See coprime_loader.cpp for the rules.
+// Every rank draws the same global windows (one PCG64 seeded from the file paths, as the record)
+// and keeps windows[rank::world]. See coprime_loader.cpp for the rules.
 class CoprimeLoader : public TrainLoader {
  public:
   CoprimeLoader(std::vector<std::string> files, const TrainLoaderOptions& o);
@@ -88,10 +89,11 @@ class CoprimeLoader : public TrainLoader {
  private:
   void reset_cursor(size_t si);
   void take(size_t si, int64_t count, std::vector<std::pair<size_t, int64_t>>& out);
+  std::vector<double> shard_probs(const std::vector<size_t>& eligible, double alpha) const;
   std::vector<std::pair<size_t, int64_t>> sample_windows();
   TrainLoaderOptions opts_;
   ShardSet shards_;
-  Rng rng_;
+  Pcg64 rng_;
   int64_t seq_len_ = 0, global_tokens_ = 0, accum_ = 0;  // fixed by the first call
   int64_t rows_ = 0;                                      // windows per rank per call
   std::vector<Cursor> cursors_;
