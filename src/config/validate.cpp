@@ -97,10 +97,11 @@ void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
   const bool any = m.xsa_last_n != 0 || m.rope_dims != 0 || m.ln_scale || m.skip_gates_enabled ||
                    m.num_loops != 0 || m.parallel_start_layer != 0 || m.smear_gate_enabled ||
                    m.attn_out_gate_enabled || m.gated_attn_enabled || m.sparse_attn_gate_enabled ||
-                   m.parallel_residual_start >= 0;
+                   m.parallel_residual_start >= 0 || m.parallel_lanes != ParallelLanes::kRouted;
   if (!m.param_banks) {
     PGOLF_REQUIRE(!any, "xsa_last_n, rope_dims, ln_scale, skip_gates_enabled, num_loops, "
-                        "parallel_start_layer, parallel_residual_start, smear_gate_enabled and the "
+                        "parallel_start_layer, parallel_lanes, parallel_residual_start, "
+                        "smear_gate_enabled and the "
                         "attention gates need "
                         "param_banks=1 (the 1.0611 record's GPT)");
     return;
@@ -130,6 +131,17 @@ void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(m.parallel_residual_start < 0 || m.parallel_start_layer == 0,
                 "parallel_residual_start (GPT-J) and parallel_start_layer (two lanes) are "
                 "mutually exclusive");
+  PGOLF_REQUIRE(m.parallel_lanes != ParallelLanes::kNone || m.parallel_start_layer == 0,
+                "parallel_lanes=none registers no lane tensors: needs parallel_start_layer=0, "
+                "found " + s(m.parallel_start_layer));
+  PGOLF_REQUIRE(m.parallel_lanes != ParallelLanes::kLaneMerge ||
+                    m.parallel_start_layer < m.num_layers,
+                "parallel_lanes=lane_merge: parallel_start_layer must be < num_layers (" +
+                    s(m.num_layers) + "), found " + s(m.parallel_start_layer));
+  PGOLF_REQUIRE(m.parallel_lanes == ParallelLanes::kRouted ||
+                    m.parallel_final_lane == ParallelFinalLane::kMean,
+                "parallel_final_lane picks a routed lane: needs parallel_lanes=routed, found " +
+                    std::string(choice_name(m.parallel_lanes)));
   const bool gates = m.smear_gate_enabled || m.attn_out_gate_enabled || m.sparse_attn_gate_enabled;
   if (gates)
     PGOLF_REQUIRE(m.gate_window >= 1 && m.gate_window <= m.model_dim,

@@ -7,6 +7,7 @@
 #include "pgolf/core/error.h"
 #include "pgolf/model/compat.h"
 #include "pgolf/model/fused.h"
+#include "pgolf/model/fused_rotary.h"
 #include "pgolf/model/linear_tap.h"
 
 namespace pgolf::model {
@@ -152,8 +153,9 @@ torch::Tensor BankedAttentionImpl::forward(const torch::Tensor& x, const torch::
   const auto v = hook.add(S::kV, F::linear(x, v_w.to(dt)), x).reshape({B, T, Hkv, D});
   q = fused::rms_norm(q);
   k = fused::rms_norm(k);
-  q = partial_rotary(q, cos.to(dt), sin.to(dt), opts_.rope_dims);
-  k = partial_rotary(k, cos.to(dt), sin.to(dt), opts_.rope_dims);
+  // fused::partial_rotary: the CUDA kernel under FUSED_KERNELS=1, else model::partial_rotary.
+  q = fused::partial_rotary(q, cos.to(dt), sin.to(dt), opts_.rope_dims);
+  k = fused::partial_rotary(k, cos.to(dt), sin.to(dt), opts_.rope_dims);
   q = q * q_gain.to(dt).view({1, 1, H, 1});
   auto y = varlen_attention(q, k, v, segments);                    // (B,T,H,D)
   if (opts_.xsa) y = exclusive_self_attention(y, v);

@@ -64,4 +64,16 @@ std::pair<torch::Tensor, torch::Tensor> BankedBlockImpl::forward_parallel(
   return {l0, l1};
 }
 
+std::pair<torch::Tensor, torch::Tensor> BankedBlockImpl::forward_lanes(
+    const torch::Tensor& lane0, const torch::Tensor& lane1, const torch::Tensor& x0,
+    const LayerWeights& w, const BankedContext& ctx) {
+  const auto x_in = fused::resid_mix(lane0, x0, resid_mix.to(lane0.scalar_type()));
+  const auto a = attn(normed(x_in), w.q, w.k, w.v, w.out, ctx.cos, ctx.sin, ctx.segments, ctx.hook);
+  // The attention lane keeps the mixed input as its residual (the record's forward_attn).
+  auto l0 = x_in + chan(attn_scale, x_in) * a;
+  const auto n = normed(lane1);
+  auto l1 = lane1 + chan(mlp_scale, lane1) * ctx.hook.add(AdapterSite::kMlp, mlp(n, w), n);
+  return {l0, l1};
+}
+
 }  // namespace pgolf::model

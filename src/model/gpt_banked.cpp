@@ -67,9 +67,14 @@ BankedGPTImpl::BankedGPTImpl(const config::ModelConfig& cfg)
   const int64_t n_skip = static_cast<int64_t>(std::min(layers_.encoder.size(), layers_.decoder.size()));
   skip_weights = register_parameter("skip_weights", torch::ones({n_skip, d}));
   if (cfg.skip_gates_enabled) skip_gates = register_parameter("skip_gates", torch::zeros({n_skip, d}));
-  // Registered whatever PARALLEL_START_LAYER says, as in the record (its state dict has them).
-  parallel_post_lambdas = register_parameter("parallel_post_lambdas", torch::ones({L, 2, 2}));
-  parallel_resid_lambdas = register_parameter("parallel_resid_lambdas", torch::full({L, 2}, 1.1));
+  // Routed: registered whatever PARALLEL_START_LAYER says, as in the 1.0611 record (its state
+  // dict has them). lane_merge: a 0-d scalar, only with lanes on, as in PR #1477 / #1334.
+  if (cfg.parallel_lanes == config::ParallelLanes::kRouted) {
+    parallel_post_lambdas = register_parameter("parallel_post_lambdas", torch::ones({L, 2, 2}));
+    parallel_resid_lambdas = register_parameter("parallel_resid_lambdas", torch::full({L, 2}, 1.1));
+  } else if (cfg.parallel_lanes == config::ParallelLanes::kLaneMerge && cfg.parallel_start_layer > 0) {
+    lane_merge = register_parameter("lane_merge", torch::full({}, 0.5));
+  }
   if (cfg.smear_gate_enabled) smear_lambda = register_parameter("smear_lambda", torch::zeros({1}));
   tok_emb = register_module("tok_emb", torch::nn::Embedding(cfg.vocab_size, d));
   BankedAttentionOptions a;
@@ -147,10 +152,17 @@ torch::Tensor BankedGPTImpl::decoder(torch::Tensor x, const torch::Tensor& x0,
     c.hook.slot = ctx.hook.slot + static_cast<int64_t>(idx);
     const bool take_skip = idx < n_skip && !skips.empty();
     if (psl > 0 && i >= psl) {
-      if (!lane0.defined()) lane0 = lane1 = x;
-      if (take_skip) lane0 = skip_into(lane0, skips.back(), idx);  // skips enter lane 0
-      std::tie(lane0, lane1) = block_list_[static_cast<size_t>(i)]->forward_parallel(
-          lane0, lane1, x0, weights(i), c, parallel_resid_lambdas[i], parallel_post_lambdas[i]);
+      // Routed (1.0611): split, then the skip enters lane 0. lane_merge (PR #1477): the first
+      // parallel layer's skip enters x before the split (both lanes), later ones lane 0.
+      const bool merge = lane_merge.defined(), split_now = !lane0.defined();
+      if (split_now && merge && take_skip) x = skip_into(x, skips.back(), idx);
+      if (split_now) lane0 = lane1 = x;
+      if (take_skip && !(split_now && merge)) lane0 = skip_into(lane0, skips.back(), idx);
+      auto& block = block_list_[static_cast<size_t>(i)];
+      std::tie(lane0, lane1) =
+          merge ? block->forward_lanes(lane0, lane1, x0, weights(i), c)
+                : block->forward_parallel(lane0, lane1, x0, weights(i), c,
+                                          parallel_resid_lambdas[i], parallel_post_lambdas[i]);
     } else {
       if (take_skip) x = skip_into(x, skips.back(), idx);
       x = block_list_[static_cast<size_t>(i)](x, x0, weights(i), c);
@@ -159,6 +171,10 @@ torch::Tensor BankedGPTImpl::decoder(torch::Tensor x, const torch::Tensor& x0,
     if (take_skip) skips.pop_back();
   }
   if (!lane0.defined()) return x;
+  if (lane_merge.defined()) {
+    const auto m = lane_merge.to(lane0.scalar_type());
+    return m * lane0 + (1.0 - m) * lane1;
+  }
   if (cfg_.parallel_final_lane == config::ParallelFinalLane::kAttn) return lane0;
   if (cfg_.parallel_final_lane == config::ParallelFinalLane::kMlp) return lane1;
   return 0.5 * (lane0 + lane1);

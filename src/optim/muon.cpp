@@ -42,7 +42,14 @@ double update_scale(const torch::Tensor& p) {
 
 torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps, bool bf16_coeffs,
                              torch::ScalarType dtype, bool native_gemm) {
-  PGOLF_CHECK(g.dim() == 2, "newton_schulz5: expected a 2-D matrix, found shape " << g.sizes());
+  if (g.dim() == 3) {  // a bank (MUON_FORM=banked): each matrix alone, as the unbanked records
+    std::vector<torch::Tensor> mats;
+    for (int64_t i = 0; i < g.size(0); ++i)
+      mats.push_back(newton_schulz5(g[i], steps, eps, bf16_coeffs, dtype, native_gemm));
+    return torch::stack(mats);
+  }
+  PGOLF_CHECK(g.dim() == 2, "newton_schulz5: expected a 2-D matrix or a 3-D bank, found shape "
+                                << g.sizes());
   PGOLF_CHECK(dtype == torch::kBFloat16 || dtype == torch::kFloat32,
               "newton_schulz5: dtype must be bf16 or fp32, found " << dtype);
   torch::NoGradGuard no_grad;

@@ -41,6 +41,20 @@ enum class ParallelFinalLane { kMean, kAttn, kMlp };
 PGOLF_CHOICE(ParallelFinalLane, {ParallelFinalLane::kMean, "mean", ""},
              {ParallelFinalLane::kAttn, "attn", ""}, {ParallelFinalLane::kMlp, "mlp", ""});
 
+// Which two-lane form PARALLEL_START_LAYER runs, and which lane tensors the banked GPT registers.
+enum class ParallelLanes { kRouted, kLaneMerge, kNone };
+PGOLF_CHOICE(ParallelLanes,
+             {ParallelLanes::kRouted, "routed",
+              "1.0611 (PR #1204, #1530): lane_j = r_j lane_j + p_0j attn + p_1j mlp with "
+              "parallel_resid_lambdas (init 1.1) and parallel_post_lambdas (init 1), both "
+              "registered whatever parallel_start_layer says"},
+             {ParallelLanes::kLaneMerge, "lane_merge",
+              "1.0822 / 1.0897 (PR #1477, #1334): attention updates lane 0, the MLP lane 1, "
+              "output lane_merge*lane0 + (1-lane_merge)*lane1, scalar lane_merge (init 0.5, scalar "
+              "AdamW group) registered when parallel_start_layer > 0"},
+             {ParallelLanes::kNone, "none",
+              "no lane tensors (1.0810, GPT-J only); needs parallel_start_layer=0"});
+
 enum class AttnOutGateSrc { kProj, kQ };
 PGOLF_CHOICE(AttnOutGateSrc, {AttnOutGateSrc::kProj, "proj", "the attention input"},
              {AttnOutGateSrc::kQ, "q", "the raw q projection"});

@@ -56,6 +56,7 @@ struct ModelConfig {
   int64_t loop_end = 0;                // LOOP_END: last looped layer (inclusive)
   int64_t parallel_start_layer = 0;    // PARALLEL_START_LAYER: routed two lanes from here; 0 off
   ParallelFinalLane parallel_final_lane = ParallelFinalLane::kMean;  // PARALLEL_FINAL_LANE
+  ParallelLanes parallel_lanes = ParallelLanes::kRouted;  // PARALLEL_LANES: routed|lane_merge|none
   bool smear_gate_enabled = false;     // SMEAR_GATE_ENABLED: input-dependent SmearGate, BOS-fixed
   int64_t gate_window = 12;            // GATE_WINDOW: input dims of the smear/attention gates
   bool attn_out_gate_enabled = false;  // ATTN_OUT_GATE_ENABLED: 2*sigmoid per-head output gate

@@ -69,6 +69,8 @@ void for_each_field(C& c, V&& v) {
     "parallel_post_lambdas); 0 off (PR #1204, #1530)");
   v("model", "parallel_final_lane", c.model.parallel_final_lane,
     "final hidden of the parallel lanes");
+  v("model", "parallel_lanes", c.model.parallel_lanes,
+    "the two-lane form of parallel_start_layer and the lane tensors registered");
   v("model", "smear_gate_enabled", c.model.smear_gate_enabled,
     "new SmearGate on the token embedding before its norm: x_t += smear_lambda * "
     "sigmoid(smear_gate x_t[:gate_window]) * x_{t-1}, zero at BOS (PR #1667, BOS fix #1851)");

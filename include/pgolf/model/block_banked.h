@@ -4,6 +4,7 @@
 //   attn reads mix0*lane0 + mix1*x0, the MLP reads lane1;
 //   lane_j = resid_j * lane_j + post[0][j] * attn_out + post[1][j] * mlp_out  (j = 0, 1)
 // with resid = parallel_resid_lambdas[layer] (2) and post = parallel_post_lambdas[layer] (2,2).
+// PARALLEL_LANES=lane_merge instead runs the PR #1477 lanes (forward_lanes).
 // State-dict names: attn_scale, mlp_scale, resid_mix, attn.*.
 #pragma once
 
@@ -40,6 +41,13 @@ class BankedBlockImpl : public torch::nn::Module {
       const torch::Tensor& lane0, const torch::Tensor& lane1, const torch::Tensor& x0,
       const LayerWeights& w, const BankedContext& ctx, const torch::Tensor& resid,
       const torch::Tensor& post);
+  // The lane_merge form (PARALLEL_LANES=lane_merge, PR #1477 / #1334): no lambdas; returns
+  // (x_in + attn_scale*Attn(n(x_in)), lane1 + mlp_scale*MLP(n(lane1))), x_in = mix0 lane0 + mix1 x0.
+  std::pair<torch::Tensor, torch::Tensor> forward_lanes(const torch::Tensor& lane0,
+                                                        const torch::Tensor& lane1,
+                                                        const torch::Tensor& x0,
+                                                        const LayerWeights& w,
+                                                        const BankedContext& ctx);
 
   // GPT-J form (PARALLEL_RESIDUAL_START, PR #1493): forward's MLP reads n(x_in) as attention
   // does, x_out = x_in + attn_scale*Attn(n(x_in)) + mlp_scale*MLP(n(x_in)).

@@ -6,7 +6,8 @@
 // segments. State-dict keys and order are the record's (qo_bank, kv_bank, mlp_up_bank,
 // mlp_down_bank, skip_weights, skip_gates, parallel_post_lambdas, parallel_resid_lambdas,
 // smear_lambda, tok_emb.weight, blocks.N..., lm_head.weight, smear_gate.weight), so weights move
-// both ways.
+// both ways. PARALLEL_LANES: lane_merge (PR #1477) registers the scalar lane_merge in the lambdas'
+// place instead, none (PR #1493) neither.
 #pragma once
 
 #include <string>
@@ -72,7 +73,8 @@ class BankedGPTImpl : public torch::nn::Module {
 
   torch::Tensor qo_bank, kv_bank, mlp_up_bank, mlp_down_bank;
   torch::Tensor skip_weights, skip_gates;  // skip_gates: SKIP_GATES_ENABLED only
-  torch::Tensor parallel_post_lambdas, parallel_resid_lambdas;  // (L,2,2), (L,2)
+  torch::Tensor parallel_post_lambdas, parallel_resid_lambdas;  // (L,2,2), (L,2): routed only
+  torch::Tensor lane_merge;  // 0-d, PARALLEL_LANES=lane_merge with PARALLEL_START_LAYER > 0 only
   torch::Tensor smear_lambda;  // (1), SMEAR_GATE_ENABLED only
   torch::nn::Embedding tok_emb{nullptr};
   torch::nn::ModuleList blocks{nullptr};
