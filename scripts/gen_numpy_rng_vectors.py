@@ -116,8 +116,7 @@ def sums():
     out = []
     for n in [1, 2, 7, 8, 9, 16, 127, 128, 129, 300, 1000]:
         v = rng.random(n) * rng.random(n) * 1e3
-        out.append({"values": [float(x) for x in v], "sum": float(v.sum()),
-                    "cumsum_last": float(np.cumsum(v)[-1])})
+        out.append({"values": [float(x) for x in v], "sum": float(v.sum())})
     return out
 
 
