@@ -1,5 +1,6 @@
 // Cross-field validation: every violation is listed, then reported at once (exit code 2). Choice
 // knobs are enums the parser already checked (choices.h); only their combinations are checked here.
+#include <algorithm>
 #include <utility>
 #include <string>
 #include <vector>
@@ -17,6 +18,23 @@ namespace {
   } while (0)
 
 void check_banked(const ModelConfig& m, std::vector<std::string>& errs);
+
+// VE_ENABLED, VE_DIM, VE_LAYERS and ROPE_TRAIN_SEQ_LEN (the PR #180 GPT's March-record knobs).
+void check_value_embeddings(const ModelConfig& m, std::vector<std::string>& errs) {
+  const auto s = [](auto v) { return std::to_string(v); };
+  PGOLF_REQUIRE(m.rope_train_seq_len >= 0,
+                "rope_train_seq_len: expected >= 0 (0 off), found " + s(m.rope_train_seq_len));
+  if (!m.ve_enabled) return;
+  PGOLF_REQUIRE(m.ve_dim >= 1, "ve_dim: expected >= 1, found " + s(m.ve_dim));
+  try {
+    const auto layers = parse_layer_list("ve_layers", m.ve_layers, m.num_layers);
+    PGOLF_REQUIRE(!layers.empty(),
+                  "ve_layers: expected at least one layer index with ve_enabled=1, found '" +
+                      m.ve_layers + "'");
+  } catch (const Error& e) {
+    errs.push_back(e.what());
+  }
+}
 
 void check_frontier_quant(const QuantConfig& q, std::vector<std::string>& errs) {
   const auto s = [](auto v) { return std::to_string(v); };
@@ -94,30 +112,36 @@ void check_model(const ModelConfig& m, std::vector<std::string>& errs) {
 // The banked GPT's knobs (model/gpt_banked.h): ranges, and that nothing else uses them.
 void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
   const auto s = [](auto v) { return std::to_string(v); };
-  const bool any = m.xsa_last_n != 0 || m.rope_dims != 0 || m.ln_scale || m.skip_gates_enabled ||
-                   m.num_loops != 0 || m.parallel_start_layer != 0 || m.smear_gate_enabled ||
-                   m.attn_out_gate_enabled || m.gated_attn_enabled || m.sparse_attn_gate_enabled ||
-                   m.parallel_residual_start >= 0 || m.parallel_lanes != ParallelLanes::kRouted;
+  const bool any = m.skip_gates_enabled || m.num_loops != 0 || m.parallel_start_layer != 0 ||
+                   m.smear_gate_enabled || m.attn_out_gate_enabled || m.gated_attn_enabled ||
+                   m.sparse_attn_gate_enabled || m.parallel_residual_start >= 0 ||
+                   m.parallel_lanes != ParallelLanes::kRouted;
+  const int64_t head_dim = m.num_heads >= 1 ? m.model_dim / m.num_heads : 0;
+  // Both GPTs: XSA, partial RoPE and LN scale (model/frontier_ops.h).
+  PGOLF_REQUIRE(m.rope_dims >= 0 && m.rope_dims <= head_dim && m.rope_dims % 2 == 0,
+                "rope_dims: expected an even number in 0..head_dim (" + s(head_dim) +
+                    "), found " + s(m.rope_dims));
+  PGOLF_REQUIRE(m.xsa_last_n >= 0 && m.xsa_last_n <= m.num_layers,
+                "xsa_last_n: expected 0..num_layers (" + s(m.num_layers) + "), found " +
+                    s(m.xsa_last_n));
   if (!m.param_banks) {
-    PGOLF_REQUIRE(!any, "xsa_last_n, rope_dims, ln_scale, skip_gates_enabled, num_loops, "
+    PGOLF_REQUIRE(!any, "skip_gates_enabled, num_loops, "
                         "parallel_start_layer, parallel_lanes, parallel_residual_start, "
                         "smear_gate_enabled and the "
                         "attention gates need "
                         "param_banks=1 (the 1.0611 record's GPT)");
+    check_value_embeddings(m, errs);
     return;
   }
+  PGOLF_REQUIRE(!m.ve_enabled && m.rope_train_seq_len == 0,
+                "ve_enabled and rope_train_seq_len are the PR #180 GPT's (the March records): set "
+                "them off with param_banks=1");
   PGOLF_REQUIRE(m.bigram_vocab_size == 0, "param_banks=1: bigram_vocab_size must be 0");
   PGOLF_REQUIRE(!m.smear_gate, "param_banks=1: set smear_gate=0 (use smear_gate_enabled)");
   PGOLF_REQUIRE(m.activation == Activation::kLeakyRelu2,
                 "param_banks=1: activation must be leaky_relu2");
   PGOLF_REQUIRE(m.unet_skips && !m.gated_mlp && m.attention == Attention::kGqa,
                 "param_banks=1: needs unet_skips=1, gated_mlp=0, attention=gqa");
-  const int64_t head_dim = m.num_heads >= 1 ? m.model_dim / m.num_heads : 0;
-  PGOLF_REQUIRE(m.rope_dims >= 0 && m.rope_dims <= head_dim && m.rope_dims % 2 == 0,
-                "rope_dims: expected an even number in 0..head_dim (" + s(head_dim) +
-                    "), found " + s(m.rope_dims));
-  PGOLF_REQUIRE(m.xsa_last_n >= 0 && m.xsa_last_n <= m.num_layers,
-                "xsa_last_n: expected 0..num_layers, found " + s(m.xsa_last_n));
   PGOLF_REQUIRE(m.num_loops >= 0, "num_loops: expected >= 0, found " + s(m.num_loops));
   if (m.num_loops > 0)
     PGOLF_REQUIRE(0 <= m.loop_start && m.loop_start <= m.loop_end && m.loop_end < m.num_layers,
@@ -310,6 +334,21 @@ void check_valid(const Config& cfg, int world_size) {
   std::string msg = std::to_string(errs.size()) + " inconsistent setting(s):";
   for (const auto& e : errs) msg += "\n  - " + e;
   throw Error(ErrorKind::kInput, msg, "fix the values above; `pgolf config --dump` shows sources");
+}
+
+std::vector<int64_t> parse_layer_list(const std::string& key, const std::string& text,
+                                      int64_t num_layers) {
+  std::vector<int64_t> out;
+  for (const auto& item : split_list(text)) {
+    int64_t layer = -1;
+    PGOLF_CHECK_INPUT(parse_value(item, layer) && layer >= 0 && layer < num_layers,
+                      key << ": expected comma-separated layer indices in 0.." << num_layers - 1
+                          << ", found '" << item << "' in '" << text << "'");
+    PGOLF_CHECK_INPUT(std::find(out.begin(), out.end(), layer) == out.end(),
+                      key << ": layer " << layer << " is listed twice in '" << text << "'");
+    out.push_back(layer);
+  }
+  return out;
 }
 
 }  // namespace pgolf::config

@@ -13,6 +13,9 @@ AttentionImpl::AttentionImpl(const AttentionOptions& opts) : opts_(opts) {
                                 << opts.num_kv_heads << " do not divide evenly");
   head_dim_ = opts.dim / opts.num_heads;
   PGOLF_CHECK(head_dim_ % 2 == 0, "attention: head_dim " << head_dim_ << " must be even for RoPE");
+  PGOLF_CHECK(opts.rope_dims >= 0 && opts.rope_dims <= head_dim_ && opts.rope_dims % 2 == 0,
+              "attention: rope_dims " << opts.rope_dims << " must be even and <= head_dim "
+                                      << head_dim_);
   const int64_t kv_dim = opts.num_kv_heads * head_dim_;
   // Construction order = the reference's (c_q, c_k, c_v, proj) so the RNG is consumed alike.
   c_q = register_module("c_q", CastedLinear(opts.dim, opts.dim));
@@ -31,7 +34,7 @@ AttentionImpl::AttentionImpl(const AttentionOptions& opts) : opts_(opts) {
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                      const torch::Tensor& sin, const LoraAdapter* q_lora,
-                                     const LoraAdapter* v_lora) {
+                                     const LoraAdapter* v_lora, const torch::Tensor& v_embed) {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t H = opts_.num_heads, Hkv = opts_.num_kv_heads, D = head_dim_;
   auto q = c_q(x);  // (B,T,H*D)
@@ -47,16 +50,24 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     v = c_v(x);
   }
   if (v_lora && v_lora->defined()) v = v + lora_delta(x, *v_lora, "c_v");
+  if (v_embed.defined()) v = v + v_embed;
+  const auto v_heads = v.reshape({B, T, Hkv, D});  // XSA's own value, per KV group
   q = q.reshape({B, T, H, D}).transpose(1, 2);    // (B,H,T,D)
   k = k.reshape({B, T, Hkv, D}).transpose(1, 2);  // (B,Hkv,T,D)
-  v = v.reshape({B, T, Hkv, D}).transpose(1, 2);  // (B,Hkv,T,D)
+  v = v_heads.transpose(1, 2);                    // (B,Hkv,T,D)
   q = fused::rms_norm(q);
   k = fused::rms_norm(k);
-  q = fused::rotary(q, cos.to(q.scalar_type()), sin.to(q.scalar_type()));
-  k = fused::rotary(k, cos.to(k.scalar_type()), sin.to(k.scalar_type()));
+  const bool partial = opts_.rope_dims > 0 && opts_.rope_dims < D;
+  const auto rope = [&](const torch::Tensor& t) {
+    const auto c = cos.to(t.scalar_type()), s = sin.to(t.scalar_type());
+    return partial ? partial_rotary(t, c, s, opts_.rope_dims) : fused::rotary(t, c, s);
+  };
+  q = rope(q);
+  k = rope(k);
   q = q * q_gain.to(q.scalar_type()).view({1, H, 1, 1});
-  auto y = compat::causal_attention(q, k, v);                    // (B,H,T,D)
-  y = y.transpose(1, 2).contiguous().reshape({B, T, H * D});     // (B,T,dim)
+  auto y = compat::causal_attention(q, k, v).transpose(1, 2);    // (B,T,H,D)
+  if (opts_.xsa) y = exclusive_self_attention(y, v_heads);
+  y = y.contiguous().reshape({B, T, H * D});                     // (B,T,dim)
   return proj(y);
 }
 

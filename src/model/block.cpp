@@ -31,7 +31,8 @@ torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
 }
 
 BlockImpl::BlockImpl(const AttentionOptions& opts, int64_t hidden, config::Activation activation,
-                     bool gated_mlp) {
+                     bool gated_mlp, double ln_scale)
+    : ln_scale_(ln_scale) {
   attn = register_module("attn", Attention(opts));
   mlp = register_module("mlp", MLP(opts.dim, hidden, activation, gated_mlp));
   attn_scale = register_parameter("attn_scale", torch::ones({opts.dim}));
@@ -42,13 +43,19 @@ BlockImpl::BlockImpl(const AttentionOptions& opts, int64_t hidden, config::Activ
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x_in, const torch::Tensor& x0,
                                  const torch::Tensor& cos, const torch::Tensor& sin,
-                                 const LoraAdapter* q_lora, const LoraAdapter* v_lora) {
+                                 const LoraAdapter* q_lora, const LoraAdapter* v_lora,
+                                 const torch::Tensor& v_embed) {
   const auto mix = resid_mix.to(x_in.scalar_type());
   auto x = fused::resid_mix(x_in, x0, mix);  // mix[0] x + mix[1] x0; fused with FUSED_KERNELS=1
-  const auto a = attn(fused::rms_norm(x), cos, sin, q_lora, v_lora);
+  const auto a = attn(normed(x), cos, sin, q_lora, v_lora, v_embed);
   x = x + chan(attn_scale, x) * a;
-  x = x + chan(mlp_scale, x) * mlp(fused::rms_norm(x));
+  x = x + chan(mlp_scale, x) * mlp(normed(x));
   return x;
+}
+
+torch::Tensor BlockImpl::normed(const torch::Tensor& x) const {
+  const auto n = fused::rms_norm(x);
+  return ln_scale_ == 1.0 ? n : n * ln_scale_;  // off: no multiply, bit-identical to the seeds
 }
 
 BigramHashImpl::BigramHashImpl(int64_t buckets, int64_t bigram_dim, int64_t model_dim, bool mult)

@@ -1,6 +1,7 @@
 // GPT forward, loss and state dict (see gpt.h; reference-spec §4.1-§4.3).
 #include "pgolf/model/gpt.h"
 
+#include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
 #include "pgolf/model/compat.h"
 #include "pgolf/model/fused.h"
@@ -15,7 +16,9 @@ int64_t mlp_hidden(const config::ModelConfig& cfg) {
 }
 
 GPTImpl::GPTImpl(const config::ModelConfig& cfg)
-    : cfg_(cfg), rotary_(cfg.model_dim / std::max<int64_t>(cfg.num_heads, 1), cfg.rope_base) {
+    : cfg_(cfg),
+      rotary_(cfg.rope_dims > 0 ? cfg.rope_dims : cfg.model_dim / std::max<int64_t>(cfg.num_heads, 1),
+              cfg.rope_base, cfg.rope_train_seq_len) {
   PGOLF_CHECK_INPUT(cfg.logit_softcap > 0, "logit_softcap must be > 0, found " << cfg.logit_softcap);
   PGOLF_CHECK_INPUT(cfg.num_layers >= 1, "num_layers must be >= 1, found " << cfg.num_layers);
   PGOLF_CHECK_INPUT(!cfg.param_banks,
@@ -42,10 +45,22 @@ GPTImpl::GPTImpl(const config::ModelConfig& cfg)
   attn.mla = cfg.attention == config::Attention::kMla;
   attn.kv_rank = cfg.kv_rank;
   attn.mla_latent_norm = cfg.mla_latent_norm;
+  attn.rope_dims = cfg.rope_dims;
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg.num_layers; ++i) {
-    block_list_.push_back(Block(attn, mlp_hidden(cfg), cfg.activation, cfg.gated_mlp));
+    attn.xsa = i >= cfg.num_layers - cfg.xsa_last_n;  // the last xsa_last_n layers
+    block_list_.push_back(Block(attn, mlp_hidden(cfg), cfg.activation, cfg.gated_mlp,
+                                ln_scale_factor(i, cfg.ln_scale)));
     blocks->push_back(block_list_.back());
+  }
+  ve_slot_.assign(static_cast<size_t>(cfg.num_layers), -1);
+  if (cfg.ve_enabled) {  // after the blocks, before lm_head: the record's order (keys and RNG)
+    const auto layers = config::parse_layer_list("ve_layers", cfg.ve_layers, cfg.num_layers);
+    ve_slot_ = value_embed_slots(layers, cfg.num_layers);
+    const int64_t kv_dim = cfg.num_kv_heads * (cfg.model_dim / cfg.num_heads);
+    ve_shared = register_module("ve_shared", ValueEmbedding(cfg.vocab_size, cfg.ve_dim, kv_dim));
+    ve_layer_scales = register_module("ve_layer_scales", torch::nn::ParameterList());
+    for (size_t i = 0; i < layers.size(); ++i) ve_layer_scales->append(torch::ones({1}, torch::requires_grad()));
   }
   if (!cfg.tie_embeddings)
     lm_head = register_module("lm_head", CastedLinear(cfg.model_dim, cfg.vocab_size,
@@ -63,6 +78,7 @@ void GPTImpl::set_dtype_policy(DtypePolicy policy) {
   };
   retype(tok_emb->weight);
   if (bigram) retype(bigram->embed->weight);
+  if (ve_shared) retype(ve_shared->embed->weight);  // the record's .bfloat16() keeps it so too
 }
 
 torch::Tensor GPTImpl::embed(const torch::Tensor& ids) {
@@ -78,7 +94,14 @@ torch::Tensor GPTImpl::embed(const torch::Tensor& ids) {
   return x;
 }
 
-torch::Tensor GPTImpl::run_blocks(torch::Tensor x, const torch::Tensor& x0, const LoraSet* lora) {
+torch::Tensor GPTImpl::layer_value_embed(size_t i, const torch::Tensor& ve) {
+  const int64_t slot = ve_slot_[i];
+  if (slot < 0) return {};
+  return ve * ve_layer_scales[static_cast<size_t>(slot)].to(ve.scalar_type());
+}
+
+torch::Tensor GPTImpl::run_blocks(torch::Tensor x, const torch::Tensor& x0, const torch::Tensor& ids,
+                                  const LoraSet* lora) {
   const bool faithful = policy_ == DtypePolicy::kReference;
   auto [cos, sin] = rotary_.tables(x.size(1), x.device(), torch::kFloat32, faithful);
   if (faithful) {
@@ -90,8 +113,12 @@ torch::Tensor GPTImpl::run_blocks(torch::Tensor x, const torch::Tensor& x0, cons
   };
   const auto* qs = lora ? &lora->q : nullptr;
   const auto* vs = lora ? &lora->v : nullptr;
+  torch::Tensor ve;  // the shared value embedding, computed once per forward as the record's
+  if (ve_shared)
+    ve = ve_shared(ids, faithful ? torch::kBFloat16 : ve_shared->embed->weight.scalar_type());
   const auto run = [&](size_t i, const torch::Tensor& in) {
-    return block_list_[i](in, x0, cos, sin, adapter(qs, i), adapter(vs, i));
+    return block_list_[i](in, x0, cos, sin, adapter(qs, i), adapter(vs, i),
+                          layer_value_embed(i, ve));
   };
   if (!cfg_.unet_skips) {
     for (size_t i = 0; i < block_list_.size(); ++i) x = run(i, x);
@@ -121,7 +148,7 @@ torch::Tensor GPTImpl::hidden(const torch::Tensor& ids, const LoraSet* lora) {
   auto x = fused::rms_norm(embed(ids));
   if (smear) x = smear(x, ids);
   const auto x0 = x;
-  x = run_blocks(x, x0, lora);
+  x = run_blocks(x, x0, ids, lora);
   return fused::rms_norm(x);  // final_norm
 }
 

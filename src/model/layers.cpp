@@ -64,7 +64,8 @@ torch::Tensor lora_delta(const torch::Tensor& x, const LoraAdapter& lora, const 
   return torch::matmul(torch::matmul(x, a.transpose(1, 2)), b.transpose(1, 2));  // (Bd,T,out)
 }
 
-Rotary::Rotary(int64_t head_dim, double base) : head_dim_(head_dim), base_(base) {}
+Rotary::Rotary(int64_t head_dim, double base, int64_t ntk_len)
+    : head_dim_(head_dim), base_(base), ntk_len_(ntk_len) {}
 
 std::pair<torch::Tensor, torch::Tensor> Rotary::tables(int64_t seq_len, const torch::Device& device,
                                                        torch::ScalarType dtype, bool faithful) {
@@ -75,11 +76,16 @@ std::pair<torch::Tensor, torch::Tensor> Rotary::tables(int64_t seq_len, const to
     c10::InferenceMode not_inference(/*enabled=*/false);
     torch::NoGradGuard no_grad;
     const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+    const bool ntk = ntk_len_ > 0 && seq_len > ntk_len_;
+    const double d = static_cast<double>(head_dim_);
+    const double base =
+        ntk ? base_ * std::pow(static_cast<double>(seq_len) / static_cast<double>(ntk_len_),
+                               d / (d - 2.0))
+            : base_;
     // 1 / base^(arange(0, D, 2) / D), in fp32 like the reference's Rotary.__init__.
-    auto inv_freq = torch::reciprocal(torch::pow(base_, torch::arange(0, head_dim_, 2, f32) /
-                                                            static_cast<double>(head_dim_)));
+    auto inv_freq = torch::reciprocal(torch::pow(base, torch::arange(0, head_dim_, 2, f32) / d));
     auto t = torch::arange(seq_len, f32);
-    if (faithful) {
+    if (faithful && !ntk) {
       // model.bfloat16() rounded inv_freq, and arange(T, dtype=bf16) rounds positions > 256.
       inv_freq = inv_freq.to(torch::kBFloat16).to(torch::kFloat32);
       t = t.to(torch::kBFloat16).to(torch::kFloat32);

@@ -35,7 +35,8 @@ GroupPlan build_param_groups(const core::NamedTensors& named_params,
   for (const auto& [name, t] : named_params) {
     PGOLF_CHECK(seen.insert(name).second, "parameter " << name << " is listed twice");
     if (name == "tok_emb.weight" || name == "bigram.embed.weight" ||
-        name == "bigram.table.weight" || (pr354_bigram && name == "bigram.proj.weight")) {
+        name == "bigram.table.weight" || (pr354_bigram && name == "bigram.proj.weight") ||
+        name == "ve_shared.embed.weight") {
       plan.tok.push_back(name);
     } else if (name == "lm_head.weight") {
       plan.head.push_back(name);
@@ -43,7 +44,8 @@ GroupPlan build_param_groups(const core::NamedTensors& named_params,
       const std::string local = name.substr(kBlocksPrefix.size());
       const bool control = config::matches_any(local, control_patterns);  // as quant/policy.h
       (t.dim() == 2 && !control ? plan.muon : plan.scalar).push_back(name);
-    } else if (name == "bigram.proj.weight" || is_bank(name, t)) {
+    } else if (name == "bigram.proj.weight" || name == "ve_shared.proj.weight" ||
+               is_bank(name, t)) {
       extra_muon.push_back(name);
     } else {
       extra_scalar.push_back(name);

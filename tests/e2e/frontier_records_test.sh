@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The five frontier presets and record folders (issue 22): each preset resolves; `pgolf info` counts
 # the record's parameters as its published logs print them (model_params:N), or differs by exactly
-# the tensors named below (VE128 value embeddings are not in pgolf; the 1.0810 preset sets
+# the tensors named below (the 1.0810 preset sets
 # parallel_lanes=none, so no lane lambdas, as its record); each
 # record folder has its layout (config.json -> the preset, command.sh, submission.json with the published fields
 # verbatim and the figures marked as the reference's), and `pgolf record check` passes on it with
@@ -12,11 +12,11 @@ cd "$PGOLF_SOURCE_DIR"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 R=records/track_10min_16mb
-# folder | preset | record params - pgolf params: VE128 = vocab x ve_dim + ve_dim x kv_dim + 1 + 2 layers
+# folder | preset | record params - pgolf params
 CASES=(
   "2026-03-20_11L_XSA4_EMA_Int6_MLP3x_WD04_1.1271|frontier_1_1271|0"
-  "2026-03-22_11L_EMA_GPTQ-lite_warmdown3500_QAT015_1.1233|frontier_1_1228|$((1024 * 128 + 128 * 256 + 1 + 2))"
-  "2026-03-29_Loader_FullGPTQ_XSA11_BigramHash2816|frontier_1_1122|$((1024 * 128 + 128 * 256 + 1 + 2))"
+  "2026-03-22_11L_EMA_GPTQ-lite_warmdown3500_QAT015_1.1233|frontier_1_1228|0"
+  "2026-03-29_Loader_FullGPTQ_XSA11_BigramHash2816|frontier_1_1122|0"
   "2026-04-09_SP8192_3LayerRecur_ParResid_QK525_LegalTTT|frontier_1_0810|0"
   "2026-04-27_SP8192_LQER_SparseGate_BOSSmearFix_9HpStack_1.0611|frontier_1_0611|0"
 )

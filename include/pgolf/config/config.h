@@ -50,6 +50,11 @@ struct ModelConfig {
   int64_t xsa_last_n = 0;              // XSA_LAST_N: exclusive self-attention in the last N layers
   int64_t rope_dims = 0;               // ROPE_DIMS: rotary on the first N head dims; 0 = all
   bool ln_scale = false;               // LN_SCALE: normed block inputs * 1/sqrt(layer+1)
+  // xsa_last_n, rope_dims, ln_scale and these also build into the PR #180 GPT (March records).
+  bool ve_enabled = false;             // VE_ENABLED: value embeddings added to v in VE_LAYERS
+  int64_t ve_dim = 128;                // VE_DIM: value-embedding table width
+  std::string ve_layers = "9,10";      // VE_LAYERS: comma-separated layer indices
+  int64_t rope_train_seq_len = 0;      // ROPE_TRAIN_SEQ_LEN: NTK base rescale above it; 0 off
   bool skip_gates_enabled = false;     // SKIP_GATES_ENABLED: sigmoid-gated U-Net skips
   int64_t num_loops = 0;               // NUM_LOOPS: extra passes over LOOP_START..LOOP_END
   int64_t loop_start = 0;              // LOOP_START: first looped layer

@@ -57,6 +57,15 @@ void for_each_field(C& c, V&& v) {
     "(PR #315)");
   v("model", "ln_scale", c.model.ln_scale,
     "attention and MLP inputs (after RMSNorm) times 1/sqrt(layer+1) (PR #315)");
+  v("model", "ve_enabled", c.model.ve_enabled,
+    "value embeddings (PR #374's VE128): ve_shared (embed vocab x ve_dim, proj to the kv width, "
+    "scale) times ve_layer_scales[i] is added to v in each of ve_layers (PR #180 GPT only)");
+  v("model", "ve_dim", c.model.ve_dim, "value-embedding table width");
+  v("model", "ve_layers", c.model.ve_layers,
+    "layers that get the value embedding, comma-separated indices in 0..num_layers-1");
+  v("model", "rope_train_seq_len", c.model.rope_train_seq_len,
+    "NTK-aware RoPE: a forward of T > this tokens uses base * (T/this)^(r/(r-2)), r the rotated "
+    "dims (the March records' Rotary, train_seq_len=1024); 0 off (PR #180 GPT only)");
   v("model", "skip_gates_enabled", c.model.skip_gates_enabled,
     "decoder skip x = lerp(w*skip, x, sigmoid(skip_gates)), skip_gates zero-init (PR #1218)");
   v("model", "num_loops", c.model.num_loops,

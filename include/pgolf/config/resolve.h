@@ -79,4 +79,10 @@ int grad_accum_steps(int world_size);
 // validation, training, the optimiser, `pgolf info` and the export see the same entries.
 std::vector<std::string> split_list(const std::string& text);
 
+// Layer indices of a comma-separated knob (VE_LAYERS "9,10"), in split_list's entries: each an
+// integer in 0..num_layers-1, none listed twice. Throws an input error naming `key`, the range and
+// the entry found.
+std::vector<int64_t> parse_layer_list(const std::string& key, const std::string& text,
+                                      int64_t num_layers);
+
 }  // namespace pgolf::config

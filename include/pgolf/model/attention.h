@@ -6,12 +6,16 @@
 //      k   = c W_kup^T, v = c W_vup^T       k_up, v_up: kv_rank -> Hkv*D
 //    after which both paths are identical: q = x W_q^T (+ LoRA), q/k RMSNorm over D, RoPE on q and k
 //    (full D), q *= q_gain[h], causal SDPA with GQA, output proj (zero-init).
+// The March records' pieces (model/frontier_ops.h), each off by default: v += the layer's value
+// embedding (VE_LAYERS) before the heads are formed; RoPE on the first rope_dims dims of each head
+// (ROPE_DIMS); XSA on the SDPA output against the KV-group value, before proj (XSA_LAST_N).
 // State-dict names: gqa attn.{q_gain, c_q, c_k, c_v, proj}; mla attn.{q_gain, c_q, kv_down, k_up,
 // v_up, proj}.
 #pragma once
 
 #include <torch/torch.h>
 
+#include "pgolf/model/frontier_ops.h"
 #include "pgolf/model/layers.h"
 
 namespace pgolf::model {
@@ -24,14 +28,18 @@ struct AttentionOptions {
   bool mla = false;
   int64_t kv_rank = 128;  // mla only
   bool mla_latent_norm = true;  // mla only: RMSNorm on the latent
+  int64_t rope_dims = 0;  // 0 or head_dim: rotary on the whole head
+  bool xsa = false;
 };
 
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const AttentionOptions& opts);
-  // x (B,T,dim); cos/sin (1,1,T,D/2); optional per-sequence LoRA on the q and v outputs.
+  // x (B,T,dim); cos/sin (1,1,T,r/2), r = rope_dims or D; optional per-sequence LoRA on the q
+  // and v outputs; v_embed (B,T,Hkv*D) added to v when defined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const LoraAdapter* q_lora = nullptr, const LoraAdapter* v_lora = nullptr);
+                        const LoraAdapter* q_lora = nullptr, const LoraAdapter* v_lora = nullptr,
+                        const torch::Tensor& v_embed = {});
 
   torch::Tensor q_gain;                                           // (H)
   CastedLinear c_q{nullptr}, c_k{nullptr}, c_v{nullptr};          // gqa: c_k/c_v set

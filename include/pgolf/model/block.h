@@ -30,17 +30,23 @@ class MLPImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MLP);
 
-// Block(x, x0): h = mix0*x + mix1*x0; h += attn_scale*Attn(norm(h)); h += mlp_scale*MLP(norm(h)).
+// Block(x, x0): h = mix0*x + mix1*x0; h += attn_scale*Attn(n(h)); h += mlp_scale*MLP(n(h)), with
+// n = RMSNorm times ln_scale (LN_SCALE: ln_scale_factor(layer), model/frontier_ops.h; 1 = off).
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const AttentionOptions& attn, int64_t hidden, config::Activation activation,
-            bool gated_mlp = false);
+            bool gated_mlp = false, double ln_scale = 1.0);
+  // v_embed: this layer's value embedding (B,T,Hkv*D), or undefined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& x0, const torch::Tensor& cos,
                         const torch::Tensor& sin, const LoraAdapter* q_lora = nullptr,
-                        const LoraAdapter* v_lora = nullptr);
+                        const LoraAdapter* v_lora = nullptr, const torch::Tensor& v_embed = {});
   torch::Tensor attn_scale, mlp_scale, resid_mix;  // (dim), (dim), (2,dim)
   Attention attn{nullptr};
   MLP mlp{nullptr};
+
+ private:
+  torch::Tensor normed(const torch::Tensor& x) const;
+  double ln_scale_;
 };
 TORCH_MODULE(Block);
 

@@ -2,7 +2,9 @@
 // SmearGate -> U-Net stack of blocks -> final RMSNorm -> tied/untied head -> 30*tanh(z/30).
 // Module registration reproduces the reference's state-dict keys and order (skip_weights,
 // tok_emb.weight, bigram.scale, bigram.embed.weight, bigram.proj.weight, smear.gate, blocks.N...,
-// lm_head.weight when untied).
+// ve_shared.* and ve_layer_scales.N with VE_ENABLED (model/value_embed.h), lm_head.weight when
+// untied). The March records' XSA_LAST_N, ROPE_DIMS, LN_SCALE and ROPE_TRAIN_SEQ_LEN act in the
+// blocks (model/attention.h, block.h, layers.h Rotary); each is off by default.
 #pragma once
 
 #include <functional>
@@ -16,6 +18,7 @@
 #include "pgolf/model/block.h"
 #include "pgolf/model/dtype.h"
 #include "pgolf/model/layers.h"
+#include "pgolf/model/value_embed.h"
 
 namespace pgolf::model {
 
@@ -74,6 +77,8 @@ class GPTImpl : public torch::nn::Module {
   BigramHash bigram{nullptr};
   SmearGate smear{nullptr};
   torch::nn::ModuleList blocks{nullptr};
+  ValueEmbedding ve_shared{nullptr};                // VE_ENABLED only
+  torch::nn::ParameterList ve_layer_scales{nullptr};  // VE_ENABLED only: (1) per VE_LAYERS entry
   CastedLinear lm_head{nullptr};  // untied only
 
  private:
@@ -81,11 +86,15 @@ class GPTImpl : public torch::nn::Module {
   // Head outputs before the softcap (B,T,V) in the compute dtype.
   torch::Tensor head_logits(const torch::Tensor& ids, const LoraSet* lora);
   torch::Tensor embed(const torch::Tensor& ids);
-  torch::Tensor run_blocks(torch::Tensor x, const torch::Tensor& x0, const LoraSet* lora);
+  torch::Tensor run_blocks(torch::Tensor x, const torch::Tensor& x0, const torch::Tensor& ids,
+                           const LoraSet* lora);
+  // Layer i's value embedding (B,T,Hkv*D) from the shared `ve` (undefined: layer has none).
+  torch::Tensor layer_value_embed(size_t i, const torch::Tensor& ve);
 
   config::ModelConfig cfg_;
   int64_t num_encoder_ = 0, num_decoder_ = 0;
   std::vector<Block> block_list_;
+  std::vector<int64_t> ve_slot_;  // per layer: index into ve_layer_scales, -1 without VE
   Rotary rotary_;
   DtypePolicy policy_ = DtypePolicy::kFp32;
 };

@@ -58,9 +58,12 @@ torch::Tensor lora_delta(const torch::Tensor& x, const LoraAdapter& lora, const 
 // Rotary tables for one head_dim/base, cached per (seq_len, device, faithful). inv_freq_i =
 // 1 / base^(2i/D) in fp32. Clean tables: positions and products in fp32. Faithful tables
 // (reference-spec §15.1): inv_freq and positions rounded to bf16, fp32 product, bf16 cos/sin.
+// ntk_len > 0 (ROPE_TRAIN_SEQ_LEN, the March records' NTK-aware Rotary): for seq_len > ntk_len the
+// base becomes base * (seq_len/ntk_len)^(D/(D-2)), inv_freq and positions fresh in fp32 (the
+// record recomputes them on the device, so no bf16 rounding), cos/sin still bf16 when faithful.
 class Rotary {
  public:
-  Rotary(int64_t head_dim, double base);
+  Rotary(int64_t head_dim, double base, int64_t ntk_len = 0);
   // cos, sin of shape (1, 1, T, D/2) in `dtype`.
   std::pair<torch::Tensor, torch::Tensor> tables(int64_t seq_len, const torch::Device& device,
                                                  torch::ScalarType dtype, bool faithful);
@@ -68,6 +71,7 @@ class Rotary {
  private:
   int64_t head_dim_;
   double base_;
+  int64_t ntk_len_;
   int64_t cached_len_ = -1;
   bool cached_faithful_ = false;
   torch::Tensor cos_, sin_;

@@ -1,8 +1,10 @@
 // Which optimiser owns which parameter (reference-spec §5.1), decided by name and rank alone:
 //   tok    AdamW  tok_emb.weight, bigram.embed.weight      TIED_EMBED_LR (EMBED_LR when untied)
-//                 (PR #354's bigram, BIGRAM_HASH=mult: bigram.table.weight and bigram.proj.weight)
+//                 (PR #354's bigram, BIGRAM_HASH=mult: bigram.table.weight and bigram.proj.weight),
+//                 ve_shared.embed.weight (VE_ENABLED, the 1.1228 record)
 //   head   Adam   lm_head.weight (untied only)              HEAD_LR
-//   muon   Muon   2-D blocks.* params matching no control pattern, then bigram.proj.weight
+//   muon   Muon   2-D blocks.* params matching no control pattern, then bigram.proj.weight,
+//                 ve_shared.proj.weight
 //                 and the banked GPT's 3-D qo_bank, kv_bank, mlp_up_bank, mlp_down_bank
 //   scalar AdamW  blocks.* params with ndim < 2 or a control name, then every other param
 //                 (skip_weights, smear.gate, bigram.scale, ...)               SCALAR_LR
