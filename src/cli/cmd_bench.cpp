@@ -286,7 +286,8 @@ int run_bench(const BenchArgs& a) {
   optim::OptimizerSet opt(named, cfg.optim, config::split_list(cfg.quant.control_tensor_name_patterns),
                           comm.get());
   std::unique_ptr<train::GradSync> grad_sync;
-  if (world > 1) grad_sync = std::make_unique<train::GradSync>(gpt->parameters(), *comm);
+  if (world > 1)  // MUON_SHARDED: Muon's matrices are reduce-scattered by Muon, as in training
+    grad_sync = std::make_unique<train::GradSync>(opt.params_to_average(gpt->parameters()), *comm);
   const bool master = comm->rank() == 0;
   auto step = train::make_step(
       train::StepParts{gpt, &opt, grad_sync.get(), comm.get(), device, policy, gpt->parameters()},

@@ -113,6 +113,8 @@ void Muon::prepare_captured_step() {
   PGOLF_CHECK_INPUT(!opts_.banked && !opts_.polar_express && !opts_.row_normalize,
                     "CUDA_GRAPHS=1 captures the PR #180 Muon only: set CUDA_GRAPHS=0 with "
                     "MUON_FORM=banked, MUON_NS_COEFFS=polar_express or MUON_ROW_NORMALIZE=1");
+  PGOLF_CHECK_INPUT(!sharded_world(), "CUDA_GRAPHS=1 does not capture the sharded Muon: set "
+                                      "CUDA_GRAPHS=0 or MUON_SHARDED=0");
   torch::NoGradGuard no_grad;
   const int world = comm_ ? comm_->world_size() : 1;
   const int rank = comm_ ? comm_->rank() : 0;

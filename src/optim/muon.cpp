@@ -118,35 +118,50 @@ void Muon::set_momentum(double momentum) {
   for (auto& g : groups_) g.momentum = momentum;
 }
 
+torch::Tensor Muon::matrix_update(const torch::Tensor& grad, const std::string& key,
+                                  double momentum) {
+  // banked: the record casts the grad first, so momentum and update live in the NS dtype.
+  const torch::Tensor g = opts_.banked ? grad.to(opts_.ns_dtype) : grad;
+  torch::Tensor& buf = momentum_[key];
+  if (!buf.defined()) buf = torch::zeros_like(g, at::MemoryFormat::Preserve);
+  if (opts_.banked) {
+    // LibTorch's in-place mul_(Scalar) rounds the scalar to a bf16 tensor's dtype (0.92003 ->
+    // 0.921875); Python's buf.mul_(0.92003) multiplies in fp32. The out-of-place product
+    // keeps the fp32 scalar, then rounds once, as the record's buffer does.
+    buf.copy_(buf * momentum);
+    buf.add_(g);
+  } else {
+    buf.mul_(momentum).add_(g);
+  }
+  // Without Nesterov the reference orthogonalises the raw gradient (the buffer then only
+  // accumulates) and the banked record the buffer; kept as they are for fidelity.
+  torch::Tensor u = opts_.nesterov ? g.add(buf, momentum) : (opts_.banked ? buf : g);
+  if (opts_.row_normalize) u = row_normalize(u);
+  u = opts_.polar_express
+          ? polar_express_ns(u, opts_.backend_steps, 1e-7, opts_.ns_dtype)
+          : newton_schulz5(u, opts_.backend_steps, 1e-7, opts_.bf16_coeffs, opts_.ns_dtype,
+                           opts_.native_gemm);
+  if (!opts_.banked) u.mul_(update_scale(grad));  // in the NS dtype, like `g *= ...` on its output
+  return u;
+}
+
+void Muon::apply_update(torch::Tensor& p, const torch::Tensor& u, double lr) const {
+  if (opts_.weight_decay > 0) p.mul_(1.0 - lr * opts_.weight_decay);
+  if (opts_.banked) {
+    // p.add_(update, alpha=-lr*scale) on the NS-dtype update, as the record (one fp32 FMA).
+    p.add_(u, -lr * update_scale(p));
+  } else {
+    p.add_(u.to(p.scalar_type()), -lr);
+  }
+}
+
 void Muon::fill_updates(ParamGroup& group, torch::Tensor& flat, int rank, int world) {
   int64_t offset = 0;
   for (size_t i = 0; i < group.params.size(); ++i) {
-    const torch::Tensor& p = group.params[i];
-    const int64_t n = p.numel();
-    const torch::Tensor& grad = p.grad();
+    const int64_t n = group.params[i].numel();
+    const torch::Tensor& grad = group.params[i].grad();
     if (static_cast<int>(i % world) == rank && grad.defined()) {
-      // banked: the record casts the grad first, so momentum and update live in the NS dtype.
-      const torch::Tensor g = opts_.banked ? grad.to(opts_.ns_dtype) : grad;
-      torch::Tensor& buf = momentum_[group.names[i]];
-      if (!buf.defined()) buf = torch::zeros_like(g, at::MemoryFormat::Preserve);
-      if (opts_.banked) {
-        // LibTorch's in-place mul_(Scalar) rounds the scalar to a bf16 tensor's dtype (0.92003 ->
-        // 0.921875); Python's buf.mul_(0.92003) multiplies in fp32. The out-of-place product
-        // keeps the fp32 scalar, then rounds once, as the record's buffer does.
-        buf.copy_(buf * group.momentum);
-        buf.add_(g);
-      } else {
-        buf.mul_(group.momentum).add_(g);
-      }
-      // Without Nesterov the reference orthogonalises the raw gradient (the buffer then only
-      // accumulates) and the banked record the buffer; kept as they are for fidelity.
-      torch::Tensor u = opts_.nesterov ? g.add(buf, group.momentum) : (opts_.banked ? buf : g);
-      if (opts_.row_normalize) u = row_normalize(u);
-      u = opts_.polar_express
-              ? polar_express_ns(u, opts_.backend_steps, 1e-7, opts_.ns_dtype)
-              : newton_schulz5(u, opts_.backend_steps, 1e-7, opts_.bf16_coeffs, opts_.ns_dtype,
-                               opts_.native_gemm);
-      if (!opts_.banked) u.mul_(update_scale(p));  // in the NS dtype, like `g *= ...` on its output
+      const torch::Tensor u = matrix_update(grad, group.names[i], group.momentum);
       flat.narrow(0, offset, n).copy_(u.reshape({-1}));
     }
     offset += n;
@@ -155,6 +170,14 @@ void Muon::fill_updates(ParamGroup& group, torch::Tensor& flat, int rank, int wo
 
 void Muon::step() {
   torch::NoGradGuard no_grad;
+  if (sharded_world()) {
+    if (grad_shards_.empty()) reduce_scatter_grads();
+    for (size_t gi = 0; gi < groups_.size(); ++gi)
+      if (!groups_[gi].params.empty()) sharded_step(groups_[gi], grad_shards_[gi]);
+    grad_shards_.clear();  // consumed: the next step reduces its own grads
+    ++steps_;
+    return;
+  }
   const int world = comm_ ? comm_->world_size() : 1;
   const int rank = comm_ ? comm_->rank() : 0;
   for (auto& group : groups_) {
@@ -165,17 +188,10 @@ void Muon::step() {
         {total}, torch::TensorOptions().dtype(opts_.ns_dtype).device(group.params[0].device()));
     fill_updates(group, flat, rank, world);
     if (world > 1) comm_->all_reduce_sum(flat);  // each slice is non-zero on exactly one rank
-    const double lr = group.lr;
     int64_t offset = 0;
     for (auto& p : group.params) {
       const int64_t n = p.numel();
-      if (opts_.weight_decay > 0) p.mul_(1.0 - lr * opts_.weight_decay);
-      if (opts_.banked) {
-        // p.add_(update, alpha=-lr*scale) on the NS-dtype update, as the record (one fp32 FMA).
-        p.add_(flat.narrow(0, offset, n).view_as(p), -lr * update_scale(p));
-      } else {
-        p.add_(flat.narrow(0, offset, n).view_as(p).to(p.scalar_type()), -lr);
-      }
+      apply_update(p, flat.narrow(0, offset, n).view_as(p), group.lr);
       offset += n;
     }
   }
@@ -185,16 +201,20 @@ void Muon::step() {
 core::NamedTensors Muon::state_tensors() const {
   core::NamedTensors out;
   for (const auto& group : groups_)
-    for (const auto& name : group.names) {
+    for (size_t i = 0; i < group.names.size(); ++i) {
+      const std::string& name = group.names[i];
       auto it = momentum_.find(name);
-      if (it != momentum_.end()) out.emplace_back(name + ".momentum_buffer", it->second);
+      if (it == momentum_.end()) continue;
+      const bool shard = sharded_world() && group.params[i].dim() == 3;
+      out.emplace_back(name + (shard ? ".momentum_shard" : ".momentum_buffer"), it->second);
     }
   return out;
 }
 
 nlohmann::json Muon::state_meta() const {
   return {{"type", "muon"}, {"version", 1}, {"steps", steps_},
-          {"world_size", comm_ ? comm_->world_size() : 1}, {"rank", comm_ ? comm_->rank() : 0}};
+          {"world_size", comm_ ? comm_->world_size() : 1}, {"rank", comm_ ? comm_->rank() : 0},
+          {"sharded", sharded_world()}};
 }
 
 void Muon::load_state(const core::NamedTensors& tensors, const nlohmann::json& meta) {
@@ -207,13 +227,26 @@ void Muon::load_state(const core::NamedTensors& tensors, const nlohmann::json& m
                     what << ": saved by rank " << meta.value("rank", 0) << " of "
                          << meta.value("world_size", 1) << ", loading into rank " << rank
                          << " of " << world << " (resume with the same WORLD_SIZE)");
+  // Sharded and unsharded ranks own different matrices (MUON_SHARDED must match to resume).
+  PGOLF_CHECK_INPUT(meta.value("sharded", false) == sharded_world(),
+                    what << ": saved with MUON_SHARDED " << (sharded_world() ? "off" : "on")
+                         << ", loading with it " << (sharded_world() ? "on" : "off")
+                         << " (resume with the same MUON_SHARDED)");
   std::map<std::string, torch::Tensor> loaded;
-  const std::string suffix = ".momentum_buffer";
+  const std::string shard_suffix = ".momentum_shard", buffer_suffix = ".momentum_buffer";
+  const auto ends_with = [](const std::string& key, const std::string& suffix) {
+    return key.size() > suffix.size() &&
+           key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
   for (const auto& [key, value] : tensors) {
-    if (key.size() <= suffix.size() ||
-        key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+    if (ends_with(key, shard_suffix)) {
+      const std::string name = key.substr(0, key.size() - shard_suffix.size());
+      PGOLF_CHECK_INPUT(sharded_world(), what << ": '" << key << "' is a sharded buffer");
+      loaded[name] = checked_state(tensors, key, momentum_shard_like(name), what);
       continue;
-    const std::string name = key.substr(0, key.size() - suffix.size());
+    }
+    if (!ends_with(key, buffer_suffix)) continue;
+    const std::string name = key.substr(0, key.size() - buffer_suffix.size());
     const torch::Tensor& p = param_named(name, what);
     // banked: the buffers are in the NS dtype (bf16), not the param's.
     loaded[name] = checked_state(tensors, key, opts_.banked ? p.to(opts_.ns_dtype) : p, what);
@@ -224,6 +257,7 @@ void Muon::load_state(const core::NamedTensors& tensors, const nlohmann::json& m
 
 void Muon::reset() {
   momentum_.clear();
+  grad_shards_.clear();
   steps_ = 0;
 }
 

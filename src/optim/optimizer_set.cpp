@@ -2,8 +2,10 @@
 #include "pgolf/optim/optimizer_set.h"
 
 #include <map>
+#include <set>
 
 #include "pgolf/core/error.h"
+#include "pgolf/optim/schedule.h"
 
 namespace pgolf::optim {
 namespace {
@@ -55,6 +57,7 @@ OptimizerSet::OptimizerSet(const core::NamedTensors& named_params, const config:
     mo.polar_express = cfg.muon_ns_coeffs == config::MuonNsCoeffs::kPolarExpress;
     mo.row_normalize = cfg.muon_row_normalize;
     mo.banked = cfg.muon_form == config::MuonForm::kBanked;
+    mo.sharded = cfg.muon_sharded;
     auto muon = std::make_unique<Muon>(std::move(groups), mo, comm);
     muon->set_momentum(cfg.muon_momentum);
     optimizers_.emplace_back("muon", std::move(muon));
@@ -85,6 +88,43 @@ Optimizer* OptimizerSet::find(const std::string& label) const {
   for (const auto& [l, opt] : optimizers_)
     if (l == label) return opt.get();
   return nullptr;
+}
+
+Muon* OptimizerSet::sharded_muon() const {
+  auto* m = dynamic_cast<Muon*>(find("muon"));
+  return m && m->sharded_world() ? m : nullptr;
+}
+
+std::vector<torch::Tensor> OptimizerSet::params_to_average(
+    const std::vector<torch::Tensor>& params) const {
+  const Muon* m = sharded_muon();
+  if (!m) return params;
+  std::set<const c10::TensorImpl*> own;
+  for (const auto& g : m->groups())
+    for (const auto& p : g.params) own.insert(p.unsafeGetTensorImpl());
+  std::vector<torch::Tensor> out;
+  for (const auto& p : params)
+    if (!own.count(p.unsafeGetTensorImpl())) out.push_back(p);
+  return out;
+}
+
+torch::Tensor OptimizerSet::grad_total_norm(const std::vector<torch::Tensor>& params) {
+  Muon* m = sharded_muon();
+  if (!m) return optim::grad_total_norm(params);
+  m->reduce_scatter_grads();
+  const torch::Tensor rest = optim::grad_total_norm(params_to_average(params));
+  const torch::Tensor mine = m->sharded_grad_norm().to(rest.device(), rest.scalar_type());
+  return torch::linalg_vector_norm(torch::stack({rest, mine}), 2);
+}
+
+void OptimizerSet::clip_grads_with_norm(const std::vector<torch::Tensor>& params,
+                                        const torch::Tensor& total,
+                                        const torch::Tensor& max_norm) {
+  Muon* m = sharded_muon();
+  if (!m) return optim::clip_grads_with_norm(params, total, max_norm);
+  optim::clip_grads_with_norm(params_to_average(params), total, max_norm);
+  torch::NoGradGuard no_grad;
+  m->scale_sharded_grads(clip_coefficient(total, max_norm));
 }
 
 core::NamedTensors OptimizerSet::state_tensors() const {

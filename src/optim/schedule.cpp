@@ -88,11 +88,15 @@ torch::Tensor grad_total_norm(const std::vector<torch::Tensor>& params) {
   return torch::linalg_vector_norm(torch::stack(norms), 2);
 }
 
+torch::Tensor clip_coefficient(const torch::Tensor& total, const torch::Tensor& max_norm) {
+  // Python's `max_norm / t` is `t.reciprocal() * max_norm`; same rounding here.
+  return torch::clamp_max((total + 1e-6).reciprocal() * max_norm, 1.0);
+}
+
 void clip_grads_with_norm(const std::vector<torch::Tensor>& params, const torch::Tensor& total,
                           const torch::Tensor& max_norm) {
   torch::NoGradGuard no_grad;
-  // Python's `max_norm / t` is `t.reciprocal() * max_norm`; same rounding here.
-  const torch::Tensor coef = torch::clamp_max((total + 1e-6).reciprocal() * max_norm, 1.0);
+  const torch::Tensor coef = clip_coefficient(total, max_norm);
   for (const auto& p : params)
     if (p.grad().defined()) p.grad().mul_(coef.to(p.grad().device()));
 }

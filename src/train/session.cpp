@@ -117,11 +117,13 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
   s->model->to(s->device);
   s->model->set_dtype_policy(s->policy);
   broadcast_parameters(s->model, comm);
-  if (comm.world_size() > 1)
-    s->grad_sync = std::make_unique<GradSync>(s->model->parameters(), comm);
   const auto params = s->model->state_dict();
   s->optim = std::make_unique<optim::OptimizerSet>(
       params, cfg.optim, config::split_list(cfg.quant.control_tensor_name_patterns), &comm);
+  // MUON_SHARDED: Muon reduce-scatters its matrices' grads itself; the rest are all-reduced.
+  if (comm.world_size() > 1)
+    s->grad_sync = std::make_unique<GradSync>(
+        s->optim->params_to_average(s->model->parameters()), comm);
   s->averager = make_averager(cfg.train, params);
   s->step = make_step(StepParts{s->model, s->optim.get(), s->grad_sync.get(), &comm, s->device,
                                 s->policy, s->model->parameters()},

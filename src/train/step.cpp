@@ -79,12 +79,12 @@ StepGrads EagerStep::forward_backward(const StepInput& in) {
   ++counters_.zero_grads;
   torch::Tensor loss_sum = accumulate(in.batches, /*arm_sync=*/true);
   if (parts_.grad_sync) parts_.grad_sync->finish();
-  norm_ = optim::grad_total_norm(parts_.params);  // stays on the device
+  norm_ = parts_.optim->grad_total_norm(parts_.params);  // stays on the device
   return {loss_sum, norm_};
 }
 
 void EagerStep::apply_update(const torch::Tensor& norm, double lr_scale, double momentum) {
-  if (clip_norm_ > 0) optim::clip_grads_with_norm(parts_.params, norm, max_norm_);
+  if (clip_norm_ > 0) parts_.optim->clip_grads_with_norm(parts_.params, norm, max_norm_);
   parts_.optim->set_schedule(lr_scale, momentum);
   parts_.optim->step();
 }

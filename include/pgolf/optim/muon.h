@@ -61,6 +61,11 @@ struct MuonOptions {
   // sqrt(max(1, rows/cols)) scale goes into the step size: p += -lr*scale * u. pr180 (default):
   // fp32 momentum of the fp32 grad, 2-D only, u *= scale in the NS dtype, p += -lr * u.
   bool banked = false;
+  // MUON_SHARDED (the records' Parallel Muon, see sharded_muon.h): with > 1 rank, step() takes
+  // the rank-local grads, reduce-scatters them, keeps momentum only for this rank's matrices and
+  // all-gathers the updates; the grads of this optimiser's params must then not be averaged
+  // elsewhere (GradSync skips them). With one rank it is the unsharded step, bit for bit.
+  bool sharded = false;
 };
 
 class Muon final : public Optimizer {
@@ -74,7 +79,19 @@ class Muon final : public Optimizer {
   int64_t step_count() const { return steps_; }
   const MuonOptions& options() const { return opts_; }
 
-  // "<name>.momentum_buffer" for the params this rank orthogonalises (the others have none).
+  // MUON_SHARDED with > 1 rank: this optimiser averages its params' grads itself.
+  bool sharded_world() const { return opts_.sharded && comm_ && comm_->world_size() > 1; }
+  // Sharded: reduce-scatters this step's rank-local grads now, so that the train step can take
+  // their norm and clip them before step() (which otherwise does it itself). Else a no-op.
+  void reduce_scatter_grads();
+  // The L2 norm of the averaged grads the shards hold, over all ranks (all-reduced: the same on
+  // every rank); needs reduce_scatter_grads() first.
+  torch::Tensor sharded_grad_norm();
+  // Multiplies the shards by `coef` (gradient clipping of the averaged grads).
+  void scale_sharded_grads(const torch::Tensor& coef);
+
+  // "<name>.momentum_buffer" for the params this rank orthogonalises (the others have none);
+  // sharded, a bank's buffer holds only this rank's matrices: "<name>.momentum_shard".
   core::NamedTensors state_tensors() const override;
   nlohmann::json state_meta() const override;
   void load_state(const core::NamedTensors& tensors, const nlohmann::json& meta) override;
@@ -89,10 +106,22 @@ class Muon final : public Optimizer {
  private:
   // Writes this rank's updates of `group` into `flat` (zeros elsewhere).
   void fill_updates(ParamGroup& group, torch::Tensor& flat, int rank, int world);
+  // Momentum of `grad` into momentum_[key], then Nesterov, row norm and Newton-Schulz: the
+  // update in the NS dtype (pr180: times the shape scale). `grad` is 2-D or a 3-D bank (slice).
+  torch::Tensor matrix_update(const torch::Tensor& grad, const std::string& key, double momentum);
+  // Decoupled weight decay, then p += -lr (* the shape scale when banked) * u.
+  void apply_update(torch::Tensor& p, const torch::Tensor& u, double lr) const;
+  // MUON_SHARDED with world > 1 (src/optim/sharded_muon.cpp): the averaged grads of this rank's
+  // chunks of `group`, then its step from them.
+  torch::Tensor averaged_grad_shard(const ParamGroup& group) const;
+  void sharded_step(ParamGroup& group, const torch::Tensor& shard);
+  // Zeros shaped like this rank's momentum shard of bank `name` (checkpoint loading).
+  torch::Tensor momentum_shard_like(const std::string& name) const;
 
   MuonOptions opts_;
   dist::Comm* comm_;
   std::map<std::string, torch::Tensor> momentum_;
+  std::vector<torch::Tensor> grad_shards_;  // per group: reduce_scatter_grads() for next step()
   int64_t steps_ = 0;
   // CUDA graph capture (src/optim/captured_step.cpp): per group, which params this rank
   // orthogonalised at prepare time, and (groups, 3) fp32 device scalars momentum, 1 - lr*wd, -lr.

@@ -29,6 +29,15 @@ class OptimizerSet {
   void step();
   void zero_grad();
 
+  // MUON_SHARDED with > 1 rank: Muon averages its params' grads itself (reduce-scatter), so the
+  // train step averages only the others; everything in `params` otherwise.
+  std::vector<torch::Tensor> params_to_average(const std::vector<torch::Tensor>& params) const;
+  // optim::grad_total_norm and clip_grads_with_norm over `params`; a sharded Muon's grads are
+  // reduce-scattered here and enter the norm and the clipping as the averaged shards.
+  torch::Tensor grad_total_norm(const std::vector<torch::Tensor>& params);
+  void clip_grads_with_norm(const std::vector<torch::Tensor>& params, const torch::Tensor& total,
+                            const torch::Tensor& max_norm);
+
   // Tensors named "<optimizer>/<param>.<slot>" (optimizer: tok, head, muon, scalar); meta keyed
   // the same way. Loading requires the same groups (and, for Muon, the same rank and world).
   core::NamedTensors state_tensors() const;
@@ -47,6 +56,7 @@ class OptimizerSet {
   std::string describe() const { return optim::describe(plan_); }
   // The optimiser called `label`, or null when that group is empty.
   Optimizer* find(const std::string& label) const;
+  Muon* sharded_muon() const;  // the Muon when it shards across ranks, else null
 
  private:
   GroupPlan plan_;

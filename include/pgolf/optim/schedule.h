@@ -58,6 +58,8 @@ bool late_qat_due(int64_t step, double elapsed_ms, int64_t iterations, double la
 torch::Tensor grad_total_norm(const std::vector<torch::Tensor>& params);
 void clip_grads_with_norm(const std::vector<torch::Tensor>& params, const torch::Tensor& total,
                           const torch::Tensor& max_norm);
+// The factor clip_grads_with_norm multiplies by, min(max_norm / (total + 1e-6), 1), 0-d.
+torch::Tensor clip_coefficient(const torch::Tensor& total, const torch::Tensor& max_norm);
 // Both halves at once, returning the pre-clip total on the host (max_norm <= 0 only measures).
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
 
