@@ -7,70 +7,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fcntl.h>
 #include <limits>
 #include <memory>
 #include <numeric>
 #include <sstream>
+#include <thread>
 
 #include "pgolf/core/error.h"
 
 namespace pgolf::eval {
-
-DocBatches doc_batches(const std::vector<Document>& docs, int64_t batch_size) {
-  std::vector<int64_t> idx(docs.size());
-  std::iota(idx.begin(), idx.end(), 0);
-  std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
-    return docs[static_cast<size_t>(a)].length < docs[static_cast<size_t>(b)].length;
-  });
-  DocBatches out;
-  for (size_t i = 0; i < idx.size(); i += static_cast<size_t>(batch_size))
-    out.batches.emplace_back(idx.begin() + static_cast<std::ptrdiff_t>(i),
-                             idx.begin() + static_cast<std::ptrdiff_t>(
-                                               std::min(idx.size(), i + batch_size)));
-  auto longest = [&](size_t b) {
-    int64_t m = 0;
-    for (int64_t d : out.batches[b]) m = std::max(m, docs[static_cast<size_t>(d)].length);
-    return m;
-  };
-  out.order.resize(out.batches.size());
-  std::iota(out.order.begin(), out.order.end(), 0);
-  std::stable_sort(out.order.begin(), out.order.end(), [&](int64_t a, int64_t b) {
-    return longest(static_cast<size_t>(a)) > longest(static_cast<size_t>(b));
-  });
-  return out;
-}
-
-std::vector<int64_t> phase_boundaries(int64_t num_docs, int64_t prefix_docs, int64_t num_phases) {
-  const int64_t prefix = std::max<int64_t>(0, std::min(num_docs, prefix_docs));
-  const int64_t n = std::max<int64_t>(1, num_phases);
-  std::vector<int64_t> out;
-  for (int64_t p = 0; p < n; ++p) out.push_back(prefix * (p + 1) / n);
-  return out;
-}
-
-DocTttOptions doc_ttt_options(const config::Config& cfg) {
-  const auto& e = cfg.eval;
-  DocTttOptions o;
-  o.lora = {e.ttt_lora_rank, e.ttt_lora_alpha, e.ttt_k_lora, e.ttt_o_lora, e.ttt_mlp_lora,
-            e.ttt_warm_start_a};
-  o.lr = e.ttt_lora_lr;
-  o.chunk_size = e.ttt_chunk_size;
-  o.eval_seq_len = e.ttt_eval_seq_len;
-  o.batch_size = e.ttt_batch_size;
-  o.grad_steps = e.ttt_grad_steps;
-  o.optimizer = e.ttt_optimizer;
-  o.beta1 = e.ttt_beta1 >= 0 ? e.ttt_beta1 : cfg.optim.beta1;
-  o.beta2 = e.ttt_beta2 >= 0 ? e.ttt_beta2 : cfg.optim.beta2;
-  o.weight_decay = e.ttt_weight_decay;
-  o.phased = e.phased_ttt_enabled;
-  o.prefix_docs = e.phased_ttt_prefix_docs;
-  o.num_phases = e.phased_ttt_num_phases;
-  o.global = global_sgd_options(e, cfg.train.train_seq_len);
-  o.global.freeze_blocks = 0;  // the phases train every parameter
-  return o;
-}
 
 namespace {
 
@@ -208,16 +156,18 @@ struct Phases {
   size_t current = 0;
   bool done = true;
   SharedCounter prefix_done;
-  std::string pause_file;  // multi-rank: the pause flag all ranks see
+  SharedCounter batches_done;  // multi-rank: batches every rank has finished (after their pause)
+  std::string pause_file;      // multi-rank: the pause flag all ranks see
   bool pause_local = false;
   torch::Tensor scored;  // (num_docs) float64: 1 once a document is fully scored (this rank)
 
+  bool pause_seen() const { return !pause_file.empty() && ::access(pause_file.c_str(), F_OK) == 0; }
   bool pause_requested(int64_t prefix) {
     if (prefix >= bounds[current]) {
       pause_local = true;
       if (!pause_file.empty()) ::close(::open(pause_file.c_str(), O_WRONLY | O_CREAT, 0600));
     }
-    return pause_local || (!pause_file.empty() && ::access(pause_file.c_str(), F_OK) == 0);
+    return pause_local || pause_seen();
   }
 };
 
@@ -232,6 +182,127 @@ std::vector<int64_t> phase_docs(Phases& ph, const DocBatches& db, const DistCont
     for (int64_t d : batch)
       if (f[d] > 0 && static_cast<int64_t>(out.size()) < ph.bounds[ph.current]) out.push_back(d);
   return out;
+}
+
+void ranks_barrier(const DistContext& dist) {
+  if (dist.world <= 1 || !dist.all_reduce_sum) return;
+  torch::Tensor z = torch::zeros({1}, torch::kFloat64);
+  dist.all_reduce_sum(z);
+}
+
+// What one evaluation shares between its batches, its phases and its ranks.
+struct DocRun {
+  model::BankedGPTImpl& m;
+  const torch::Tensor& tokens;
+  const std::vector<Document>& docs;
+  const DocBatches& db;
+  const DocTttOptions& o;
+  const DistContext& dist;
+  Phases& ph;
+  std::unique_ptr<DocLora>& reusable;
+};
+
+// Phase ph.current, on every rank together: the base trains on exactly the first
+// bounds[current] scored documents, then the adapters start afresh on the updated base.
+void run_phase(DocRun& r) {
+  Phases& ph = r.ph;
+  const auto chosen = phase_docs(ph, r.db, r.dist);
+  std::vector<torch::Tensor> parts;
+  for (int64_t d : chosen) {
+    const auto& doc = r.docs[static_cast<size_t>(d)];
+    parts.push_back(r.tokens.slice(0, doc.start, doc.start + doc.length));
+  }
+  const std::string tag = std::to_string(ph.current + 1) + "/" + std::to_string(ph.bounds.size());
+  add_log(r.o, "ttpp: phase:" + tag + " pd:" + std::to_string(ph.prefix_done.add(0)) +
+                   " gd:" + std::to_string(chosen.size()));
+  GlobalSgdOptions g = r.o.global;
+  g.bos_id = r.o.bos_id;
+  g.device = r.o.device;
+  global_sgd(r.m, parts.empty() ? r.tokens.slice(0, 0, 0) : torch::cat(parts), g, r.dist, r.o.log);
+  r.reusable = std::make_unique<DocLora>(r.m, r.o.batch_size, r.o.lora, r.o.device);
+  ++ph.current;
+  ph.pause_local = false;
+  if (ph.current >= ph.bounds.size()) {
+    ph.done = true;
+  } else if (r.dist.rank == 0 && !ph.pause_file.empty()) {
+    ::unlink(ph.pause_file.c_str());
+  }
+  ranks_barrier(r.dist);  // the flag is gone for everyone
+  add_log(r.o, "ttpr: phase:" + std::to_string(ph.current) + "/" + std::to_string(ph.bounds.size()));
+}
+
+// A rank whose claims ran out while phases remain: a batch still running on another rank may
+// trigger one, and a phase's collectives need every rank. Join each such phase; leave once every
+// batch is done and no pause is pending (a rank raises the flag before it counts its batch done,
+// so "all done, no flag" is final).
+void join_pending_phases(DocRun& r, int64_t queue) {
+  Phases& ph = r.ph;
+  if (r.dist.world <= 1 || ph.pause_file.empty()) return;
+  while (!ph.done) {
+    if (ph.pause_seen()) {
+      run_phase(r);
+    } else if (ph.batches_done.add(0) >= queue) {
+      if (!ph.pause_seen()) return;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+}
+
+// Rank 0 zeroes the shared counters and clears the flag, then every rank starts together.
+void reset_claims(const DocTttOptions& o, const Phases& ph, const DistContext& dist) {
+  if (o.claim_file.empty()) return;
+  if (dist.rank == 0) {
+    for (const std::string& f : {o.claim_file, o.claim_file + ".prefix", o.claim_file + ".done"}) {
+      const int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      PGOLF_CHECK(fd >= 0, "TTT claim file " << f << ": cannot create");
+      ::close(fd);
+    }
+    ::unlink(ph.pause_file.c_str());
+  }
+  torch::Tensor z = torch::zeros({1}, torch::kFloat64);
+  if (dist.all_reduce_sum) dist.all_reduce_sum(z);
+}
+
+Phases make_phases(int64_t n, const DocTttOptions& o) {
+  const bool shared = !o.claim_file.empty();
+  Phases ph{phase_boundaries(n, o.phased ? o.prefix_docs : 0, o.num_phases), 0, true,
+            SharedCounter(shared ? o.claim_file + ".prefix" : ""),
+            SharedCounter(shared ? o.claim_file + ".done" : ""),
+            shared ? o.claim_file + ".pause" : "", false, torch::zeros({n}, torch::kFloat64)};
+  ph.done = ph.bounds.back() == 0;
+  if (o.phased)
+    add_log(o, "ttt_phased: total_docs:" + std::to_string(n) + " prefix_docs:" +
+                   std::to_string(ph.bounds.back()) + " suffix_docs:" +
+                   std::to_string(n - ph.bounds.back()) + " num_phases:" +
+                   std::to_string(ph.bounds.size()) + " boundaries:" + list_str(ph.bounds));
+  return ph;
+}
+
+void init_records(const DocTttOptions& o, int64_t num_targets) {
+  if (o.per_target_nll != nullptr)
+    *o.per_target_nll =
+        torch::full({num_targets}, std::numeric_limits<double>::quiet_NaN(), torch::kFloat64);
+  if (o.score_step != nullptr) *o.score_step = torch::full({num_targets}, -1, torch::kInt64);
+}
+
+// One claimed batch: adapters (the reusable set, or a short batch's own, as the record), then
+// chunk by chunk score and update. Returns the batch's size.
+int64_t score_batch(DocRun& r, const ByteSource& bytes, const std::vector<int64_t>& batch,
+                    Sums& sums) {
+  std::vector<Document> bdocs;
+  for (int64_t d : batch) bdocs.push_back(r.docs[static_cast<size_t>(d)]);
+  const int64_t bsz = static_cast<int64_t>(bdocs.size());
+  std::unique_ptr<DocLora> own;
+  DocLora* lora = r.reusable.get();
+  if (bsz == r.reusable->batch()) {
+    r.reusable->reset();
+  } else {
+    own = std::make_unique<DocLora>(r.m, bsz, r.o.lora, r.o.device);
+    lora = own.get();
+  }
+  run_batch(r.m, r.tokens, bytes, bdocs, *lora, r.o, sums);
+  return bsz;
 }
 
 }  // namespace
@@ -253,55 +324,21 @@ EvalResult eval_ttt_doc(model::BankedGPTImpl& m, const torch::Tensor& val_tokens
   const int64_t n = static_cast<int64_t>(docs.size());
   const DocBatches db = doc_batches(docs, o.batch_size);
   const int64_t queue = static_cast<int64_t>(db.order.size());
-  Phases ph{phase_boundaries(n, o.phased ? o.prefix_docs : 0, o.num_phases), 0, true,
-            SharedCounter(o.claim_file.empty() ? "" : o.claim_file + ".prefix"),
-            o.claim_file.empty() ? "" : o.claim_file + ".pause", false,
-            torch::zeros({n}, torch::kFloat64)};
-  ph.done = ph.bounds.back() == 0;
-  if (o.phased)
-    add_log(o, "ttt_phased: total_docs:" + std::to_string(n) + " prefix_docs:" +
-                   std::to_string(ph.bounds.back()) + " suffix_docs:" +
-                   std::to_string(n - ph.bounds.back()) + " num_phases:" +
-                   std::to_string(ph.bounds.size()) + " boundaries:" + list_str(ph.bounds));
-  for (torch::Tensor* t : {o.per_target_nll, o.score_step})
-    if (t != nullptr)
-      *t = t == o.score_step ? torch::full({tokens.numel() - 1}, -1, torch::kInt64)
-                             : torch::full({tokens.numel() - 1},
-                                           std::numeric_limits<double>::quiet_NaN(), torch::kFloat64);
-  if (!o.claim_file.empty()) {  // rank 0 zeroes the counters, then every rank starts together
-    if (dist.rank == 0) {
-      for (const std::string& f : {o.claim_file, o.claim_file + ".prefix"}) {
-        const int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        PGOLF_CHECK(fd >= 0, "TTT claim file " << f << ": cannot create");
-        ::close(fd);
-      }
-      ::unlink(ph.pause_file.c_str());
-    }
-    torch::Tensor z = torch::zeros({1}, torch::kFloat64);
-    if (dist.all_reduce_sum) dist.all_reduce_sum(z);
-  }
+  Phases ph = make_phases(n, o);
+  init_records(o, tokens.numel() - 1);
+  reset_claims(o, ph, dist);
   SharedCounter claims(o.claim_file);
   ProgressReporter progress(o.progress, "ttt_doc", "documents", n);
   Sums sums{torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(o.device)), {}, 0};
   auto reusable = std::make_unique<DocLora>(m, o.batch_size, o.lora, o.device);
+  DocRun run{m, tokens, docs, db, o, dist, ph, reusable};
   int64_t local_docs = 0, local_batches = 0;
   while (true) {
     progress.poll();
     const int64_t qi = claims.add(1) - 1;
     if (qi >= queue) break;
     const auto& batch = db.batches[static_cast<size_t>(db.order[static_cast<size_t>(qi)])];
-    std::vector<Document> bdocs;
-    for (int64_t d : batch) bdocs.push_back(docs[static_cast<size_t>(d)]);
-    const int64_t bsz = static_cast<int64_t>(bdocs.size());
-    std::unique_ptr<DocLora> own;  // a short batch gets adapters of its own (the record's)
-    DocLora* lora = reusable.get();
-    if (bsz == reusable->batch()) {
-      reusable->reset();
-    } else {
-      own = std::make_unique<DocLora>(m, bsz, o.lora, o.device);
-      lora = own.get();
-    }
-    run_batch(m, tokens, bytes, bdocs, *lora, o, sums);
+    const int64_t bsz = score_batch(run, bytes, batch, sums);
     local_docs += bsz;
     ++local_batches;
     if (progress.due(local_batches - 1, false)) {
@@ -310,35 +347,11 @@ EvalResult eval_ttt_doc(model::BankedGPTImpl& m, const torch::Tensor& val_tokens
     }
     if (ph.done) continue;
     for (int64_t d : batch) ph.scored[d] = 1.0;
-    if (!ph.pause_requested(ph.prefix_done.add(bsz))) continue;
-    // Phase: all ranks train the base on exactly the first bounds[current] scored documents.
-    const auto chosen = phase_docs(ph, db, dist);
-    std::vector<torch::Tensor> parts;
-    for (int64_t d : chosen) {
-      const auto& doc = docs[static_cast<size_t>(d)];
-      parts.push_back(tokens.slice(0, doc.start, doc.start + doc.length));
-    }
-    const std::string tag = std::to_string(ph.current + 1) + "/" + std::to_string(ph.bounds.size());
-    add_log(o, "ttpp: phase:" + tag + " pd:" + std::to_string(ph.prefix_done.add(0)) +
-                   " gd:" + std::to_string(chosen.size()));
-    GlobalSgdOptions g = o.global;
-    g.bos_id = o.bos_id;
-    g.device = o.device;
-    global_sgd(m, parts.empty() ? tokens.slice(0, 0, 0) : torch::cat(parts), g, dist, o.log);
-    reusable = std::make_unique<DocLora>(m, o.batch_size, o.lora, o.device);
-    ++ph.current;
-    ph.pause_local = false;
-    if (ph.current >= ph.bounds.size()) {
-      ph.done = true;
-    } else if (dist.rank == 0 && !ph.pause_file.empty()) {
-      ::unlink(ph.pause_file.c_str());
-    }
-    if (dist.world > 1 && dist.all_reduce_sum) {  // barrier: the flag is gone for everyone
-      torch::Tensor z = torch::zeros({1}, torch::kFloat64);
-      dist.all_reduce_sum(z);
-    }
-    add_log(o, "ttpr: phase:" + std::to_string(ph.current) + "/" + std::to_string(ph.bounds.size()));
+    const bool pause = ph.pause_requested(ph.prefix_done.add(bsz));
+    ph.batches_done.add(1);  // after the flag: join_pending_phases relies on this order
+    if (pause) run_phase(run);
   }
+  join_pending_phases(run, queue);
   sums.local.nll = sums.nll.item<double>();
   EvalResult r;
   r.method = "ttt_doc";

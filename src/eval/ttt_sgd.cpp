@@ -66,6 +66,34 @@ torch::Tensor batch_loss(model::BankedGPTImpl& m, const torch::Tensor& local,
 
 }  // namespace
 
+namespace {
+
+// Sequences of step k (batches of batch_seqs from each rank's share) summed over the ranks.
+int64_t sgd_step_seqs(int64_t chunk_seqs, int64_t world, int64_t batch_seqs, int64_t k) {
+  int64_t n = 0;
+  for (int64_t r = 0; r < world; ++r) {
+    const int64_t share = chunk_seqs * (r + 1) / world - chunk_seqs * r / world;
+    n += std::max<int64_t>(0, std::min((k + 1) * batch_seqs, share) - k * batch_seqs);
+  }
+  return n;
+}
+
+// Ranks > 1: every rank sums every parameter's gradient (zeros where this rank had none), so
+// all ranks issue the same collectives in the same order.
+void sum_sgd_grads(const std::vector<torch::Tensor>& params, const DistContext& dist) {
+  for (const auto& p : params) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    torch::Tensor g = p.mutable_grad();
+    dist.all_reduce_sum(g);
+  }
+}
+
+}  // namespace
+
+// Every rank takes the same number of steps (that of the largest share), so the gradient sums
+// pair up even when shares differ; a step's loss is the mean over all of that step's sequences on
+// every rank (each rank's batch mean weighted by its share of them): the record's average over
+// ranks when shares are equal, and the one-rank batch's mean whenever one step covers the chunk.
 void sgd_train_chunk(model::BankedGPTImpl& m, const torch::Tensor& tokens, int64_t chunk_start,
                      int64_t chunk_end, double lr, const GlobalSgdOptions& o,
                      const std::vector<torch::Tensor>& params, torch::optim::SGD& opt,
@@ -76,23 +104,24 @@ void sgd_train_chunk(model::BankedGPTImpl& m, const torch::Tensor& tokens, int64
     static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
   const int64_t my_s = chunk_seqs * dist.rank / dist.world;
   const int64_t my_n = chunk_seqs * (dist.rank + 1) / dist.world - my_s;
+  const int64_t largest = (chunk_seqs + dist.world - 1) / dist.world;
+  const int64_t steps = (largest + o.batch_seqs - 1) / o.batch_seqs;
+  const bool reduce = dist.world > 1 && dist.all_reduce_sum;
   for (int64_t ep = 0; ep < o.epochs; ++ep) {
-    for (int64_t bs = 0; bs < my_n; bs += o.batch_seqs) {
-      const int64_t be = std::min(bs + o.batch_seqs, my_n);
-      const int64_t from = chunk_start + (my_s + bs) * o.seq_len;
-      const int64_t to = chunk_start + (my_s + be) * o.seq_len + 1;
-      if (to > tokens.numel()) continue;
+    for (int64_t k = 0; k < steps; ++k) {
+      const int64_t bs = k * o.batch_seqs, be = std::min(bs + o.batch_seqs, my_n);
       opt.zero_grad();
-      torch::AutoGradMode grad_on(true);
-      batch_loss(m, tokens.slice(0, from, to), o).backward();
-      if (dist.world > 1 && dist.all_reduce_sum) {
-        for (const auto& p : params) {
-          if (!p.grad().defined()) continue;
-          torch::Tensor g = p.mutable_grad();
-          dist.all_reduce_sum(g);
-          g.div_(static_cast<double>(dist.world));
-        }
+      if (be > bs) {
+        const int64_t from = chunk_start + (my_s + bs) * o.seq_len;
+        const int64_t to = chunk_start + (my_s + be) * o.seq_len + 1;
+        torch::AutoGradMode grad_on(true);
+        torch::Tensor loss = batch_loss(m, tokens.slice(0, from, to), o);
+        if (reduce)
+          loss = loss * (static_cast<double>(be - bs) /
+                         static_cast<double>(sgd_step_seqs(chunk_seqs, dist.world, o.batch_seqs, k)));
+        loss.backward();
       }
+      if (reduce) sum_sgd_grads(params, dist);
       if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
       opt.step();
     }

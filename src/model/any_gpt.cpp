@@ -34,12 +34,26 @@ torch::nn::Module& AnyGPT::module() const {
   return *gpt_.ptr();
 }
 
-torch::Tensor AnyGPT::forward(const torch::Tensor& ids, const torch::Tensor& targets) {
-  return banked_ ? banked_->forward(ids, targets) : gpt()->forward(ids, targets);
+namespace {
+// The PR #180 GPT has no segment-restricted attention: refuse rather than attend densely.
+void check_no_segments_for_gpt(const torch::Tensor& cu_seqlens) {
+  PGOLF_CHECK_INPUT(!cu_seqlens.defined(),
+                    "VARLEN_ATTN=1: the PR #180 GPT (PARAM_BANKS=0) cannot restrict attention to "
+                    "documents (cu_seqlens); use PARAM_BANKS=1 or VARLEN_ATTN=0");
+}
+}  // namespace
+
+torch::Tensor AnyGPT::forward(const torch::Tensor& ids, const torch::Tensor& targets,
+                              const torch::Tensor& cu_seqlens) {
+  if (banked_) return banked_->forward(ids, targets, cu_seqlens);
+  check_no_segments_for_gpt(cu_seqlens);
+  return gpt()->forward(ids, targets);
 }
 
-torch::Tensor AnyGPT::forward_logits(const torch::Tensor& ids) {
-  return banked_ ? banked_->forward_logits(ids) : gpt()->forward_logits(ids);
+torch::Tensor AnyGPT::forward_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens) {
+  if (banked_) return banked_->forward_logits(ids, cu_seqlens);
+  check_no_segments_for_gpt(cu_seqlens);
+  return gpt()->forward_logits(ids);
 }
 
 std::vector<torch::Tensor> AnyGPT::parameters() const { return module().parameters(); }

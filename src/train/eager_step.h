@@ -25,6 +25,7 @@ class EagerStep final : public Step {
 
  private:
   std::pair<torch::Tensor, torch::Tensor> to_device(const StepBatch& b);
+  torch::Tensor segments_to_device(const StepBatch& b);
 
   StepParts parts_;
   double clip_norm_;

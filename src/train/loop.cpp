@@ -59,9 +59,10 @@ StepInput next_input(Session& s, int64_t step, const TrainClock* clock, double c
   StepInput in;
   in.step = step;
   for (int micro = 0; micro < s.grad_accum; ++micro) {
-    // Any LOADER: x, y and (stream, docpack) the span they are views of.
+    // Any LOADER: x, y and (stream, docpack) the span they are views of; with VARLEN_ATTN the
+    // docpack row's cu_seqlens (the record passes them to every training forward).
     data::Batch b = s.loader->next(t.train_batch_tokens, t.train_seq_len, s.grad_accum);
-    in.batches.push_back({b.x, b.y, b.span});
+    in.batches.push_back({b.x, b.y, b.span, s.cfg.model.varlen_attn ? b.cu_seqlens : torch::Tensor()});
   }
   if (clock && cap_ms > 0) in.cap_reached = [clock, cap_ms] { return clock->ms() >= cap_ms; };
   return in;

@@ -26,15 +26,16 @@ void broadcast_parameters(model::AnyGPT& m, dist::Comm& comm) {
   }
 }
 
-// The reference's set-up lines (and pgolf's device, step and kernel lines), in its order.
-// Training and its in-loop scoring do not pass cu_seqlens to the model yet: refuse rather than
-// train dense attention under a knob that promises document-restricted attention.
+// VARLEN_ATTN=1 trains on the docpack loader's cu_seqlens (the 1.0734-1.0611 records' training
+// forward); the other loaders give dense rows with no document boundaries to pass.
 void check_trainable(const config::Config& cfg, core::Logger& log) {
-  PGOLF_CHECK_INPUT(!cfg.model.varlen_attn,
-                    "VARLEN_ATTN=1: document-restricted attention is wired into `pgolf eval` only; "
-                    "training does not pass cu_seqlens to the model yet (train with VARLEN_ATTN=0, "
-                    "then score with `pgolf eval` and VARLEN_ATTN=1)");
-  if (cfg.data.loader == config::Loader::kDocpack)
+  PGOLF_CHECK_INPUT(!cfg.model.varlen_attn || cfg.model.param_banks,
+                    "VARLEN_ATTN=1: needs PARAM_BANKS=1 (the PR #180 GPT cannot restrict "
+                    "attention to documents); found PARAM_BANKS=0");
+  PGOLF_CHECK_INPUT(!cfg.model.varlen_attn || cfg.data.loader == config::Loader::kDocpack,
+                    "VARLEN_ATTN=1: training needs LOADER=docpack (the loader that gives "
+                    "cu_seqlens); found LOADER=" << config::choice_name(cfg.data.loader));
+  if (cfg.data.loader == config::Loader::kDocpack && !cfg.model.varlen_attn)
     log.line("loader:docpack note: VARLEN_ATTN=0, so packed documents attend across boundaries");
 }
 
@@ -154,14 +155,22 @@ eval::DistContext dist_context(Session& s) {
   return d;
 }
 
+eval::StandardEvalOptions standard_eval_options(Session& s) {
+  eval::StandardEvalOptions o = eval::standard_options(s.cfg.train, s.grad_accum);
+  o.device = s.device;
+  // VARLEN_ATTN: the record's eval_val, one packed row per rank batch, segments from BOS.
+  if (s.cfg.model.varlen_attn)
+    o.varlen_logits = [&s](const torch::Tensor& ids, const torch::Tensor& cu) {
+      model::ComputeScope scope(s.policy, s.device.type());
+      return s.model->forward_logits(ids, cu);
+    };
+  return o;
+}
+
 std::pair<double, double> validate_standard(Session& s) {
   torch::NoGradGuard no_grad;  // not InferenceMode: the rotary cache must stay usable by backward
   s.model->eval();
-  eval::StandardEvalOptions o;
-  o.seq_len = s.cfg.train.train_seq_len;
-  o.val_batch_size = s.cfg.train.val_batch_size;
-  o.grad_accum_steps = s.grad_accum;
-  o.device = s.device;
+  const eval::StandardEvalOptions o = standard_eval_options(s);
   auto r = eval::eval_standard(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
   s.model->train();
   return {r.val_loss, r.val_bpb};

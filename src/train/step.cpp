@@ -16,6 +16,7 @@ StepOptions step_options(const config::Config& cfg) {
   StepOptions o;
   o.clip_norm = cfg.optim.grad_clip_norm;
   o.cuda_graphs = cfg.train.cuda_graphs;
+  o.varlen = cfg.model.varlen_attn;
   // Test hook (tests/e2e/fault_nan_grad_test.sh), read once here so no step ever looks again.
   if (const char* v = std::getenv("PGOLF_INJECT_NAN_STEP")) o.inject_nan_step = std::atoll(v);
   return o;
@@ -54,6 +55,13 @@ std::pair<torch::Tensor, torch::Tensor> EagerStep::to_device(const StepBatch& b)
   return {span.narrow(0, 0, n).view(b.x.sizes()), span.narrow(0, 1, n).view(b.y.sizes())};
 }
 
+// VARLEN_ATTN: the docpack row's cu_seqlens beside x and y (undefined: dense attention).
+torch::Tensor EagerStep::segments_to_device(const StepBatch& b) {
+  const torch::Tensor& cu = b.cu_seqlens;
+  if (!cu.defined() || cu.device() == parts_.device) return cu;
+  return (parts_.device.is_cuda() ? cu.pin_memory() : cu).to(parts_.device, /*non_blocking=*/true);
+}
+
 torch::Tensor EagerStep::accumulate(const std::vector<StepBatch>& batches, bool arm_sync) {
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(parts_.device));
   const double inv = 1.0 / static_cast<double>(batches.size());
@@ -61,10 +69,11 @@ torch::Tensor EagerStep::accumulate(const std::vector<StepBatch>& batches, bool 
     // DDP: gradients are averaged once, overlapping the last micro-batch's backward.
     if (arm_sync && parts_.grad_sync && micro + 1 == batches.size()) parts_.grad_sync->arm();
     const auto [x, y] = to_device(batches[micro]);
+    const torch::Tensor cu = segments_to_device(batches[micro]);
     torch::Tensor loss;
     {
       model::ComputeScope scope(parts_.policy, parts_.device.type());
-      loss = parts_.model->forward(x, y);
+      loss = parts_.model->forward(x, y, cu);
     }
     loss_sum += loss.detach().to(torch::kFloat32);
     (loss * inv).backward();

@@ -13,13 +13,18 @@ namespace {
 
 class GraphedStep final : public Step {
  public:
-  GraphedStep(std::unique_ptr<EagerStep> eager, LogFn log) : eager_(std::move(eager)) {
-    graph_ = make_step_graph(eager_->parts().device, eager_->parts().params, fns(), std::move(log));
+  GraphedStep(std::unique_ptr<EagerStep> eager, LogFn log)
+      : eager_(std::move(eager)), log_(std::move(log)) {
+    graph_ = make_step_graph(eager_->parts().device, eager_->parts().params, fns(), log_);
   }
   bool usable() const { return graph_ != nullptr; }
   std::unique_ptr<EagerStep> release_eager() { return std::move(eager_); }
 
   StepGrads forward_backward(const StepInput& in) override {
+    if (graph_ && carries_segments(in)) {  // make_step avoids this; a guard for other callers
+      if (log_) log_("cuda_graphs: off for good (a batch carries cu_seqlens); eager steps");
+      graph_.reset();
+    }
     if (graph_) {
       const StepGraph::Result r = graph_->run(in.batches);  // copies x and y into static buffers
       if (r.loss_sum.defined()) {
@@ -79,7 +84,14 @@ class GraphedStep final : public Step {
     return f;
   }
 
+  static bool carries_segments(const StepInput& in) {
+    for (const StepBatch& b : in.batches)
+      if (b.cu_seqlens.defined()) return true;
+    return false;
+  }
+
   std::unique_ptr<EagerStep> eager_;
+  LogFn log_;
   std::unique_ptr<StepGraph> graph_;  // null: eager for good
   bool graphed_ = false;              // the last forward_backward ran graph A
   torch::Tensor norm_;
@@ -125,7 +137,13 @@ std::unique_ptr<Step> make_step(StepParts parts, const StepOptions& options, Log
   const std::vector<torch::Tensor> params = parts.params;
   auto eager = std::make_unique<EagerStep>(std::move(parts), options);
   std::unique_ptr<Step> step;
-  if (options.cuda_graphs) {
+  if (options.cuda_graphs && options.varlen) {
+    // Graph A would replay one capture's attention; packed rows differ in segment count and
+    // lengths every batch, and the segment map is built on the host.
+    if (log) log("cuda_graphs: off (VARLEN_ATTN=1: cu_seqlens change every batch and graphs "
+                 "cannot capture them); eager steps");
+    step = std::move(eager);
+  } else if (options.cuda_graphs) {
     auto graphed = std::make_unique<GraphedStep>(std::move(eager), log);  // logs why not
     if (graphed->usable()) {
       step = std::move(graphed);

@@ -50,9 +50,8 @@ eval::EvalResult final_eval(Session& s) {
     o.progress.poll = [] { stop_point("evaluation"); };
     r = eval::eval_sliding(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
   } else {
-    s.log.line("final_eval_mode:standard");
-    auto o = eval::standard_options(c.train, s.grad_accum);
-    o.device = s.device;
+    s.log.line(c.model.varlen_attn ? "final_eval_mode:standard varlen" : "final_eval_mode:standard");
+    auto o = standard_eval_options(s);
     o.progress.poll = [] { stop_point("evaluation"); };
     r = eval::eval_standard(logits_fn(s), s.val_tokens, s.luts, o, dist_context(s));
   }

@@ -45,7 +45,8 @@ double global_sgd_lr(const GlobalSgdOptions& o, int64_t ci, int64_t num_chunks);
 std::vector<torch::Tensor> sgd_parameters(model::BankedGPTImpl& m, int64_t freeze_blocks);
 
 // One chunk's training: tokens[start, end] (end inclusive of the last target) as whole sequences
-// of seq_len, this rank's share of them, `epochs` passes. `opt` holds `params`.
+// of seq_len, this rank's share of them, `epochs` passes. `opt` holds `params`. Ranks > 1: the
+// same step count on every rank, each step's gradient the mean over all ranks' sequences of it.
 void sgd_train_chunk(model::BankedGPTImpl& m, const torch::Tensor& tokens, int64_t chunk_start,
                      int64_t chunk_end, double lr, const GlobalSgdOptions& o,
                      const std::vector<torch::Tensor>& params, torch::optim::SGD& opt,

@@ -36,8 +36,11 @@ class AnyGPT {
   torch::nn::Module& module() const;
 
   // Mean cross-entropy (fp32) and soft-capped logits (B,T,V), as both GPTs define them.
-  torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& targets);
-  torch::Tensor forward_logits(const torch::Tensor& ids);
+  // cu_seqlens (VARLEN_ATTN, one packed row): attention within each segment; the banked GPT's
+  // only (an input error naming VARLEN_ATTN for the PR #180 GPT). Undefined: dense causal.
+  torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& targets,
+                        const torch::Tensor& cu_seqlens = {});
+  torch::Tensor forward_logits(const torch::Tensor& ids, const torch::Tensor& cu_seqlens = {});
 
   std::vector<torch::Tensor> parameters() const;
   core::NamedTensors state_dict() const;

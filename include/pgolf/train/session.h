@@ -14,6 +14,7 @@
 #include "pgolf/data/train_loader.h"
 #include "pgolf/dist/comm.h"
 #include "pgolf/eval/bpb.h"
+#include "pgolf/eval/standard.h"
 #include "pgolf/model/any_gpt.h"
 #include "pgolf/optim/optimizer_set.h"
 #include "pgolf/train/averager.h"
@@ -65,6 +66,10 @@ std::unique_ptr<Session> make_session(const config::Config& cfg, dist::Comm& com
 // session's collectives for the float64 sums.
 eval::LogitsFn logits_fn(Session& s);
 eval::DistContext dist_context(Session& s);
+
+// The standard eval's options for this session (TRAIN_SEQ_LEN, VAL_BATCH_SIZE, its accumulation
+// and device); with VARLEN_ATTN=1 the packed-row logits of the record's eval_val.
+eval::StandardEvalOptions standard_eval_options(Session& s);
 
 // Standard eval of the current weights (periodic validation); returns {val_loss, val_bpb}.
 std::pair<double, double> validate_standard(Session& s);

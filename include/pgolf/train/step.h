@@ -38,6 +38,9 @@ struct StepParts {
 struct StepOptions {
   double clip_norm = 0.0;        // GRAD_CLIP_NORM; <= 0: no clipping
   bool cuda_graphs = false;      // CUDA_GRAPHS: try the graphed step (eager where it cannot run)
+  // VARLEN_ATTN: batches carry cu_seqlens, which graphs cannot capture (step_graph.h): eager
+  // steps even with cuda_graphs, the reason logged.
+  bool varlen = false;
   int64_t inject_nan_step = -1;  // test seam: NaN into one gradient at this step (1-based)
 };
 // From the configuration, plus the PGOLF_INJECT_NAN_STEP test hook (read here, once).

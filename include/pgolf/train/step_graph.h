@@ -31,6 +31,10 @@ struct StepBatch {
   // Optional: the rows * seq_len + 1 tokens x and y are views of (batch_from_span in step.h);
   // when defined, the eager step copies it to the device once and slices x and y there.
   torch::Tensor span;
+  // Optional (VARLEN_ATTN with LOADER=docpack): the packed row's segment boundaries, int32
+  // (data::Batch::cu_seqlens). Graphs cannot capture them (their count and the segment map change
+  // per batch): a graphed step falls back to eager when a batch carries them.
+  torch::Tensor cu_seqlens;
 };
 
 // The captured work: forward + backward of every micro-step over `batches` (already on the
