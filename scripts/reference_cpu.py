@@ -11,7 +11,7 @@ counters no-ops, nvidia-smi `true`. --fp32 also drops the model's `.bfloat16()` 
   reference_cpu.py train REF [--fp32]          its own main() in the current directory (env = knobs)
   reference_cpu.py bench REF --batch-seqs B --seq-len T --steps N [--warmup W]
         seconds per training step (zero_grad, forward, backward, norm + clip, its optimisers) on
-        random tokens, JSON
+        random tokens, JSON; --profile FILE also writes the steps' CPU profile (Chrome trace)
   reference_cpu.py sliding REF --val-tokens N [--weights W.pt] [--save-weights S.pt]
         seconds of its eval_val_sliding over the first N validation tokens, JSON
 Threads: THREADS (default 1) for torch.set_num_threads.
@@ -109,10 +109,16 @@ def bench(ref, a):
 
     for _ in range(a.warmup):
         step()
+    prof = contextlib.nullcontext()
+    if a.profile:  # the same Kineto CPU trace as `pgolf bench --profile` (scripts/trace_ops.py)
+        prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
     t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(a.steps):
-        step()
+    with prof:
+        for _ in range(a.steps):
+            step()
     sec = (time.perf_counter() - t0) / a.steps
+    if a.profile:
+        prof.export_chrome_trace(a.profile)
     cpu = (time.process_time() - c0) / a.steps  # CPU time: robust to other jobs on the box
     print(json.dumps({"side": "reference", "step_seconds": sec, "step_cpu_seconds": cpu,
                       "threads": torch.get_num_threads(), "tokens_per_step": a.batch_seqs * a.seq_len}))
@@ -150,6 +156,7 @@ def main():
     ap.add_argument("--val-tokens", type=int, default=0, help="0: the whole validation split")
     ap.add_argument("--weights", default="", help="state dict to score (sliding; default: the init)")
     ap.add_argument("--save-weights", default="", help="torch.save the scored state dict here")
+    ap.add_argument("--profile", default="", help="bench: write a Chrome trace of the timed steps here")
     a = ap.parse_args()
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         os.environ.pop(k, None)

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pgolf/core/error.h"
+#include "pgolf/model/compat.h"
 #include "pgolf/model/flops.h"
 #include "pgolf/model/gpt.h"
 #include "pgolf/model/params.h"
@@ -576,6 +577,46 @@ TEST(ModelTest, ReferencePolicyKeepsEmbeddingTablesInBf16) {
   m->set_dtype_policy(DtypePolicy::kFp32);
   EXPECT_EQ(m->tok_emb->weight.scalar_type(), torch::kFloat);
   EXPECT_EQ(m->bigram->embed->weight.scalar_type(), torch::kFloat);
+}
+
+// The CPU attention kernel rule (compat.h): bf16/fp16 up to 256 positions on the CPU run the fp32
+// kernel; fp32, CUDA and longer sequences keep their own.
+TEST(CpuAttentionTest, Fp32KernelRule) {
+  EXPECT_TRUE(compat::cpu_attention_in_fp32(true, torch::kBFloat16, 128));
+  EXPECT_TRUE(compat::cpu_attention_in_fp32(true, torch::kHalf, 256));
+  EXPECT_FALSE(compat::cpu_attention_in_fp32(true, torch::kBFloat16, 257));
+  EXPECT_FALSE(compat::cpu_attention_in_fp32(true, torch::kFloat32, 128));
+  EXPECT_FALSE(compat::cpu_attention_in_fp32(false, torch::kBFloat16, 128));
+}
+
+// bf16 causal GQA attention through the fp32 kernel: bf16 out, and output and input gradients
+// within bf16 rounding of the exact (fp64, explicit softmax) attention.
+TEST(CpuAttentionTest, Bf16ThroughFp32KernelMatchesFp64) {
+  torch::manual_seed(3);
+  const int64_t B = 2, H = 4, Hkv = 2, T = 96, D = 16;
+  auto q = torch::randn({B, H, T, D}).to(torch::kBFloat16).requires_grad_();
+  auto k = torch::randn({B, Hkv, T, D}).to(torch::kBFloat16).requires_grad_();
+  auto v = torch::randn({B, Hkv, T, D}).to(torch::kBFloat16).requires_grad_();
+  const auto go = torch::randn({B, H, T, D}).to(torch::kBFloat16);
+  const auto y = compat::causal_attention(q, k, v);
+  ASSERT_EQ(y.scalar_type(), torch::kBFloat16);
+  y.backward(go);
+  auto q64 = q.detach().to(torch::kFloat64).requires_grad_();
+  auto k64 = k.detach().to(torch::kFloat64).requires_grad_();
+  auto v64 = v.detach().to(torch::kFloat64).requires_grad_();
+  const auto kk = k64.repeat_interleave(H / Hkv, 1), vv = v64.repeat_interleave(H / Hkv, 1);
+  const auto mask = torch::ones({T, T}, torch::kBool).triu(1);
+  const auto p = (q64.matmul(kk.transpose(-2, -1)) / std::sqrt(static_cast<double>(D)))
+                     .masked_fill(mask, -INFINITY)
+                     .softmax(-1);
+  const auto y64 = p.matmul(vv);
+  y64.backward(go.to(torch::kFloat64));
+  EXPECT_LT((y.to(torch::kFloat64) - y64).abs().max().item<double>(), 1.6e-2);
+  for (const auto& [g, g64] : {std::pair{q.grad(), q64.grad()}, std::pair{k.grad(), k64.grad()},
+                               std::pair{v.grad(), v64.grad()}}) {
+    const double rel = (g.to(torch::kFloat64) - g64).norm().item<double>() / g64.norm().item<double>();
+    EXPECT_LT(rel, 1e-2);
+  }
 }
 
 }  // namespace
