@@ -15,6 +15,9 @@
 #include <chrono>
 #include <iostream>
 
+#include "pgolf/cli/bench_features.h"
+#include "pgolf/cli/bench_profile.h"
+#include "pgolf/cli/bench_step.h"
 #include "pgolf/cli/commands.h"
 #include "pgolf/cli/cuda_memory.h"
 #include "pgolf/config/resolve.h"
@@ -37,7 +40,14 @@ namespace pgolf::cli {
 namespace {
 
 using Json = nlohmann::ordered_json;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::random_batches;
+using bench::seconds;
+using bench::StepBench;
+using bench::step_input;
+using bench::sync;
+using bench::time_steps;
+using bench::whole_step;
 
 struct BenchArgs {
   ConfigOptions config;
@@ -48,26 +58,10 @@ struct BenchArgs {
   int warmup = 1;
   int64_t probe_size = 0;  // 0: 2048 on CPU, 8192 on CUDA
   bool json = false;
+  std::string profile;    // --profile FILE: Kineto trace of the whole-step phase
+  bool features = false;  // --features: ms/step of each issue-19 feature (bench_features.h)
+  int rounds = 3;         // --rounds (--features only)
 };
-
-void sync(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
-
-double seconds(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Mean seconds of `steps` calls of fn after `warmup` untimed calls.
-template <typename F>
-double time_steps(F&& fn, int warmup, int steps, const torch::Device& device) {
-  for (int i = 0; i < warmup; ++i) fn();
-  sync(device);
-  const auto t0 = Clock::now();
-  for (int i = 0; i < steps; ++i) fn();
-  sync(device);
-  return seconds(t0) / steps;
-}
 
 // FLOP/s of an n x n x n matmul in `dtype`: one warm-up, then repeats for at least 1 s (>= 2).
 double matmul_probe(torch::ScalarType dtype, int64_t n, const torch::Device& device) {
@@ -104,22 +98,6 @@ struct StepPhases {
   double sum() const { return forward_backward + update; }
 };
 
-struct StepBench {
-  train::Step& step;
-  dist::Comm& comm;
-  std::vector<train::StepBatch> batches;  // CPU spans, as the loader's
-  torch::Device device;
-  double momentum;
-  int64_t next = 1;  // optimiser step number
-};
-
-train::StepInput step_input(StepBench& b) {
-  train::StepInput in;
-  in.step = b.next++;
-  in.batches = b.batches;
-  return in;
-}
-
 void timed_phases(StepBench& b, StepPhases& ph) {
   auto t0 = Clock::now();
   b.step.forward_backward(step_input(b));
@@ -129,16 +107,6 @@ void timed_phases(StepBench& b, StepPhases& ph) {
   b.step.update(1.0, b.momentum);
   sync(b.device);
   ph.update += seconds(t0);
-}
-
-void whole_step(StepBench& b) { train::run_step(b.step, b.comm, step_input(b), 1.0, b.momentum); }
-
-// `micro` random spans of rows * T + 1 tokens: the loader's micro-batches, on the CPU.
-std::vector<train::StepBatch> random_batches(int64_t micro, int64_t rows, int64_t T, int64_t vocab) {
-  std::vector<train::StepBatch> out;
-  for (int64_t i = 0; i < micro; ++i)
-    out.push_back(train::batch_from_span(torch::randint(0, vocab, {rows * T + 1}, torch::kLong), T));
-  return out;
 }
 
 Json train_step_json(train::Step& step, const StepPhases& ph, double step_seconds, int64_t micro,
@@ -211,6 +179,9 @@ void print_human(const Json& j) {
 
 int run_bench(const BenchArgs& a) {
   const auto cfg = resolve_config(a.config, /*world_size=*/1).cfg;
+  if (a.features)
+    return run_feature_bench(cfg, {a.seq_len, a.batch_seqs, a.micro_batches, a.steps, a.warmup,
+                                   a.json, a.rounds});
   const int64_t T = a.seq_len > 0 ? a.seq_len : cfg.train.train_seq_len;
   PGOLF_CHECK_INPUT(
       T >= 1 && a.batch_seqs >= 0 && a.micro_batches >= 0 && a.steps >= 1 && a.warmup >= 0,
@@ -303,7 +274,9 @@ int run_bench(const BenchArgs& a) {
   ph.forward_backward /= a.steps;
   ph.update /= a.steps;
   step->counters() = {};  // the per-step counts of the loop's form only
+  BenchProfile profile(a.profile);
   const double step_s = time_steps([&] { whole_step(sb); }, 0, a.steps, device);
+  profile.save();
   const int64_t step_peak = cuda ? cuda_peak_memory_bytes(device.index()) : -1;
 
   Json j;
@@ -363,6 +336,16 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--warmup", a->warmup, "untimed warm-up steps per phase (default 1)");
   sub->add_option("--probe-size", a->probe_size, "matmul probe n (default 2048 CPU, 8192 CUDA)");
   sub->add_flag("--json", a->json, "print JSON");
+  sub->add_option("--profile", a->profile,
+                  "write a Chrome trace of the timed whole steps (LibTorch's CPU profiler) to FILE; "
+                  "scripts/profile_vs_reference.py compares it with the reference's");
+  sub->add_flag("--features", a->features,
+                "per-feature cost: the training step of the PR #180 model (this config), the "
+                "banked GPT and each frontier feature alone on it (XSA, partial RoPE, LN scale, "
+                "skip gates, loops, the parallel forms, SmearGate v2, the attention gates, VE, "
+                "Polar-Express, row normalisation), ms/step and ratio to the PR #180 line");
+  sub->add_option("--rounds", a->rounds,
+                  "--features: interleaved timing rounds, the best kept (default 3)");
   return {sub, [a]() { return run_bench(*a); }};
 }
 
