@@ -31,6 +31,7 @@
 #include "pgolf/quant/gptq_mixed.h"
 #include "pgolf/quant/hessians.h"
 #include "pgolf/quant/policy.h"
+#include "pgolf/quant/size_estimate.h"
 #include "pgolf/train/weights.h"
 
 namespace pgolf::cli {
@@ -38,11 +39,17 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+constexpr double kFittedWeightStd = 0.1723;
+
 struct InfoArgs {
   ConfigOptions config;
   std::string weights;
   double surrogate_std = 0.02;
+  // sigma of the trained matrices for the size model, where a 1/clip scale floor binds (README
+  // "Artifact size estimate": fitted once on the 1.1271 record's model bytes).
+  double weight_std = kFittedWeightStd;
   bool exact = false;
+  bool model_only = false;
   bool json = false;
   int zstd_threads = 0;
 };
@@ -126,6 +133,78 @@ Json artifact_estimate(const core::NamedTensors& weights, config::QuantConfig qc
   return j;
 }
 
+// The analytic size model (quant/size_estimate.h) of these tensors' shapes under the export.
+Json size_model(const core::NamedTensors& sd, const config::QuantConfig& q, double weight_std) {
+  Json j;
+  if (q.prune_pct > 0) {
+    j["note"] = "not modelled with PRUNE_PCT > 0";
+    return j;
+  }
+  const auto e = quant::estimate_model_bytes(sd, q, quant::SizeAssumptions{weight_std});
+  int64_t floored = 0, quantised = 0;
+  for (const auto& t : e.tensors) {
+    quantised += t.code_bits > 0 ? t.numel : 0;
+    floored += t.floored ? t.numel : 0;
+  }
+  j["model_bytes"] = static_cast<int64_t>(std::llround(e.total()));
+  j["code_bytes"] = std::llround(e.code_bytes);
+  j["scale_bytes"] = std::llround(e.scale_bytes);
+  j["passthrough_bytes"] = std::llround(e.passthrough_bytes);
+  j["lqer_bytes"] = std::llround(e.lqer_bytes);
+  j["container_bytes"] = std::llround(e.container_bytes);
+  j["quantised_params"] = quantised;
+  j["floored_params"] = floored;
+  j["weight_std"] = floored > 0 ? Json(weight_std) : Json(nullptr);
+  j["compressor"] = config::choice_name(q.compressor);
+  std::map<std::string, Json> kinds;  // per export kind: tensors, params, bytes, bits per code
+  for (const auto& t : e.tensors) {
+    auto& k = kinds[t.kind];
+    if (k.is_null()) k = {{"kind", t.kind}, {"tensors", 0}, {"params", 0}, {"bytes", 0.0}};
+    k["tensors"] = k["tensors"].get<int64_t>() + 1;
+    k["params"] = k["params"].get<int64_t>() + t.numel;
+    k["bytes"] = k["bytes"].get<double>() + t.code_bytes + t.scale_bytes + t.other_bytes;
+    if (t.code_bits > 0) k["bits_per_code"] = t.code_bits;
+  }
+  j["kinds"] = Json::array();
+  for (auto& [name, k] : kinds) {
+    k["bytes"] = std::llround(k["bytes"].get<double>());
+    j["kinds"].push_back(k);
+  }
+  return j;
+}
+
+void print_size_model(const Json& m) {
+  if (m.contains("note")) {
+    std::cout << "artifact size model: " << m["note"].get<std::string>() << "\n";
+    return;
+  }
+  std::cout << core::format(
+      "artifact size model: %lld model bytes (codes %lld, scales %lld, passthrough %lld, LQER "
+      "%lld, container %lld; %s)\n",
+      m["model_bytes"].get<long long>(), m["code_bytes"].get<long long>(),
+      m["scale_bytes"].get<long long>(), m["passthrough_bytes"].get<long long>(),
+      m["lqer_bytes"].get<long long>(), m["container_bytes"].get<long long>(),
+      m["compressor"].get<std::string>().c_str());
+  std::cout << "  assumes: every quantised row Gaussian (code entropy from the clip rule: SDClip "
+               "k*sigma, or the expected\n  max of a row's n Gaussians), compressor factors "
+               "measured on Gaussian codes, LQER on the largest tensors\n";
+  for (const auto& k : m["kinds"])
+    std::cout << core::format("  %-22s %4lld tensors %10lld params %10lld bytes%s\n",
+                              k["kind"].get<std::string>().c_str(), k["tensors"].get<long long>(),
+                              k["params"].get<long long>(), k["bytes"].get<long long>(),
+                              k.contains("bits_per_code")
+                                  ? core::format(" (last: %.3f bits/code)",
+                                                 k["bits_per_code"].get<double>()).c_str()
+                                  : "");
+  if (!m["weight_std"].is_null())
+    std::cout << core::format(
+        "  %lld of %lld quantised params have their 1/clip scale floor binding at weight std "
+        "%g (--weight-std;\n  the config does not fix it; the default is fitted on the 1.1271 "
+        "record, README)\n",
+        m["floored_params"].get<long long>(), m["quantised_params"].get<long long>(),
+        m["weight_std"].get<double>());
+}
+
 std::string model_summary(const config::ModelConfig& m) {
   std::string s = core::format("%lld layers, dim %lld, %s %lld/%lld heads", (long long)m.num_layers,
                                (long long)m.model_dim, config::choice_name(m.attention),
@@ -197,11 +276,13 @@ int run_info_banked(const config::Config& cfg, const InfoArgs& a) {
   j["params"]["tensors"] = tensors;
   j["params"]["total"] = total;
   j["weights_given"] = false;
-  j["artifact_note"] = "not available for param_banks=1 (its export is not in pgolf yet)";
+  j["artifact_note"] = "no surrogate export for param_banks=1 (see the size model)";
+  j["size_model"] = size_model(gpt->state_dict(), cfg.quant, a.weight_std);
   if (a.json) {
     std::cout << j.dump(2) << std::endl;
   } else {
     print_human(j);
+    print_size_model(j["size_model"]);
   }
   return kExitOk;
 }
@@ -235,11 +316,17 @@ int run_info(const InfoArgs& a) {
     weights = gpt->state_dict();
   }
   j["weights_given"] = !a.weights.empty();
-  j["artifact"] = artifact_estimate(weights, cfg.quant, a);
+  j["size_model"] = size_model(gpt->state_dict(), cfg.quant, a.weight_std);
+  if (a.model_only) {
+    j["artifact_note"] = "surrogate export skipped (--model-only)";
+  } else {
+    j["artifact"] = artifact_estimate(weights, cfg.quant, a);
+  }
   if (a.json) {
     std::cout << j.dump(2) << std::endl;
   } else {
     print_human(j);
+    print_size_model(j["size_model"]);
   }
   return kExitOk;
 }
@@ -257,6 +344,11 @@ Command register_info(CLI::App& app) {
   sub->add_option("--surrogate-std", a->surrogate_std,
                   "std of the Gaussian stand-in matrices (default 0.02; matters only for schemes "
                   "with an absolute scale floor)");
+  sub->add_option("--weight-std", a->weight_std,
+                  "std of the trained matrices for the size model where a 1/clip scale floor binds "
+                  "(default: fitted on the 1.1271 record)");
+  sub->add_flag("--model-only", a->model_only,
+                "print the size model only, without the surrogate export (fast)");
   sub->add_flag("--exact", a->exact, "compress at ZSTD_LEVEL (slow at 22) instead of level 1");
   sub->add_flag("--json", a->json, "print JSON");
   sub->add_option("--zstd-threads", a->zstd_threads, "zstd worker threads (0: single-threaded)");

@@ -93,6 +93,10 @@ void add_lqer(QuantResult& out, std::vector<LqerCandidate> cands, const config::
 
 }  // namespace
 
+double gptq_clip_sigmas(const std::string& name, const config::QuantConfig& cfg) {
+  return clip_sigmas_for(name, cfg);
+}
+
 GptqRoute gptq_route(const std::string& name, const torch::Tensor& t,
                      const config::QuantConfig& cfg) {
   const bool is_float = t.is_floating_point();

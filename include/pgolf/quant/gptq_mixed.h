@@ -25,6 +25,9 @@ namespace pgolf::quant {
 enum class GptqRoute { kGate, kPassthrough, kGptq };
 GptqRoute gptq_route(const std::string& name, const torch::Tensor& t,
                      const config::QuantConfig& cfg);
+// SDClip's k of a GPTQ'd tensor: EMBED_CLIP_SIGMAS (tok_emb), MLP_ (.mlp.), ATTN_ (.attn.), else
+// MATRIX_CLIP_SIGMAS (the export's rule; the size estimate reads it too).
+double gptq_clip_sigmas(const std::string& name, const config::QuantConfig& cfg);
 
 // Meta strings of this scheme ("passthrough (float16)", "gate_int8_row", "gptq (int6)+lqer", ...).
 bool is_gptq_kind(const std::string& kind);
