@@ -18,6 +18,7 @@ FlopsPerToken flops_per_token(const config::ModelConfig& cfg, int64_t seq_len) {
   if (cfg.bigram_vocab_size > 0 &&
       (cfg.bigram_dim != d || cfg.bigram_hash == config::BigramHash::kMult))
     f.matmul_params += cfg.bigram_dim * d;
+  if (cfg.ve_enabled && cfg.ve_dim != kv_dim) f.matmul_params += cfg.ve_dim * kv_dim;  // ve_shared.proj
   const double mean_keys = (static_cast<double>(seq_len) + 1.0) / 2.0;
   f.attention =
       static_cast<double>(cfg.num_layers) * 2.0 * 2.0 * static_cast<double>(d) * mean_keys;

@@ -12,6 +12,7 @@
 #include "common/tiny_model.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
+#include "pgolf/model/flops.h"
 #include "pgolf/model/gpt.h"
 #include "pgolf/model/params.h"
 #include "pgolf/optim/param_groups.h"
@@ -267,8 +268,11 @@ TEST(SeedFrontierTest, ValueEmbeddingKeysInitAndCount) {
   torch::manual_seed(1);
   GPT off(c);
   EXPECT_EQ(count_params(*on) - count_params(*off), kVocab * 8 + 8 * 16 + 1 + 2);
-  // ve_dim equal to the kv width: no projection.
+  // The projection is one more matmul per token (pgolf bench's FLOPs): ve_dim x kv width.
   c.ve_enabled = true;
+  const auto with = flops_per_token(c, 16), without = flops_per_token(off->config(), 16);
+  EXPECT_EQ(with.matmul_params - without.matmul_params, 8 * 16);
+  // ve_dim equal to the kv width: no projection.
   c.ve_dim = 16;
   for (const auto& key : keys(GPT(c))) EXPECT_NE(key, "ve_shared.proj.weight");
 }

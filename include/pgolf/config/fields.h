@@ -48,7 +48,8 @@ void for_each_field(C& c, V&& v) {
   v("model", "param_banks", c.model.param_banks,
     "the 1.0611 record's GPT: weights in banks qo_bank, kv_bank, mlp_up_bank, mlp_down_bank "
     "(its state-dict keys), LeakyReLU(0.5)^2 MLP, U-Net skips, parallel_*_lambdas; needs "
-    "bigram_vocab_size=0, smear_gate=0, activation=leaky_relu2; the knobs below need it");
+    "bigram_vocab_size=0, smear_gate=0, activation=leaky_relu2; the knobs below need it, except "
+    "xsa_last_n, rope_dims, ln_scale (both GPTs) and ve_*, rope_train_seq_len (PR #180 GPT only)");
   v("model", "xsa_last_n", c.model.xsa_last_n,
     "exclusive self-attention in the last N layers: y_h -= (y_h . v^) v^ with v^ the token's own "
     "normalised KV-group value (PR #287)");
