@@ -90,6 +90,33 @@ for n in names:
           f"bytes {s['bytes_total']}")
 PYEOF
 
+# Bit-identity (issue 22): default-valued configs keep the seeds' behaviour while frontier knobs
+# are added (all off by default). Every train loss and grad norm, every val bpb, the final bpb and
+# the model bytes equal tests/data/seed_bitwise.json exactly (same box class, one thread, these
+# smoke companions). PGOLF_REGEN_SEED_BITWISE=1 rewrites it after an intended change (say so).
+"$PY" - "$OUT" tests/data/seed_bitwise.json "${SEEDS[@]}" <<'PYEOF'
+import json, os, subprocess, sys
+out, golden, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+got = {}
+for n in names:
+    ev = [json.loads(l) for l in open(f"{out}/{n}/metrics.jsonl")]
+    got[n] = {"train": [[e["step"], e["train_loss"], e["grad_norm"]] for e in ev if e["event"] == "train"],
+              "val": [[e["step"], e["val_bpb"]] for e in ev if e["event"] == "val"],
+              "final_bpb": json.load(open(f"{out}/{n}/eval.json"))["results"][0]["val_bpb"],
+              "bytes_model": json.load(open(f"{out}/{n}/submission.json"))["bytes_model"]}
+if os.environ.get("PGOLF_REGEN_SEED_BITWISE") == "1":
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    json.dump({"comment": f"seed_configs_test.sh runs, generated at {head} (+ working tree)", "runs": got},
+              open(golden, "w"), indent=1)
+    print("rewrote", golden)
+    sys.exit(0)
+want = json.load(open(golden))["runs"]
+for n in names:
+    for key in ("train", "val", "final_bpb", "bytes_model"):
+        assert got[n][key] == want[n][key], (n, key, "differs from", golden, got[n][key], want[n][key])
+print("bit-identical to", golden)
+PYEOF
+
 # pgolf eval of PR #289's artifact: standard, sliding (equal to the training run's final score) and
 # score-first TTT-LoRA, all finite.
 n=pr289_11l_smear_bigram_int6_ttt
