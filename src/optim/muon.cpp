@@ -63,7 +63,16 @@ torch::Tensor newton_schulz5(const torch::Tensor& g, int64_t steps, double eps, 
   const double ca = bf16_coeffs ? bf16_round(kNsA) : kNsA;
   const double cb = bf16_coeffs ? bf16_round(kNsB) : kNsB;
   const double cc = bf16_coeffs ? bf16_round(kNsC) : kNsC;
+  const bool emulated = dtype == torch::kBFloat16 && !native_gemm && !x.is_cuda();
   for (int64_t i = 0; i < steps; ++i) {
+    if (emulated) {  // bf16_mm's products, each bf16 operand widened once (X serves twice)
+      const auto x32 = x.to(torch::kFloat32);
+      const torch::Tensor a = x32.mm(x32.t()).to(torch::kBFloat16);
+      const auto aa = (a * cc).to(torch::kFloat32).mm(a.to(torch::kFloat32));
+      const torch::Tensor b = a * cb + aa.to(torch::kBFloat16);
+      x = x * ca + b.to(torch::kFloat32).mm(x32).to(torch::kBFloat16);
+      continue;
+    }
     torch::Tensor a = mm(x, x.t());
     torch::Tensor b = a * cb + mm(a * cc, a);  // the reference's `c * A @ A` is (c*A) @ A
     x = x * ca + mm(b, x);

@@ -782,6 +782,31 @@ TEST(NewtonSchulzFp32Test, SameIterationWithoutBf16Amplification) {
   EXPECT_THROW(newton_schulz5(g, 5, 1e-7, false, torch::kFloat16), Error);
 }
 
+// The CPU bf16 Newton-Schulz widens each bf16 operand once per iteration; it must equal the
+// plain "every product widened to fp32, rounded once to bf16" iteration bit for bit, on both
+// orientations (the golden newton_schulz cases hold that plain form).
+TEST(NewtonSchulzBf16Test, WidenedOperandsEqualThePlainBf16Iteration) {
+  torch::manual_seed(11);
+  const auto f32 = torch::kFloat32;
+  const auto bmm16 = [f32](const torch::Tensor& a, const torch::Tensor& b) {
+    return a.to(f32).mm(b.to(f32)).to(torch::kBFloat16);
+  };
+  for (const auto& shape : {std::vector<int64_t>{24, 40}, std::vector<int64_t>{40, 24}}) {
+    const torch::Tensor g = torch::randn(shape);
+    torch::Tensor x = g.to(torch::kBFloat16);
+    x = x / (x.norm() + 1e-7);
+    const bool tr = shape[0] > shape[1];
+    if (tr) x = x.t();
+    for (int i = 0; i < 5; ++i) {
+      const torch::Tensor a = bmm16(x, x.t());
+      const torch::Tensor b = a * kNsB + bmm16(a * kNsC, a);
+      x = x * kNsA + bmm16(b, x);
+    }
+    if (tr) x = x.t();
+    EXPECT_TRUE(torch::equal(newton_schulz5(g, 5, 1e-7, false, torch::kBFloat16), x));
+  }
+}
+
 // DTYPE=reference keeps tok_emb as a bf16 parameter: AdamW must update it as torch's
 // AdamW(fused=True) does (bf16 weights and moments, fp32 arithmetic, one rounding per store),
 // which for one step is the fp32 update of the bf16 values rounded once.
