@@ -11,7 +11,8 @@
 #    with torch.save and read by `pgolf eval`) over the first BENCH_VAL_TOKENS (16384) validation
 #    tokens, at the config's TRAIN_SEQ_LEN, EVAL_STRIDE, EVAL_BATCH_SEQS; BENCH_EVAL_PAIRS (3) pairs
 #    (0 skips it).
-# Prints each pair and the median ratio pgolf/reference (< 1: pgolf faster). DTYPE (bf16) is
+# Prints each pair and the median ratio pgolf/reference (< 1: pgolf faster), of wall time and of
+# CPU time (process time; other jobs on a shared box move it less than wall time). DTYPE (bf16) is
 # pgolf's policy; THREADS (1) both sides' threads. Default config: configs/smoke_cpu.json with
 # data/dev (scripts/prepare_dev_data.sh). Needs Python torch, numpy, sentencepiece, zstandard.
 set -euo pipefail
@@ -52,18 +53,20 @@ median() { "$PY" -c 'import statistics, sys; print(statistics.median(float(x) fo
 field() { "$PY" -c "import json, sys; d = json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
 
 echo "[bench] ${B}x${T} tokens, $STEPS steps per run, $PAIRS pairs, threads $THREADS, pgolf dtype $DTYPE"
-ratios=()
+ratios=() cpu_ratios=()
 for i in $(seq "$PAIRS"); do
-  pg=$("$PGOLF_BIN" bench "${CONFIGS[@]}" --json --batch-seqs "$B" --micro-batches 1 --seq-len "$T" --steps "$STEPS" \
-       --warmup 1 --probe-size 256 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["train_step"]["step_seconds"])')
-  rf=$("$PY" scripts/reference_cpu.py bench "$REF" --batch-seqs "$B" --seq-len "$T" --steps "$STEPS" \
-       --warmup 1 2>/dev/null | field 'd["step_seconds"]')
-  r=$("$PY" -c "print($pg / $rf)")
-  ratios+=("$r")
-  printf '[bench] step pair %d: pgolf %.2f ms, reference %.2f ms, ratio %.3f\n' "$i" \
-    "$("$PY" -c "print(1000 * $pg)")" "$("$PY" -c "print(1000 * $rf)")" "$r"
+  read -r pg pgc < <("$PGOLF_BIN" bench "${CONFIGS[@]}" --json --batch-seqs "$B" --micro-batches 1 --seq-len "$T" \
+       --steps "$STEPS" --warmup 1 --probe-size 256 |
+       "$PY" -c 'import json,sys; t=json.load(sys.stdin)["train_step"]; print(t["step_seconds"], t["step_cpu_seconds"])')
+  read -r rf rfc < <("$PY" scripts/reference_cpu.py bench "$REF" --batch-seqs "$B" --seq-len "$T" --steps "$STEPS" \
+       --warmup 1 2>/dev/null | field 'd["step_seconds"], d["step_cpu_seconds"]' | tr -d '(),')
+  r=$("$PY" -c "print($pg / $rf)") rc=$("$PY" -c "print($pgc / $rfc)")
+  ratios+=("$r") cpu_ratios+=("$rc")
+  printf '[bench] step pair %d: pgolf %.2f ms (CPU %.2f), reference %.2f ms (CPU %.2f), ratio %.3f (CPU %.3f)\n' \
+    "$i" "$("$PY" -c "print(1000 * $pg)")" "$("$PY" -c "print(1000 * $pgc)")" "$("$PY" -c "print(1000 * $rf)")" \
+    "$("$PY" -c "print(1000 * $rfc)")" "$r" "$rc"
 done
-echo "[bench] training step median ratio pgolf/reference: $(median "${ratios[@]}")"
+echo "[bench] training step median ratio pgolf/reference: $(median "${ratios[@]}") (CPU time: $(median "${cpu_ratios[@]}"))"
 
 # Sliding window: a val shard of VAL_TOKENS tokens, the reference's initial weights.
 [[ $EVAL_PAIRS -gt 0 ]] || exit 0

@@ -13,6 +13,7 @@
 // flash-SDPA and FUSED_KERNELS settings. The CUDA path is compiled, not yet run on a GPU.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <iostream>
 
 #include "pgolf/cli/bench_features.h"
@@ -275,7 +276,9 @@ int run_bench(const BenchArgs& a) {
   ph.update /= a.steps;
   step->counters() = {};  // the per-step counts of the loop's form only
   BenchProfile profile(a.profile);
+  const std::clock_t cpu0 = std::clock();  // CPU time: what other jobs on a shared box move least
   const double step_s = time_steps([&] { whole_step(sb); }, 0, a.steps, device);
+  const double step_cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC / a.steps;
   profile.save();
   const int64_t step_peak = cuda ? cuda_peak_memory_bytes(device.index()) : -1;
 
@@ -301,6 +304,7 @@ int run_bench(const BenchArgs& a) {
                              phase("step", step_s, step_tokens, flops.forward_backward, probe)});
   j["train_step"] = train_step_json(*step, ph, step_s, micro, rows, step_tokens,
                                     flops.forward_backward, probe_bf16, world);
+  j["train_step"]["step_cpu_seconds"] = step_cpu_s;
   j["fused_kernels"] = model::fused::enabled() && model::fused::compiled();
   j["matmul_probe"] = {{"n", n},
                        {"bf16_flops_per_second", probe_bf16},
@@ -338,7 +342,7 @@ Command register_bench(CLI::App& app) {
   sub->add_flag("--json", a->json, "print JSON");
   sub->add_option("--profile", a->profile,
                   "write a Chrome trace of the timed whole steps (LibTorch's CPU profiler) to FILE; "
-                  "scripts/profile_vs_reference.py compares it with the reference's");
+                  "scripts/trace_ops.py sets it beside reference_cpu.py bench --profile's");
   sub->add_flag("--features", a->features,
                 "per-feature cost: the training step of the PR #180 model (this config), the "
                 "banked GPT and each frontier feature alone on it (XSA, partial RoPE, LN scale, "

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <ATen/autocast_mode.h>
+
 #include "pgolf/core/error.h"
 #include "pgolf/model/compat.h"
 #include "pgolf/model/flops.h"
@@ -617,6 +619,31 @@ TEST(CpuAttentionTest, Bf16ThroughFp32KernelMatchesFp64) {
     const double rel = (g.to(torch::kFloat64) - g64).norm().item<double>() / g64.norm().item<double>();
     EXPECT_LT(rel, 1e-2);
   }
+}
+
+// Under CPU autocast (DTYPE=bf16) the fp32 kernel must really run: autocast would cast fp32
+// inputs back to bf16. The output equals the fp32 kernel's, rounded to bf16, not the bf16 one's.
+TEST(CpuAttentionTest, AutocastDoesNotUndoTheFp32Kernel) {
+  torch::manual_seed(4);
+  const auto q = torch::randn({2, 4, 64, 16}), k = torch::randn({2, 2, 64, 16}),
+             v = torch::randn({2, 2, 64, 16});
+  torch::Tensor y;
+  {
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, torch::kBFloat16);
+    y = compat::causal_attention(q.to(torch::kBFloat16), k.to(torch::kBFloat16), v.to(torch::kBFloat16));
+    at::autocast::set_autocast_enabled(at::kCPU, false);
+  }
+  ASSERT_EQ(y.scalar_type(), torch::kBFloat16);
+  const auto q16 = q.to(torch::kBFloat16), k16 = k.to(torch::kBFloat16), v16 = v.to(torch::kBFloat16);
+  const auto via32 = at::scaled_dot_product_attention(q16.to(torch::kFloat32), k16.to(torch::kFloat32),
+                                                      v16.to(torch::kFloat32), std::nullopt, 0.0,
+                                                      true, std::nullopt, true)
+                         .to(torch::kBFloat16);
+  const auto bf16_kernel =
+      at::scaled_dot_product_attention(q16, k16, v16, std::nullopt, 0.0, true, std::nullopt, true);
+  EXPECT_TRUE(torch::equal(y, via32));
+  EXPECT_FALSE(torch::equal(y, bf16_kernel));
 }
 
 }  // namespace

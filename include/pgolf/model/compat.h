@@ -5,6 +5,8 @@
 
 #include <cfloat>
 
+#include <ATen/autocast_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -36,13 +38,23 @@ inline bool cpu_attention_in_fp32(bool on_cpu, torch::ScalarType dtype, int64_t 
   return on_cpu && (dtype == torch::kBFloat16 || dtype == torch::kHalf) && seq_len <= 256;
 }
 
+// The dtype SDPA computes q in: CPU autocast (DTYPE=bf16) casts floating inputs to its dtype.
+inline torch::ScalarType attention_compute_dtype(const torch::Tensor& q) {
+  if (q.is_cpu() && q.is_floating_point() && at::autocast::is_autocast_enabled(at::kCPU))
+    return at::autocast::get_autocast_dtype(at::kCPU);
+  return q.scalar_type();
+}
+
 // Causal attention with scale 1/sqrt(D). q (B,H,T,D); k, v (B,Hkv,T,D) with H % Hkv == 0; query
 // head h reads KV head h / (H/Hkv) (repeat-interleave semantics, as enable_gqa). Returns (B,H,T,D).
 inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                                       const torch::Tensor& v) {
-  if (cpu_attention_in_fp32(q.is_cpu(), q.scalar_type(), q.size(2))) {
+  const auto dtype = attention_compute_dtype(q);
+  if (cpu_attention_in_fp32(q.is_cpu(), dtype, q.size(2))) {
+    // Outside autocast, or it would cast the fp32 inputs straight back to bf16.
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
     return causal_attention(q.to(torch::kFloat32), k.to(torch::kFloat32), v.to(torch::kFloat32))
-        .to(q.scalar_type());
+        .to(dtype);
   }
   const bool gqa = q.size(1) != k.size(1);
 #if PGOLF_TORCH_AT_LEAST(2, 5)
