@@ -25,6 +25,7 @@
 #include "pgolf/quant/zip_check.h"
 #include "pgolf/train/calibration.h"
 #include "pgolf/train/checkpoint.h"
+#include "pgolf/train/weights.h"
 
 namespace pgolf::cli {
 namespace {
@@ -170,7 +171,7 @@ core::NamedTensors export_calibration(const config::Config& cfg, const core::Nam
   const torch::Device device = use_cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   const auto policy = model::resolve_dtype_policy(cfg.train.dtype, device);
   model::AnyGPT gpt(cfg.model);
-  gpt->load_state_dict(weights, /*strict=*/true);
+  train::load_file_state_dict(gpt, weights);  // RECORD_BANKS files hold the record's banks
   gpt->to(device);
   gpt->set_dtype_policy(policy);
   gpt->set_looping(true);

@@ -124,6 +124,10 @@ void check_banked(const ModelConfig& m, std::vector<std::string>& errs) {
   PGOLF_REQUIRE(m.xsa_last_n >= 0 && m.xsa_last_n <= m.num_layers,
                 "xsa_last_n: expected 0..num_layers (" + s(m.num_layers) + "), found " +
                     s(m.xsa_last_n));
+  PGOLF_REQUIRE(!m.record_banks || (!m.param_banks && m.attention == Attention::kGqa &&
+                                     !m.gated_mlp),
+                "record_banks: the 1.1122 record's banks of the PR #180 GPT need param_banks=0, "
+                "attention=gqa, gated_mlp=0");
   if (!m.param_banks) {
     PGOLF_REQUIRE(!any, "skip_gates_enabled, num_loops, "
                         "parallel_start_layer, parallel_lanes, parallel_residual_start, "

@@ -35,6 +35,9 @@ void init_weights(GPTImpl& model) {
       if (pr354) continue;
       const std::string& name = item.key();
       // The muP-style scaling only lands on bigram.proj: attn/mlp projections are zero-init.
+      // RECORD_BANKS: the 1.1122 record scales only its bank slices, so bigram.proj and
+      // ve_shared.proj keep gain 1.
+      if (cfg.record_banks && (name == "bigram.proj" || name == "ve_shared.proj")) continue;
       if (name.find(".proj.") != std::string::npos || ends_with(name, ".proj")) w.mul_(proj_scale);
     }
   }

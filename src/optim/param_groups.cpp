@@ -44,7 +44,8 @@ GroupPlan build_param_groups(const core::NamedTensors& named_params,
       const std::string local = name.substr(kBlocksPrefix.size());
       const bool control = config::matches_any(local, control_patterns);  // as quant/policy.h
       (t.dim() == 2 && !control ? plan.muon : plan.scalar).push_back(name);
-    } else if (name == "bigram.proj.weight" || name == "ve_shared.proj.weight" ||
+    } else if (((name == "bigram.proj.weight" || name == "ve_shared.proj.weight") &&
+                !cfg.aux_proj_adam) ||
                is_bank(name, t)) {
       extra_muon.push_back(name);
     } else {

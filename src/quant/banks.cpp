@@ -1,5 +1,7 @@
 // The 1.0611 record's _unbank_state_dict / _rebank_state_dict (gptq_mixed.h): GPTQ, its Hessians
 // and the per-group layout work on per-layer matrices; the model keeps them in four banks.
+#include <set>
+
 #include "pgolf/core/error.h"
 #include "pgolf/quant/gptq_mixed.h"
 
@@ -79,6 +81,42 @@ core::NamedTensors rebank_state_dict(const core::NamedTensors& flat,
                                                       << bank.sizes() << ", expected "
                                                       << t.sizes());
     out.emplace_back(key, bank);
+  }
+  return out;
+}
+
+core::NamedTensors bank_state_dict(const core::NamedTensors& flat, const std::string& what) {
+  int64_t n = 0;
+  while (core::find_tensor(flat, layer_key(n, kBanks[0].first))) ++n;
+  PGOLF_CHECK_INPUT(n > 0, what << ": no 'blocks.0.attn.c_q.weight' to bank (RECORD_BANKS needs "
+                                   "the PR #180 GPT's per-layer matrices)");
+  std::set<std::string> member;
+  core::NamedTensors banks;
+  for (const auto& b : kBanks) {
+    std::vector<torch::Tensor> parts;
+    for (const char* suffix : {b.first, b.second}) {
+      if (!suffix) continue;
+      for (int64_t i = 0; i < n; ++i) {
+        const std::string key = layer_key(i, suffix);
+        const auto* t = core::find_tensor(flat, key);
+        PGOLF_CHECK_INPUT(t && t->dim() == 2, what << ": no 2-D '" << key << "' for " << b.bank
+                                                    << " (L = " << n << ")");
+        PGOLF_CHECK_INPUT(parts.empty() || t->sizes() == parts.front().sizes(),
+                          what << ": '" << key << "' has shape " << t->sizes() << ", "
+                               << b.bank << " slices are " << parts.front().sizes());
+        parts.push_back(*t);
+        member.insert(key);
+      }
+    }
+    banks.emplace_back(b.bank, torch::stack(parts));
+  }
+  const bool after_skips = core::find_tensor(flat, "skip_weights") != nullptr;
+  core::NamedTensors out;
+  if (!after_skips) out = banks;
+  for (const auto& [key, t] : flat) {
+    if (member.count(key)) continue;
+    out.emplace_back(key, t);
+    if (key == "skip_weights") out.insert(out.end(), banks.begin(), banks.end());
   }
   return out;
 }

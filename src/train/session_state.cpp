@@ -6,6 +6,7 @@
 #include "pgolf/data/loader.h"
 #include "pgolf/train/loop.h"
 #include "pgolf/train/progress.h"
+#include "pgolf/train/weights.h"
 
 namespace pgolf::train {
 
@@ -13,7 +14,7 @@ Checkpoint make_checkpoint(Session& s, int64_t step, double train_ms) {
   Checkpoint c;
   c.step = step;
   c.elapsed_ms = train_ms;
-  add_with_prefix(c.tensors, "model/", s.model->state_dict());
+  add_with_prefix(c.tensors, "model/", file_state_dict(s.model));  // RECORD_BANKS: banks
   add_with_prefix(c.tensors, "optim/", s.optim->state_tensors());
   c.state["optim"] = s.optim->state_meta();
   if (s.averager) {
@@ -36,7 +37,7 @@ void restore_unchecked(Session& s, const Checkpoint& c) {
                     "checkpoint was written by " << world << " ranks, this run has "
                                                  << s.comm.world_size()
                                                  << "; resume with the same WORLD_SIZE");
-  s.model->load_state_dict(with_prefix(c.tensors, "model/"), /*strict=*/true);
+  load_file_state_dict(s.model, with_prefix(c.tensors, "model/"));
   s.optim->load_state(with_prefix(c.tensors, "optim/"), c.state.at("optim"));
   if (s.averager) {
     PGOLF_CHECK_INPUT(c.state.contains("avg"),

@@ -17,6 +17,7 @@
 #include "pgolf/train/log_lines.h"
 #include "pgolf/train/loop.h"
 #include "pgolf/train/signals.h"
+#include "pgolf/train/weights.h"
 
 namespace pgolf::train {
 namespace {
@@ -122,7 +123,7 @@ void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const Loo
   }
   // QUANT_SCHEME=gptq: Hessians right after the loop, inside GPTQ_RESERVE_SECONDS (rank 0's).
   const core::NamedTensors hessians = gptq_hessians(s, loop);
-  const core::NamedTensors sd = to_cpu(s.model->state_dict());
+  const core::NamedTensors sd = to_cpu(file_state_dict(s.model));  // RECORD_BANKS: banks
   quant::Budget budget;
   if (!opts.code_root.empty()) {
     std::vector<std::string> configs;
@@ -153,7 +154,7 @@ void finalize(Session& s, const RunDir& dir, const TrainOptions& opts, const Loo
   s.comm.barrier();
   stop_point("evaluation");  // a signal during the export (the artifact itself is complete)
   // Every rank reloads the file from disk, as the reference does, and scores the round trip.
-  s.model->load_state_dict(quant::load_artifact(dir.artifact(), sd), /*strict=*/true);
+  load_file_state_dict(s.model, quant::load_artifact(dir.artifact(), sd));
   s.model->set_looping(true);  // NUM_LOOPS: scored looped, as the records' eval models
   auto t0 = std::chrono::steady_clock::now();
   auto r = final_eval(s);

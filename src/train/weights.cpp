@@ -4,6 +4,7 @@
 #include "pgolf/core/error.h"
 #include "pgolf/core/files.h"
 #include "pgolf/quant/export.h"
+#include "pgolf/quant/gptq_mixed.h"
 #include "pgolf/train/checkpoint.h"
 
 namespace pgolf::train {
@@ -34,6 +35,19 @@ const char* weights_kind_name(WeightsKind kind) {
   return "?";
 }
 
+core::NamedTensors file_state_dict(const model::AnyGPT& model) {
+  auto sd = model->state_dict();
+  if (model.is_banked() || !model.config().record_banks) return sd;
+  return quant::bank_state_dict(sd, "record_banks");
+}
+
+void load_file_state_dict(model::AnyGPT& model, const core::NamedTensors& tensors) {
+  if (!model.is_banked() && quant::is_banked(tensors))
+    model->load_state_dict(quant::unbank_state_dict(tensors), /*strict=*/true);
+  else
+    model->load_state_dict(tensors, /*strict=*/true);
+}
+
 WeightsKind load_weights(const std::string& path, model::AnyGPT& model) {
   const auto head = core::read_file(path);
   PGOLF_CHECK_INPUT(!head.empty(), path << ": empty file, expected weights");
@@ -51,10 +65,10 @@ WeightsKind load_weights(const std::string& path, model::AnyGPT& model) {
   core::NamedTensors tensors =
       core::tensors_from_bytes(std::vector<char>(head.begin(), head.end()), path);
   if (!tensors.empty() && tensors.front().first == "__pgolf_checkpoint__") {
-    model->load_state_dict(with_prefix(load_checkpoint(path).tensors, "model/"), /*strict=*/true);
+    load_file_state_dict(model, with_prefix(load_checkpoint(path).tensors, "model/"));
     return WeightsKind::kCheckpoint;
   }
-  model->load_state_dict(tensors, /*strict=*/true);
+  load_file_state_dict(model, tensors);
   return WeightsKind::kStateDict;
 }
 

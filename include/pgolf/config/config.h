@@ -55,6 +55,7 @@ struct ModelConfig {
   int64_t ve_dim = 128;                // VE_DIM: value-embedding table width
   std::string ve_layers = "9,10";      // VE_LAYERS: comma-separated layer indices
   int64_t rope_train_seq_len = 0;      // ROPE_TRAIN_SEQ_LEN: NTK base rescale above it; 0 off
+  bool record_banks = false;           // RECORD_BANKS: weights files in the 1.1122 record's banks
   bool skip_gates_enabled = false;     // SKIP_GATES_ENABLED: sigmoid-gated U-Net skips
   int64_t num_loops = 0;               // NUM_LOOPS: extra passes over LOOP_START..LOOP_END
   int64_t loop_start = 0;              // LOOP_START: first looped layer
@@ -98,6 +99,7 @@ struct OptimConfig {
   double embed_wd = -1.0;                    // EMBED_WD: tok group decay; < 0: WEIGHT_DECAY
   double adam_wd = -1.0;                     // ADAM_WD: scalar group decay; < 0: WEIGHT_DECAY
   double grad_clip_norm = 0.3;               // GRAD_CLIP_NORM: 0 disables
+  bool aux_proj_adam = false;  // AUX_PROJ_ADAM: bigram.proj, ve_shared.proj in the scalar AdamW
   double wd_taper_start_frac = 1.0;          // WD_TAPER_START_FRAC: Muon WD taper from here; 1 off
   double wd_taper_final_mult = 0.5;          // WD_TAPER_FINAL_MULT: Muon WD multiplier at the end
 };

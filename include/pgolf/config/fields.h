@@ -67,6 +67,11 @@ void for_each_field(C& c, V&& v) {
   v("model", "rope_train_seq_len", c.model.rope_train_seq_len,
     "NTK-aware RoPE: a forward of T > this tokens uses base * (T/this)^(r/(r-2)), r the rotated "
     "dims (the March records' Rotary, train_seq_len=1024); 0 off (PR #180 GPT only)");
+  v("model", "record_banks", c.model.record_banks,
+    "PR #180 GPT, the 1.1122 record's banked layout: final_model.pt, checkpoints' model/ tensors "
+    "and the export read/write qo_bank (2L,d,d: c_q then attn.proj), kv_bank (2L,kv,d: c_k then "
+    "c_v), mlp_up_bank, mlp_down_bank in the record's key order (loading takes either form); "
+    "bigram.proj and ve_shared.proj keep the plain orthogonal init (no 1/sqrt(2L))");
   v("model", "skip_gates_enabled", c.model.skip_gates_enabled,
     "decoder skip x = lerp(w*skip, x, sigmoid(skip_gates)), skip_gates zero-init (PR #1218)");
   v("model", "num_loops", c.model.num_loops,
@@ -129,6 +134,9 @@ void for_each_field(C& c, V&& v) {
   v("optim", "embed_wd", c.optim.embed_wd, "AdamW decay of the tok group; < 0: weight_decay");
   v("optim", "adam_wd", c.optim.adam_wd, "AdamW decay of the scalar group; < 0: weight_decay");
   v("optim", "grad_clip_norm", c.optim.grad_clip_norm, "0 disables");
+  v("optim", "aux_proj_adam", c.optim.aux_proj_adam,
+    "bigram.proj and ve_shared.proj in the scalar AdamW group, not Muon (the banked records' "
+    "Muon steps only the banks)");
   v("optim", "wd_taper_start_frac", c.optim.wd_taper_start_frac,
     "Muon weight decay x (1 + (WD_TAPER_FINAL_MULT - 1) * progress) after this training "
     "fraction, progress linear 0..1 to the end (PR #1729); >= 1 off");

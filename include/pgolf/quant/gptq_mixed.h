@@ -56,5 +56,10 @@ core::NamedTensors unbank_state_dict(const core::NamedTensors& sd);
 core::NamedTensors rebank_state_dict(const core::NamedTensors& flat,
                                      const core::NamedTensors& banked_template,
                                      const std::string& what);
+// The PR #180 GPT's per-layer state dict (blocks.i.attn.c_q/c_k/c_v/proj, mlp.fc/proj) in the
+// 1.1122 record's layout (RECORD_BANKS): the four banks (copies) right after the top-level
+// skip_weights (else first), as the record's GPT registers them, the other keys in their order.
+// An input error naming `what` when a layer's matrix is missing or shapes differ.
+core::NamedTensors bank_state_dict(const core::NamedTensors& flat, const std::string& what);
 
 }  // namespace pgolf::quant
