@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+// No tests/ include path on this target: the shared test header by its relative path.
+#include "../common/tiny_banked.h"
 #include "pgolf/eval/sliding.h"
 #include "pgolf/eval/standard.h"
 #include "pgolf/eval/ttt_doc.h"
@@ -20,14 +22,8 @@ int main(int argc, char** argv) {
   const int64_t dim = argc > 2 ? std::atoll(argv[2]) : 128;
   const int64_t layers = argc > 3 ? std::atoll(argv[3]) : 4;
   torch::set_num_threads(1);
-  config::ModelConfig c;
-  c.vocab_size = 8192;
-  c.num_layers = layers;
-  c.model_dim = dim;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
+  auto c = pgolf::testing::tiny_banked_config(8192, layers, dim);
   c.mlp_mult = 4.0;
-  c.param_banks = true;
   c.rope_dims = 16;
   c.xsa_last_n = layers;
   c.ln_scale = c.skip_gates_enabled = c.smear_gate_enabled = c.sparse_attn_gate_enabled = true;
@@ -35,7 +31,6 @@ int main(int argc, char** argv) {
   c.loop_start = 1;
   c.loop_end = 2;
   c.parallel_start_layer = layers - 1;
-  c.activation = config::Activation::kLeakyRelu2;
   torch::manual_seed(1);
   model::BankedGPT m(c);
   m->set_looping(true);

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/tiny_banked.h"
 #include "pgolf/config/config.h"
 #include "pgolf/core/log.h"
 #include "pgolf/dist/comm.h"
@@ -26,18 +27,10 @@ inline config::Config banked_config(const std::string& data_dir, const std::stri
   config::Config c;
   c.data.data_path = data_dir;
   c.data.tokenizer_path = tokenizer;
+  c.model = testing::tiny_banked_config(1024, 3, 32, 2, 1);
   auto& m = c.model;
-  m.vocab_size = 1024;
-  m.num_layers = 3;
-  m.model_dim = 32;
-  m.num_heads = 2;
-  m.num_kv_heads = 1;
   m.mlp_mult = 2.0;
-  m.bigram_vocab_size = 0;
-  m.smear_gate = false;
-  m.activation = config::Activation::kLeakyRelu2;
   m.qk_gain_init = 5.0;
-  m.param_banks = true;
   m.xsa_last_n = 3;
   m.rope_dims = 8;
   m.ln_scale = true;

@@ -11,15 +11,16 @@
 
 namespace pgolf::testing {
 
-// 2 blocks of width 32, 2 query heads of 16 with 1 KV head, MLP x2, BigramHash off; vocab `vocab`.
-// SmearGate, U-Net skips and the rest keep their defaults.
-inline config::ModelConfig tiny_model_config(int64_t vocab = 64) {
+// `layers` blocks (2) of width 32, `heads` query heads (2) with `kv_heads` KV heads (1), MLP x2,
+// BigramHash off; vocab `vocab`. SmearGate, U-Net skips and the rest keep their defaults.
+inline config::ModelConfig tiny_model_config(int64_t vocab = 64, int64_t layers = 2,
+                                             int64_t heads = 2, int64_t kv_heads = 1) {
   config::ModelConfig c;
   c.vocab_size = vocab;
-  c.num_layers = 2;
+  c.num_layers = layers;
   c.model_dim = 32;
-  c.num_heads = 2;
-  c.num_kv_heads = 1;
+  c.num_heads = heads;
+  c.num_kv_heads = kv_heads;
   c.mlp_mult = 2.0;
   c.bigram_vocab_size = 0;
   return c;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/tiny_banked.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/model/gpt_banked.h"
 #include "pgolf/model/layers.h"
@@ -21,16 +22,7 @@ namespace F = torch::nn::functional;
 using config::ParallelLanes;
 
 config::ModelConfig lanes_config(ParallelLanes form, int64_t start) {
-  config::ModelConfig m;
-  m.vocab_size = 64;
-  m.num_layers = 4;
-  m.model_dim = 32;
-  m.num_heads = 4;
-  m.num_kv_heads = 2;
-  m.param_banks = true;
-  m.bigram_vocab_size = 0;
-  m.smear_gate = false;
-  m.activation = config::Activation::kLeakyRelu2;
+  auto m = testing::tiny_banked_config(64, 4);
   m.skip_gates_enabled = true;
   m.ln_scale = true;
   m.rope_dims = 4;

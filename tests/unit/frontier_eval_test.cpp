@@ -10,6 +10,7 @@
 #include <cmath>
 #include <functional>
 
+#include "common/tiny_banked.h"
 #include "pgolf/core/error.h"
 #include "pgolf/eval/doc_lora.h"
 #include "pgolf/eval/gpt_lora.h"
@@ -26,14 +27,8 @@ namespace {
 constexpr int64_t kVocab = 48;
 
 config::ModelConfig tiny_banked() {
-  config::ModelConfig c;
-  c.vocab_size = kVocab;
-  c.num_layers = 3;
-  c.model_dim = 32;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
+  auto c = testing::tiny_banked_config(kVocab, 3);
   c.mlp_mult = 2.0;
-  c.param_banks = true;
   c.rope_dims = 4;
   c.xsa_last_n = 3;
   c.ln_scale = true;
@@ -44,7 +39,6 @@ config::ModelConfig tiny_banked() {
   c.parallel_start_layer = 2;
   c.smear_gate_enabled = true;
   c.sparse_attn_gate_enabled = true;
-  c.activation = config::Activation::kLeakyRelu2;
   return c;
 }
 
@@ -245,12 +239,7 @@ TEST(FrontierLegality, ChunkSgdScoresNeverSeeLaterTokens) {
 }
 
 TEST(FrontierLegality, Pr289LoraScoresNeverSeeLaterTokens) {
-  config::ModelConfig c;
-  c.vocab_size = kVocab;
-  c.num_layers = 2;
-  c.model_dim = 32;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
+  auto c = testing::model_shape(kVocab, 2, 32, 4, 2);
   c.bigram_vocab_size = 0;
   const auto tokens = stream_of({13, 9, 21, 6, 17}, 17);
   eval::ByteLuts luts{torch::ones({kVocab}, torch::kInt16), torch::zeros({kVocab}, torch::kBool),

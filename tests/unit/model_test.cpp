@@ -26,10 +26,7 @@ constexpr int64_t kVocab = 64;
 // The tiny model with 3 layers, 4 heads of 8 (2 KV heads); bigram 50 x 16 (with proj), smear and
 // U-Net on.
 config::ModelConfig small_config() {
-  auto c = testing::tiny_model_config(kVocab);
-  c.num_layers = 3;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
+  auto c = testing::tiny_model_config(kVocab, 3, 4, 2);
   c.bigram_vocab_size = 50;
   c.bigram_dim = 16;
   c.kv_rank = 12;

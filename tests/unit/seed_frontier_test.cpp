@@ -23,13 +23,7 @@ namespace {
 constexpr int64_t kVocab = 64;
 
 // 3 layers of width 32, 4 heads of 8 (2 KV heads: kv width 16), no bigram, smear on.
-config::ModelConfig small() {
-  auto c = testing::tiny_model_config(kVocab);
-  c.num_layers = 3;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  return c;
-}
+config::ModelConfig small() { return testing::tiny_model_config(kVocab, 3, 4, 2); }
 
 GPT make(const config::ModelConfig& c, uint64_t seed = 11) {
   torch::manual_seed(seed);

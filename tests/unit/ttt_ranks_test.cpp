@@ -27,6 +27,7 @@
 #include "pgolf/eval/ttt_sgd.h"
 #include "pgolf/model/gpt_banked.h"
 
+#include "common/tiny_banked.h"
 #include "rank_spawn.h"
 
 namespace pgolf {
@@ -36,18 +37,11 @@ constexpr int64_t kVocab = 40;
 constexpr const char* kClaimEnv = "PGOLF_TTT_CLAIM_FILE";
 
 model::BankedGPT tiny_model() {
-  config::ModelConfig c;
-  c.vocab_size = kVocab;
-  c.num_layers = 2;
-  c.model_dim = 16;
-  c.num_heads = 2;
-  c.num_kv_heads = 1;
+  auto c = testing::tiny_banked_config(kVocab, 2, 16, 2, 1);
   c.mlp_mult = 2.0;
-  c.param_banks = true;
   c.rope_dims = 4;
   c.xsa_last_n = 2;
   c.smear_gate_enabled = true;
-  c.activation = config::Activation::kLeakyRelu2;
   torch::manual_seed(5);
   model::BankedGPT m(c);
   torch::NoGradGuard g;

@@ -20,6 +20,7 @@
 
 #include "common/frontier_train_fixture.h"
 #include "common/random_shards.h"
+#include "common/tiny_banked.h"
 
 namespace pgolf::train {
 namespace {
@@ -155,13 +156,7 @@ TEST(VarlenTrainTest, RefusesWhatCannotTakeSegments) {
   cfg.model.param_banks = false;
   expect_input_error(cfg, "PARAM_BANKS=1");
   // The PR #180 GPT itself refuses segments rather than attending densely.
-  config::ModelConfig m;
-  m.vocab_size = 64;
-  m.num_layers = 1;
-  m.model_dim = 16;
-  m.num_heads = 2;
-  m.num_kv_heads = 1;
-  model::AnyGPT gpt(m);
+  model::AnyGPT gpt(testing::model_shape(64, 1, 16, 2, 1));
   const auto ids = torch::randint(0, 64, {1, 8}, torch::kInt64);
   try {
     gpt->forward(ids, ids, data::pack_cu_seqlens({4}, 8, 8, 4).first);
