@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/tiny_banked.h"
 #include "pgolf/config/resolve.h"
 #include "pgolf/core/error.h"
 #include "pgolf/model/gpt_banked.h"
@@ -95,19 +96,7 @@ TEST(FrontierPiecesTest, LnScaleFactor) {
   EXPECT_DOUBLE_EQ(model::ln_scale_factor(3, false), 1.0);
 }
 
-config::ModelConfig tiny_banked() {
-  config::ModelConfig m;
-  m.vocab_size = 64;
-  m.num_layers = 4;
-  m.model_dim = 32;
-  m.num_heads = 4;
-  m.num_kv_heads = 2;
-  m.param_banks = true;
-  m.bigram_vocab_size = 0;
-  m.smear_gate = false;
-  m.activation = config::Activation::kLeakyRelu2;
-  return m;
-}
+config::ModelConfig tiny_banked() { return testing::tiny_banked_config(64, 4); }
 
 TEST(FrontierPiecesTest, BankedGptAtInitIsTheEmbeddingThroughZeroBlocks) {
   // Zero out/down banks: every block is the identity, so logits are the tied head of the
@@ -151,7 +140,7 @@ TEST(FrontierPiecesTest, PresetHasTheRecordsParameterCount) {
 
 TEST(FrontierPiecesTest, KnobsNeedParamBanksAndGatesAreExclusive) {
   config::Config c;
-  c.model.xsa_last_n = 2;
+  c.model.skip_gates_enabled = true;  // XSA builds into both GPTs now; the skip gates do not
   auto errs = config::validate(c, 1);
   EXPECT_TRUE(std::any_of(errs.begin(), errs.end(),
                           [](const std::string& e) { return e.find("param_banks=1") != std::string::npos; }));
