@@ -72,8 +72,10 @@ TEST(RecordBanksTest, PresetKeysShapesAndOrderAreTheRecords) {
   config::Layers layers;
   layers.files = {std::string(src) + "/configs/frontier_1_1122.json"};
   config::Resolved r;
-  ASSERT_TRUE(config::apply_layers(layers, r).empty());
-  ASSERT_TRUE(config::validate(r.cfg, /*world_size=*/8).empty());
+  const auto unknown = config::apply_layers(layers, r);
+  ASSERT_TRUE(unknown.empty()) << unknown.front();
+  const auto invalid = config::validate(r.cfg, /*world_size=*/8);
+  ASSERT_TRUE(invalid.empty()) << invalid.front();
   ASSERT_TRUE(r.cfg.model.record_banks);
   torch::manual_seed(1337);
   model::AnyGPT m(r.cfg.model);
