@@ -32,4 +32,21 @@ inline config::ModelConfig tiny_banked_config(int64_t vocab, int64_t layers, int
   return c;
 }
 
+// The 1.0611 record's model knobs on 3 banked blocks of width 32, MLP x2: XSA on all 3, LN scale,
+// skip gates, layer 1 looped once more, two lanes from layer 2, SmearGate v2, the sparse
+// attention gate; partial RoPE on `rope_dims` head dims.
+inline config::ModelConfig tiny_1_0611_config(int64_t vocab, int64_t heads, int64_t kv_heads,
+                                              int64_t rope_dims) {
+  auto c = tiny_banked_config(vocab, 3, 32, heads, kv_heads);
+  c.mlp_mult = 2.0;
+  c.xsa_last_n = 3;
+  c.rope_dims = rope_dims;
+  c.ln_scale = c.skip_gates_enabled = true;
+  c.num_loops = 1;
+  c.loop_start = c.loop_end = 1;
+  c.parallel_start_layer = 2;
+  c.smear_gate_enabled = c.sparse_attn_gate_enabled = true;
+  return c;
+}
+
 }  // namespace pgolf::testing

@@ -27,19 +27,7 @@ namespace {
 constexpr int64_t kVocab = 48;
 
 config::ModelConfig tiny_banked() {
-  auto c = testing::tiny_banked_config(kVocab, 3);
-  c.mlp_mult = 2.0;
-  c.rope_dims = 4;
-  c.xsa_last_n = 3;
-  c.ln_scale = true;
-  c.skip_gates_enabled = true;
-  c.num_loops = 1;
-  c.loop_start = 1;
-  c.loop_end = 1;
-  c.parallel_start_layer = 2;
-  c.smear_gate_enabled = true;
-  c.sparse_attn_gate_enabled = true;
-  return c;
+  return testing::tiny_1_0611_config(kVocab, /*heads=*/4, /*kv_heads=*/2, /*rope_dims=*/4);
 }
 
 // Every parameter moved off its (often zero) init, so every path carries signal.
