@@ -301,6 +301,10 @@ void check_rest(const Config& c, std::vector<std::string>& errs) {
                     c.quant.intn_scale_floor == IntnScaleFloor::kInvClip,
                 "intn_scale_stat=quantile floors its scales at 1/clip (PR #354): set "
                 "intn_scale_floor=inv_clip");
+  PGOLF_REQUIRE(c.quant.gptq_clip_search == GptqClipSearch::kSdclip ||
+                    c.quant.quant_scheme == QuantScheme::kGptq,
+                "gptq_clip_search=percentile5 acts only under quant_scheme=gptq; found "
+                "quant_scheme=" + std::string(choice_name(c.quant.quant_scheme)));
   PGOLF_REQUIRE(c.quant.zstd_level >= 1 && c.quant.zstd_level <= 22,
                 "zstd_level: expected 1..22, found " + s(c.quant.zstd_level));
   PGOLF_REQUIRE(c.quant.prune_pct >= 0 && c.quant.prune_pct < 1,

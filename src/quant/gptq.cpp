@@ -3,7 +3,10 @@
 // would move codes that sit on a rounding boundary.
 #include "pgolf/quant/gptq.h"
 
+#include <limits>
+
 #include "pgolf/core/error.h"
+#include "pgolf/quant/quantize.h"
 
 namespace pgolf::quant {
 
@@ -54,15 +57,22 @@ torch::Tensor quantize_block(torch::Tensor& w_block, const torch::Tensor& hinv_b
 
 }  // namespace
 
-RowCodes gptq_quantize_weight(const torch::Tensor& w, const torch::Tensor& hessian,
-                              double clip_sigmas, int64_t clip_range, double hessian_lambda,
-                              int64_t block_size) {
+namespace {
+
+// What every GPTQ pass of one matrix shares: the act-order permutation, the dead-column-zeroed
+// permuted weight and U, the upper Cholesky factor of H^-1 (permuted, damped).
+struct GptqPrep {
+  torch::Tensor w_orig, w_perm, h_perm, hinv, perm, invperm;
+};
+
+GptqPrep gptq_prepare(const torch::Tensor& w, const torch::Tensor& hessian) {
   PGOLF_CHECK_INPUT(w.dim() == 2, "gptq: expected a 2-D weight, found " << w.sizes());
   const int64_t rows = w.size(0), cols = w.size(1);
   PGOLF_CHECK_INPUT(hessian.dim() == 2 && hessian.size(0) == cols && hessian.size(1) == cols,
                     "gptq: Hessian of a (" << rows << ", " << cols << ") weight must be (" << cols
                                            << ", " << cols << "), found " << hessian.sizes());
-  const auto w_orig = w.to(torch::kFloat32).clone();
+  GptqPrep p;
+  p.w_orig = w.to(torch::kFloat32).clone();
   auto h = hessian.to(torch::kFloat32).clone();
   // Dead inputs (never active in calibration): unit diagonal so H stays invertible, weight 0.
   const auto dead = torch::diag(h) == 0;
@@ -70,46 +80,95 @@ RowCodes gptq_quantize_weight(const torch::Tensor& w, const torch::Tensor& hessi
   const auto damp = h.diag().mean() * 0.01;
   h.diagonal().add_(damp);
   // Act-order: quantise the columns with the largest Hessian diagonal first.
-  const auto perm = torch::argsort(h.diag(), /*dim=*/-1, /*descending=*/true);
-  const auto invperm = torch::argsort(perm);
-  auto w_perm = w_orig.index({Slice(), perm}).clone();
-  w_perm.index_put_({Slice(), dead.index({perm})}, 0);
-  h = h.index({perm}).index({Slice(), perm});
-  torch::Tensor hinv;
+  p.perm = torch::argsort(h.diag(), /*dim=*/-1, /*descending=*/true);
+  p.invperm = torch::argsort(p.perm);
+  p.w_perm = p.w_orig.index({Slice(), p.perm}).clone();
+  p.w_perm.index_put_({Slice(), dead.index({p.perm})}, 0);
+  h = h.index({p.perm}).index({Slice(), p.perm});
+  p.h_perm = h;
   try {
-    hinv = torch::cholesky_inverse(torch::linalg_cholesky(h));
-    hinv = torch::linalg_cholesky(hinv, /*upper=*/true);
+    p.hinv = torch::cholesky_inverse(torch::linalg_cholesky(h));
+    p.hinv = torch::linalg_cholesky(p.hinv, /*upper=*/true);
   } catch (const c10::Error&) {
     // The record's fp32 steps fail where H is nearly singular (one dominant direction, as in
     // barely trained models): cond(H + damp) <= 1 + 100 cols, so the fp32 inverse can lose
     // definiteness. The same two factorisations in float64 (only on that failure path).
     try {
       const auto h64 = h.to(torch::kFloat64);
-      hinv = torch::linalg_cholesky(torch::cholesky_inverse(torch::linalg_cholesky(h64)),
-                                    /*upper=*/true)
-                 .to(torch::kFloat32);
+      p.hinv = torch::linalg_cholesky(torch::cholesky_inverse(torch::linalg_cholesky(h64)),
+                                      /*upper=*/true)
+                   .to(torch::kFloat32);
     } catch (const c10::Error& e) {
       PGOLF_FAIL_INPUT("gptq: the damped Hessian of a (" << rows << ", " << cols
                                                          << ") weight is not positive definite ("
                                                          << e.what_without_backtrace() << ")");
     }
   }
-  torch::Tensor damped_diag;
-  if (hessian_lambda > 0.0) damped_diag = torch::diag(h.index({invperm}).index({Slice(), invperm}));
-  const auto s = sdclip_scale(w_orig, clip_sigmas, clip_range, hessian_lambda, damped_diag);
+  return p;
+}
+
+// One error-feedback pass with fp16 row scales `s`; codes in the permuted column order.
+torch::Tensor gptq_pass(const GptqPrep& p, const torch::Tensor& s, int64_t clip_range,
+                        int64_t block_size) {
+  const int64_t rows = p.w_perm.size(0), cols = p.w_perm.size(1);
   const auto sf = s.to(torch::kFloat32);
   auto q = torch::zeros({rows, cols}, torch::kInt8);
-  auto w_work = w_perm.clone();
+  auto w_work = p.w_perm.clone();
   for (int64_t i1 = 0; i1 < cols; i1 += block_size) {
     const int64_t i2 = std::min(i1 + block_size, cols);
     auto w_block = w_work.index({Slice(), Slice(i1, i2)}).clone();
-    const auto hinv_block = hinv.index({Slice(i1, i2), Slice(i1, i2)});
+    const auto hinv_block = p.hinv.index({Slice(i1, i2), Slice(i1, i2)});
     const auto err = quantize_block(w_block, hinv_block, sf, clip_range, q, i1);
     if (i2 < cols)
       w_work.index({Slice(), Slice(i2, None)})
-          .sub_(torch::matmul(err, hinv.index({Slice(i1, i2), Slice(i2, None)})));
+          .sub_(torch::matmul(err, p.hinv.index({Slice(i1, i2), Slice(i2, None)})));
   }
-  return {q.index({Slice(), invperm}), s};
+  return q;
+}
+
+}  // namespace
+
+RowCodes gptq_quantize_weight(const torch::Tensor& w, const torch::Tensor& hessian,
+                              double clip_sigmas, int64_t clip_range, double hessian_lambda,
+                              int64_t block_size) {
+  const auto p = gptq_prepare(w, hessian);
+  torch::Tensor damped_diag;
+  if (hessian_lambda > 0.0)
+    damped_diag = torch::diag(p.h_perm.index({p.invperm}).index({Slice(), p.invperm}));
+  const auto s = sdclip_scale(p.w_orig, clip_sigmas, clip_range, hessian_lambda, damped_diag);
+  return {gptq_pass(p, s, clip_range, block_size).index({Slice(), p.invperm}), s};
+}
+
+RowCodes gptq_quantize_fixed_scale(const torch::Tensor& w, const torch::Tensor& hessian,
+                                   const torch::Tensor& scale, int64_t clip_range,
+                                   int64_t block_size) {
+  const auto p = gptq_prepare(w, hessian);
+  PGOLF_CHECK_INPUT(scale.dim() == 1 && scale.size(0) == w.size(0),
+                    "gptq: expected " << w.size(0) << " row scales, found " << scale.sizes());
+  const auto s = scale.to(torch::kFloat16);
+  return {gptq_pass(p, s, clip_range, block_size).index({Slice(), p.invperm}), s};
+}
+
+GptqSearchResult gptq_quantize_percentile(const torch::Tensor& w, const torch::Tensor& hessian,
+                                          int64_t clip_range, int64_t block_size) {
+  const auto p = gptq_prepare(w, hessian);
+  GptqSearchResult best;
+  double best_err = std::numeric_limits<double>::infinity();
+  const auto scales = percentile_row_scales(p.w_orig, clip_range);
+  for (size_t i = 0; i < scales.size(); ++i) {
+    auto q = gptq_pass(p, scales[i], clip_range, block_size);
+    // The record's MSE: against the permuted, dead-zeroed weight, in fp32 mean.
+    const auto recon = q.to(torch::kFloat32) * scales[i].to(torch::kFloat32).unsqueeze(1);
+    const double err = (p.w_perm - recon).pow(2).mean().item<float>();
+    if (err < best_err) {  // strict: the first candidate wins ties, as in the record
+      best = {{q, scales[i]}, static_cast<int>(i)};
+      best_err = err;
+    }
+  }
+  PGOLF_CHECK_INPUT(best.codes.q.defined(),
+                    "gptq: every clip candidate has a NaN error (non-finite weights?)");
+  best.codes.q = best.codes.q.index({Slice(), p.invperm});
+  return best;
 }
 
 RowCodes quantize_gate_int8_row(const torch::Tensor& w) {

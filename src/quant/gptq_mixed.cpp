@@ -16,6 +16,7 @@ namespace {
 
 constexpr const char* kPassthrough = "passthrough (float16)";
 constexpr const char* kGate = "gate_int8_row";
+constexpr const char* kRowInt8 = "int8 (row quantile)";
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -57,6 +58,13 @@ RowCodes gptq_named(const std::string& name, const torch::Tensor& t, const torch
                     "gptq: the calibration Hessian of '" << name << "' is not finite ("
                                                          << hessian_stats(h) << ")");
   try {
+    if (cfg.gptq_clip_search == config::GptqClipSearch::kPercentile5) {
+      // The 1.1122 record's _finalize_hessians damps H by 1% of its mean diagonal (>= 1e-6)
+      // once more before GPTQ's own 1%.
+      const auto h32 = h.to(torch::kFloat32);
+      const auto damp = torch::diag(h32).mean().clamp_min(1e-6) * 0.01;
+      return gptq_quantize_percentile(t, h32 + damp * torch::eye(h32.size(0)), clip_range).codes;
+    }
     return gptq_quantize_weight(t, h, clip_sigmas_for(name, cfg), clip_range,
                                 cfg.hessian_clip_lambda);
   } catch (const Error& e) {
@@ -105,11 +113,14 @@ GptqRoute gptq_route(const std::string& name, const torch::Tensor& t,
       t.numel() >= 32 && t.numel() <= 8192)
     return GptqRoute::kGate;
   if (!is_float || t.numel() <= cfg.passthrough_max_numel) return GptqRoute::kPassthrough;
+  if (cfg.gptq_clip_search == config::GptqClipSearch::kPercentile5 &&
+      !QuantPolicy(cfg).in_int_cats(category_of(name)))
+    return GptqRoute::kInt8;
   return GptqRoute::kGptq;
 }
 
 bool is_gptq_kind(const std::string& kind) {
-  static const std::regex re(R"(passthrough \(float16\)|gate_int8_row|gptq \(int[2-8]\)(\+lqer(_asym)?)?)");
+  static const std::regex re(R"(passthrough \(float16\)|gate_int8_row|int8 \(row quantile\)|gptq \(int[2-8]\)(\+lqer(_asym)?)?)");
   return std::regex_match(kind, re);
 }
 
@@ -143,6 +154,13 @@ QuantResult gptq_mixed_quantize(const core::NamedTensors& state_dict,
       out.w.emplace_back(name + ".gq", g.q);
       out.w.emplace_back(name + ".gs", g.scale);
       out.meta.emplace_back(name, MetaEntry{kGate});
+      continue;
+    }
+    if (route == GptqRoute::kInt8) {
+      auto r = quantize_clip_quantile(t, 127, kInt8ClipQuantile);
+      out.w.emplace_back(name + ".q", std::move(r.q));
+      out.w.emplace_back(name + ".scale", std::move(r.scale));
+      out.meta.emplace_back(name, MetaEntry{kRowInt8});
       continue;
     }
     if (route == GptqRoute::kPassthrough) {

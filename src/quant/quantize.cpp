@@ -134,6 +134,19 @@ QuantizedTensor quantize_row_quantile(const torch::Tensor& t, int64_t clip, doub
   return {q, scale};
 }
 
+std::vector<torch::Tensor> percentile_row_scales(const torch::Tensor& w, int64_t clip) {
+  PGOLF_CHECK_INPUT(w.dim() == 2, "percentile_row_scales: expected a 2-D tensor, found "
+                                      << w.sizes());
+  const auto a = w.to(torch::kFloat).abs();
+  const double c = static_cast<double>(clip);
+  std::vector<torch::Tensor> out;
+  for (double pct : {0.999, 0.9995, 0.9999, 0.99999, 1.0}) {
+    const auto row_clip = pct < 1.0 ? quantile_last_dim(a, pct) : a.amax(1);
+    out.push_back((row_clip / c).clamp_min(1.0 / c).to(torch::kHalf).contiguous());
+  }
+  return out;
+}
+
 QuantizedTensor quantize_gptq_lite(const torch::Tensor& t, int64_t clip) {
   PGOLF_CHECK(t.numel() > 0, "quantize_gptq_lite: empty tensor");
   const auto t32 = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
@@ -143,12 +156,9 @@ QuantizedTensor quantize_gptq_lite(const torch::Tensor& t, int64_t clip) {
     const auto scale = fp16_scalar(amax > 0 ? amax / c : 1.0);
     return {round_clamp_int8(t32 / scale.to(torch::kFloat), -clip, clip), scale};
   }
-  const auto a = t32.abs();
   QuantizedTensor best;
   double best_err = std::numeric_limits<double>::infinity();
-  for (double pct : {0.999, 0.9995, 0.9999, 0.99999, 1.0}) {
-    const auto row_clip = pct < 1.0 ? quantile_last_dim(a, pct) : a.amax(1);
-    const auto s = (row_clip / c).clamp_min(1.0 / c).to(torch::kHalf);
+  for (const auto& s : percentile_row_scales(t32, clip)) {
     const auto s32 = s.to(torch::kFloat).unsqueeze(1);
     auto q = round_clamp_int8(t32 / s32, -clip, clip);
     const double err = (t32 - q.to(torch::kFloat) * s32).pow(2).mean().item<float>();

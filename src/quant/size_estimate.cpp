@@ -94,8 +94,9 @@ double se_lqer_bytes(int64_t rows, int64_t cols, const config::QuantConfig& q, i
 }
 
 // The gptq scheme's route of one tensor (gptq_mixed.h's rules).
+// `sigma`: the weights' std, which the 1/clip floors of percentile5 compare against.
 TensorSize se_gptq_tensor(const std::string& name, const torch::Tensor& t,
-                          const config::QuantConfig& q) {
+                          const config::QuantConfig& q, double sigma) {
   TensorSize ts{name, "", t.numel(), t.dim() >= 1 ? t.size(0) : 1};
   const Compressor c = q.compressor;
   switch (gptq_route(name, t, q)) {
@@ -108,7 +109,18 @@ TensorSize se_gptq_tensor(const std::string& name, const torch::Tensor& t,
       ts.kind = "gate_int8_row";
       se_codes(ts, CodeRule{127, 0, false}, t.size(1), 1.0, c);
       return ts;
+    case GptqRoute::kInt8:
+      ts.kind = "int8 (row quantile)";
+      se_codes(ts, CodeRule{127, 0, true}, t.numel() / ts.rows, sigma, c);
+      return ts;
     case GptqRoute::kGptq: break;
+  }
+  if (q.gptq_clip_search == config::GptqClipSearch::kPercentile5) {
+    // The best of five row clips near the row max, scale >= 1/c: gptq_lite's rule.
+    ts.kind = "gptq (int" + std::to_string(q.matrix_bits) + ")";
+    const CodeRule rule{(int64_t{1} << (q.matrix_bits - 1)) - 1, 0, true};
+    se_codes(ts, rule, t.numel() / ts.rows, sigma, c);
+    return ts;
   }
   const bool embed = name.find("tok_emb") != std::string::npos;
   const int64_t bits = embed ? q.embed_bits : q.matrix_bits;
@@ -213,7 +225,7 @@ SizeEstimate estimate_model_bytes(const core::NamedTensors& state_dict,
   SizeEstimate est;
   std::vector<std::pair<int64_t, size_t>> gptq_sizes;  // LQER candidates: (numel, index)
   for (const auto& [name, t] : sd) {
-    auto ts = gptq ? se_gptq_tensor(name, t, q) : se_policy_tensor(name, t, policy, q, a.weight_std);
+    auto ts = gptq ? se_gptq_tensor(name, t, q, a.weight_std) : se_policy_tensor(name, t, policy, q, a.weight_std);
     const bool quantised = ts.code_bits > 0;
     est.entries += quantised ? 2 : 1;
     if (gptq && ts.kind.rfind("gptq", 0) == 0) gptq_sizes.emplace_back(ts.numel, est.tensors.size());

@@ -115,6 +115,15 @@ PGOLF_CHOICE(QuantScheme, {QuantScheme::kMixed, "mixed", "PR #180: int5 MLP, int
               "the 1.0611 record: full-Hessian GPTQ with SDClip on tensors above "
               "PASSTHROUGH_MAX_NUMEL (the record: 65536), fp16 below; needs calibration Hessians"});
 
+// GPTQ_CLIP_SEARCH: the gptq scheme's row scales. percentile5 is the 1.1122 record's
+// (gptq_quantize_weight / mixed_quantize_int6): INT_CATS matrices run the GPTQ pass once per row
+// clip {q .999, .9995, .9999, .99999 of |w|, row max} with s = fp16(max(clip/c, 1/c)) and keep the
+// least-MSE codes; other tensors above PASSTHROUGH_MAX_NUMEL are int8 (row quantile 0.9999984).
+enum class GptqClipSearch { kSdclip, kPercentile5 };
+PGOLF_CHOICE(GptqClipSearch, {GptqClipSearch::kSdclip, "sdclip", "the 1.0611 record: k * std(row)"},
+             {GptqClipSearch::kPercentile5, "percentile5",
+              "the 1.1122 record: best of five row clips by MSE; non-INT_CATS tensors int8"});
+
 enum class PassthroughDtype { kFp16, kFp32 };
 PGOLF_CHOICE(PassthroughDtype, {PassthroughDtype::kFp16, "fp16", ""},
              {PassthroughDtype::kFp32, "fp32", "exact, as PR #354's export"});

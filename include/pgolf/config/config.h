@@ -200,6 +200,7 @@ struct QuantConfig {
   double mlp_clip_sigmas = 11.5;         // MLP_CLIP_SIGMAS: SDClip k of .mlp. matrices
   double embed_clip_sigmas = 14.0;       // EMBED_CLIP_SIGMAS: SDClip k of tok_emb
   double hessian_clip_lambda = 0.0;      // HESSIAN_CLIP_LAMBDA: Hessian-aware SDClip; 0 off
+  GptqClipSearch gptq_clip_search = GptqClipSearch::kSdclip;  // GPTQ_CLIP_SEARCH
   bool gated_attn_quant_gate = false;    // GATED_ATTN_QUANT_GATE: attn_gate_w as int8 rows
   bool lqer_enabled = false;             // LQER_ENABLED: low-rank fix of the top-k errors
   int64_t lqer_rank = 4;                 // LQER_RANK: >= 1

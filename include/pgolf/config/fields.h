@@ -255,6 +255,9 @@ void for_each_field(C& c, V&& v) {
   v("quant", "hessian_clip_lambda", c.quant.hessian_clip_lambda,
     "Hessian-aware SDClip (1.0835 record): k * (1 + lambda (r - 1)) with r the row's "
     "diag(H)-weighted mean |w| over its mean; 0 off");
+  v("quant", "gptq_clip_search", c.quant.gptq_clip_search,
+    "GPTQ row scales (gptq): sdclip (1.0611) or percentile5 (1.1122: five row clips, least "
+    "MSE; tensors outside INT_CATS int8)");
   v("quant", "gated_attn_quant_gate", c.quant.gated_attn_quant_gate,
     "attn_gate_w (32..8192 entries) as int8 rows with fp16 row-max/127 scales (gptq)");
   v("quant", "lqer_enabled", c.quant.lqer_enabled,

@@ -36,6 +36,21 @@ RowCodes gptq_quantize_weight(const torch::Tensor& w, const torch::Tensor& hessi
                               double hessian_lambda = 0.0,
                               int64_t block_size = kGptqBlockSize);
 
+// The same pass with given row scales (cast to fp16), as the 1.1122 record runs it per candidate.
+RowCodes gptq_quantize_fixed_scale(const torch::Tensor& w, const torch::Tensor& hessian,
+                                   const torch::Tensor& scale, int64_t clip_range,
+                                   int64_t block_size = kGptqBlockSize);
+// GPTQ_CLIP_SEARCH=percentile5 (the 1.1122 record's gptq_quantize_weight): one pass per
+// percentile_row_scales candidate (quantize.h), keeping the codes of least mean squared error
+// against the act-order-permuted weight (first wins ties). `candidate`: its index, 0..4.
+struct GptqSearchResult {
+  RowCodes codes;
+  int candidate = -1;
+};
+GptqSearchResult gptq_quantize_percentile(const torch::Tensor& w, const torch::Tensor& hessian,
+                                          int64_t clip_range,
+                                          int64_t block_size = kGptqBlockSize);
+
 // QuantGate (1.0655 on): symmetric int8 per row, s = fp16(max(rowmax|w|, 1e-10) / 127).
 RowCodes quantize_gate_int8_row(const torch::Tensor& w);
 

@@ -22,7 +22,11 @@
 namespace pgolf::quant {
 
 // Which of the paths above a tensor takes (the one rule, for the export and its calibration).
-enum class GptqRoute { kGate, kPassthrough, kGptq };
+// kInt8 (GPTQ_CLIP_SEARCH=percentile5, the 1.1122 record): a float tensor above
+// PASSTHROUGH_MAX_NUMEL whose category is not in INT_CATS -> name.q / name.scale of
+// quantize_clip_quantile(t, 127, 0.9999984), "int8 (row quantile)"; INT_CATS 2-D ones kGptq with
+// gptq_quantize_percentile at MATRIX_BITS.
+enum class GptqRoute { kGate, kPassthrough, kGptq, kInt8 };
 GptqRoute gptq_route(const std::string& name, const torch::Tensor& t,
                      const config::QuantConfig& cfg);
 // SDClip's k of a GPTQ'd tensor: EMBED_CLIP_SIGMAS (tok_emb), MLP_ (.mlp.), ATTN_ (.attn.), else

@@ -70,6 +70,10 @@ QuantizedTensor quantize_clip_quantile(const torch::Tensor& t, int64_t qmax, dou
 // max(clip_r/clip, 1/clip) for the division (stored fp16), q in [-clip, clip]. Other ranks: the
 // same over all elements with one fp32 scalar scale.
 QuantizedTensor quantize_row_quantile(const torch::Tensor& t, int64_t clip, double clip_q);
+// The five row-clip candidates of GPTQ-lite and the 1.1122 record's GPTQ, in their order: clip =
+// row quantile {0.999, 0.9995, 0.9999, 0.99999} of |w| and the row max; each scale
+// fp16(max(clip / c, 1 / c)), shape (rows,). `w` 2-D.
+std::vector<torch::Tensor> percentile_row_scales(const torch::Tensor& w, int64_t clip);
 // 11L-b GPTQ-lite clip search (see the header note).
 QuantizedTensor quantize_gptq_lite(const torch::Tensor& t, int64_t clip = 31);
 
