@@ -13,17 +13,7 @@ cd "$PGOLF_SOURCE_DIR"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 mkdir -p "$OUT/val"
-"$PY" - data/smoke/fineweb_val_000000.bin "$OUT/val/fineweb_val_000000.bin" 8193 <<'PYEOF'
-import struct, sys
-src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with open(src, "rb") as f:
-    hdr = list(struct.unpack("<256i", f.read(1024)))
-    assert hdr[0] == 20240520 and hdr[1] == 1, hdr[:3]
-    hdr[2] = min(n, hdr[2])
-    toks = f.read(2 * hdr[2])
-with open(dst, "wb") as f:
-    f.write(struct.pack("<256i", *hdr) + toks)
-PYEOF
+head_val_shard data/smoke/fineweb_val_000000.bin "$OUT/val/fineweb_val_000000.bin" 8193
 # 3 steps under the 600 s cap (so the reserve is still taken), 2 calibration batches.
 FAST=(--val-files "$OUT/val/fineweb_val_*.bin" --iterations 3 --warmup-steps 1 --val-loss-every 0
       --train-log-every 1 --max-wallclock-seconds 600 --gptq-calibration-batches 2)

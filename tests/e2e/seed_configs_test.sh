@@ -15,17 +15,7 @@ SEEDS=(baseline_9x512 pr180_10l_int5mlp_bigram_swa pr289_11l_smear_bigram_int6_t
 # The first 16,385 tokens of the smoke val shard as a shard of their own (VAL_FILES may be absolute):
 # the same runs on a tenth of the validation tokens, so that all five fit in well under a minute each.
 mkdir -p "$OUT/val"
-"$PY" - data/smoke/fineweb_val_000000.bin "$OUT/val/fineweb_val_000000.bin" 16385 <<'PYEOF'
-import struct, sys
-src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with open(src, "rb") as f:
-    hdr = list(struct.unpack("<256i", f.read(1024)))
-    assert hdr[0] == 20240520 and hdr[1] == 1, hdr[:3]
-    hdr[2] = min(n, hdr[2])
-    toks = f.read(2 * hdr[2])
-with open(dst, "wb") as f:
-    f.write(struct.pack("<256i", *hdr) + toks)
-PYEOF
+head_val_shard data/smoke/fineweb_val_000000.bin "$OUT/val/fineweb_val_000000.bin" 16385
 VAL=(--val-files "$OUT/val/fineweb_val_*.bin")
 
 for n in "${SEEDS[@]}"; do
